@@ -1,0 +1,47 @@
+# dnslb — `make run` serves testdata/dnslb.toml on 127.0.0.1:5353;
+# `make test` runs every test (installing the tools the tests drive).
+GO      ?= go
+BIN     := cmd/dnslb/dnslb
+CONFIG  ?= testdata/dnslb.toml
+# Debian packages the tests drive: dig, a browser, a parent server and a
+# resolver for the end-to-end delegation test.
+TEST_PKGS := dnsutils chromium nsd unbound
+TEST_CMDS := dig chromium nsd unbound
+
+.PHONY: build run test vet tools bench fuzz soak clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/dnslb
+
+run: build
+	./$(BIN) -config $(CONFIG)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+
+# Installs what the tests need when it is missing (we run as root; package
+# scripts are kept from starting services, so nothing binds port 53 behind
+# the tests' back).
+tools:
+	@missing=; for c in $(TEST_CMDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $(TEST_PKGS)"; \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PKGS) >/dev/null; \
+	  rm -f /usr/sbin/policy-rc.d; \
+	fi
+
+test: tools vet
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	DNSLB_CMD='$(BIN) -config testdata/bench/dnslb.toml' ../shared/bench/compare.sh
+
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./dnslb
+
+clean:
+	rm -f $(BIN)

@@ -1,0 +1,290 @@
+package dnslb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"runtime/debug"
+
+	"github.com/miekg/dns"
+)
+
+// worker answers queries one at a time with its own scratch space. Each UDP
+// socket and each TCP connection has one; nothing in it is shared.
+type worker struct {
+	srv   *Server
+	tcp   bool
+	rd    renderer
+	key   []byte
+	q     query
+	stats *workerStats
+	n     uint64 // queries answered, for sampling
+}
+
+func newWorker(srv *Server, tcp bool, stats *workerStats) *worker {
+	return &worker{
+		srv: srv, tcp: tcp, stats: stats,
+		rd:  renderer{out: make([]byte, 0, 65535+512), members: make([]int, 0, 64)},
+		key: make([]byte, 0, 258),
+	}
+}
+
+// serve returns the response to req from src, or nil to send nothing. The
+// result is valid until the next call.
+func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
+	snap := w.srv.snap.Load()
+	now := w.srv.clock.now()
+	w.n++
+	timed := w.n%durationSample == 0
+	var start int64
+	if timed {
+		start = nanotime()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			w.stats.panics.Add(1)
+			w.srv.log.Error("panic while answering; answered SERVFAIL", "panic", fmt.Sprint(p), "client", src.String(), "stack", string(debug.Stack()))
+			resp = w.errorReply(req, nil, dns.RcodeServerFailure, nil)
+			w.stats.count(w.tcp, 0, 0, dns.RcodeServerFailure, len(resp), false)
+		}
+	}()
+	key, fast := parseQuery(req, &w.q, w.key)
+	w.key = key
+	if fast {
+		if a := snap.cache.get(key); a != nil {
+			r := w.fastReply(req, src, now)
+			if out, err := w.rd.render(a, &r); err == nil {
+				w.stats.count(w.tcp, a.zoneSlot, w.q.qtype, a.rcode, len(out), false)
+				if timed {
+					w.stats.observeDuration(nanotime() - start)
+				}
+				if w.srv.queryLog != nil {
+					w.srv.queryLog.log(src, req, out)
+				}
+				return out
+			}
+		}
+	}
+	resp = w.general(snap, req, src, fast, now)
+	if timed {
+		w.stats.observeDuration(nanotime() - start)
+	}
+	if w.srv.queryLog != nil && resp != nil {
+		w.srv.queryLog.log(src, req, resp)
+	}
+	return resp
+}
+
+func (w *worker) fastReply(req []byte, src netip.AddrPort, now int64) reply {
+	r := reply{
+		id: w.q.id, flags: w.q.flags, question: req[headerLen : headerLen+w.q.qlen],
+		edns: w.q.edns, udpSize: w.q.udpSize, do: w.q.do, now: now, advertise: w.srv.udpSize,
+		client: client{addr: src.Addr(), prefix: -1},
+	}
+	if w.q.hasECS {
+		r.ecs = &w.q.ecs
+		r.client = w.q.ecs.client()
+	}
+	r.limit = w.limit(r.edns, r.udpSize)
+	return r
+}
+
+func (w *worker) limit(edns bool, size uint16) int {
+	if w.tcp {
+		return 65535
+	}
+	return udpLimit(edns, size, int(w.srv.udpSize))
+}
+
+// client returns the subnet an ECS option names.
+func (e *ecsOption) client() client {
+	var a netip.Addr
+	if e.family == 2 {
+		a = netip.AddrFrom16(e.addr)
+	} else {
+		a = netip.AddrFrom4([4]byte(e.addr[:4]))
+	}
+	return client{addr: a, prefix: int(e.sourcePrefx)}
+}
+
+// general answers anything the fast path did not: cache misses, and every
+// request of an unusual shape, which it parses fully with miekg/dns.
+func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bool, now int64) []byte {
+	var m dns.Msg
+	if err := m.Unpack(req); err != nil {
+		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
+		// too short to read gets nothing.
+		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
+		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
+		return out
+	}
+	if m.Response {
+		return nil // never answer a response: no loops between servers
+	}
+	var question []byte
+	if len(m.Question) == 1 {
+		question = packQuestion(m.Question[0])
+	}
+	r := reply{id: m.Id, flags: binary.BigEndian.Uint16(req[2:]), question: question, now: now, advertise: w.srv.udpSize, client: client{addr: src.Addr(), prefix: -1}}
+	qtype := uint16(0)
+	if len(m.Question) > 0 {
+		qtype = m.Question[0].Qtype
+	}
+	fail := func(rcode int, withOPT bool) []byte {
+		var rr *reply
+		if withOPT {
+			rr = &r
+		}
+		out := w.errorReply(req, question, rcode, rr)
+		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
+		return out
+	}
+	// EDNS (RFC 6891 §6.1.1): at most one OPT, owned by the root.
+	var opt *dns.OPT
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil || o.Hdr.Name != "." {
+				return fail(dns.RcodeFormatError, false)
+			}
+			opt = o
+		}
+	}
+	if opt != nil {
+		r.edns, r.udpSize, r.do = true, opt.UDPSize(), opt.Do()
+		if opt.Version() != ednsVersion {
+			return fail(dns.RcodeBadVers, true)
+		}
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				var ecs ecsOption
+				if r.ecs != nil || !ecs.fromMiekg(e) {
+					return fail(dns.RcodeFormatError, false)
+				}
+				r.ecs = &ecs
+				r.client = ecs.client()
+			}
+		}
+	}
+	if m.Opcode != dns.OpcodeQuery {
+		return fail(dns.RcodeNotImplemented, true) // NOTIFY, UPDATE, … (RFC 8906 §3.1.4: never silence)
+	}
+	if len(m.Question) != 1 || len(m.Answer) > 0 || len(m.Ns) > 0 {
+		return fail(dns.RcodeFormatError, true)
+	}
+	q := m.Question[0]
+	if q.Qclass != dns.ClassINET {
+		return fail(dns.RcodeRefused, true) // CHAOS, HESIOD, ANY: no data here
+	}
+	r.limit = w.limit(r.edns, r.udpSize)
+	qname := dns.CanonicalName(q.Name)
+	key := ""
+	if fast {
+		key = string(w.key)
+	}
+	a, err := snap.resolve(qname, q.Qtype, key, resolveFull)
+	if err != nil {
+		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
+		return fail(dns.RcodeServerFailure, true)
+	}
+	a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
+	if fast {
+		snap.cache.put(a)
+	}
+	out, err := w.rd.render(a, &r)
+	truncated := false
+	switch err {
+	case nil:
+	case errNoMembers:
+		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers)
+		if err == nil {
+			a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
+			out, err = w.rd.render(a, &r)
+		}
+	case errTooBig:
+		out, truncated = w.shrink(snap, a, &r, qname, q.Qtype)
+		err = nil
+	}
+	if err != nil {
+		return fail(dns.RcodeServerFailure, true)
+	}
+	w.stats.count(w.tcp, a.zoneSlot, q.Qtype, a.rcode, len(out), truncated)
+	return out
+}
+
+// shrink makes a response that fits r.limit: without optional additional
+// records when that is enough; a referral without glue and with TC set
+// (RFC 9471); otherwise TC with the question alone, so that the resolver
+// asks again over TCP (RFC 1035 §4.2.1, RFC 7766).
+func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype uint16) ([]byte, bool) {
+	if a.shrink != shrinkAll {
+		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional); err == nil {
+			if out, err := w.rd.render(b, r); err == nil {
+				if a.shrink == shrinkGlue {
+					out[2] |= byte(flagTC >> 8)
+					return out, true
+				}
+				return out, false
+			}
+		}
+	}
+	out := append(w.rd.out[:0], a.wire[:headerLen]...)
+	binary.BigEndian.PutUint16(out, r.id)
+	out[2] |= byte(r.flags>>8)&byte(flagRD>>8) | byte(flagTC>>8)
+	out[3] |= byte(r.flags) & byte(flagCD)
+	binary.BigEndian.PutUint16(out[4:], 1)
+	clear(out[6:headerLen])
+	out = append(out, r.question...)
+	if r.edns {
+		out = appendOPT(out, r, 0, 0)
+		binary.BigEndian.PutUint16(out[10:], 1)
+	}
+	return out, true
+}
+
+// errorReply is a response with rcode and no records but the question (if
+// known) and OPT (when r is given). It copies the request's ID, opcode, RD
+// and CD; a request too short for a header gets nil.
+func (w *worker) errorReply(req, question []byte, rcode int, r *reply) []byte {
+	if len(req) < headerLen || req[2]&0x80 != 0 {
+		return nil
+	}
+	out := append(w.rd.out[:0], req[0], req[1], 0x80|req[2]&(byte(maskOpcode>>8)|byte(flagRD>>8)), req[3]&byte(flagCD)|byte(rcode&0xf), 0, 0, 0, 0, 0, 0, 0, 0)
+	if question != nil {
+		out[5] = 1
+		out = append(out, question...)
+	}
+	if r != nil && r.edns {
+		out = appendOPT(out, r, 0, uint8(rcode>>4))
+		out[11] = 1
+	}
+	return out
+}
+
+// packQuestion returns the wire form of q, its name as asked.
+func packQuestion(q dns.Question) []byte {
+	buf := make([]byte, 255+4)
+	off, err := dns.PackDomainName(q.Name, buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	binary.BigEndian.PutUint16(buf[off:], q.Qtype)
+	binary.BigEndian.PutUint16(buf[off+2:], q.Qclass)
+	return buf[:off+4]
+}
+
+// fromMiekg copies a parsed ECS option, refusing what RFC 7871 §6 forbids.
+func (e *ecsOption) fromMiekg(o *dns.EDNS0_SUBNET) bool {
+	var addr []byte
+	switch o.Family {
+	case 1:
+		addr = o.Address.To4()
+	case 2:
+		addr = o.Address.To16()
+	}
+	n := (int(o.SourceNetmask) + 7) / 8
+	if addr == nil || n > len(addr) {
+		return false
+	}
+	b := append([]byte{byte(o.Family >> 8), byte(o.Family), o.SourceNetmask, o.SourceScope}, addr[:n]...)
+	return e.parse(b)
+}

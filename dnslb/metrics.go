@@ -1,0 +1,214 @@
+package dnslb
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/dnslb/dnslb/health"
+)
+
+// metrics is dnslb's Prometheus side. Query counters are summed from the
+// workers' own arrays at scrape time (see stats.go); health and config
+// events go to ordinary client_golang metrics. No label takes a query name
+// or a client address.
+type metrics struct {
+	srv *Server
+
+	probeDuration *prometheus.HistogramVec
+	probeFailures *prometheus.CounterVec
+	transitions   *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	reloadTime    prometheus.Gauge
+	configInfo    *prometheus.GaugeVec
+	tcpRefused    prometheus.Counter
+
+	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		srv: s,
+		probeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dnslb_health_probe_duration_seconds", Help: "Time health probes took, by check.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"check"}),
+		probeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_health_probe_failures_total", Help: "Failed health probes, by check and reason.",
+		}, []string{"check", "reason"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_health_transitions_total", Help: "Health state changes of targets, by check and new state.",
+		}, []string{"check", "to"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_config_reloads_total", Help: "Config reloads, by result (success or failure).",
+		}, []string{"result"}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dnslb_config_last_load_timestamp_seconds", Help: "When the running config was loaded (unix time).",
+		}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dnslb_config_info", Help: "The running config: its file and sha256; always 1.",
+		}, []string{"file", "sha256"}),
+		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dnslb_tcp_refused_connections_total", Help: "TCP connections closed at once because tcp_max_connections were open.",
+		}),
+		queries:     prometheus.NewDesc("dnslb_queries_total", "Queries answered, by zone, query type, response code and transport.", []string{"zone", "qtype", "rcode", "transport"}, nil),
+		sizes:       prometheus.NewDesc("dnslb_response_size_bytes", "Size of responses sent, by transport.", []string{"transport"}, nil),
+		durations:   prometheus.NewDesc("dnslb_request_duration_seconds", "Time from reading a query to having its response, sampled 1 in 16.", nil, nil),
+		truncated:   prometheus.NewDesc("dnslb_truncated_responses_total", "Responses sent with TC=1, by transport.", []string{"transport"}, nil),
+		panics:      prometheus.NewDesc("dnslb_panics_total", "Queries whose handling panicked (answered SERVFAIL).", nil, nil),
+		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, or responses themselves.", nil, nil),
+		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
+		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
+		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
+		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
+	}
+	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused)
+	// The registry may be shared (tests); Go and process collectors once.
+	_ = s.registry.Register(collectors.NewGoCollector())
+	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Probed implements health.Hooks.
+func (m *metrics) Probed(k health.Key, d time.Duration, reason string) {
+	m.probeDuration.WithLabelValues(k.Check).Observe(d.Seconds())
+	if reason != "" {
+		m.probeFailures.WithLabelValues(k.Check, reason).Inc()
+	}
+}
+
+// Transition implements health.Hooks.
+func (m *metrics) Transition(k health.Key, up bool, _ string) {
+	to := "down"
+	if up {
+		to = "up"
+	}
+	m.transitions.WithLabelValues(k.Check, to).Inc()
+}
+
+func (m *metrics) configLoaded(c *Config) {
+	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	m.configInfo.Reset()
+	m.configInfo.WithLabelValues(c.File, c.Hash).Set(1)
+}
+
+func (m *metrics) reloaded(err error) {
+	if err != nil {
+		m.reloads.WithLabelValues("failure").Inc()
+	} else {
+		m.reloads.WithLabelValues("success").Inc()
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: it sums every worker's counters.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	s := m.srv
+	s.statsMu.Lock()
+	all := append([]*workerStats(nil), s.allStats...)
+	s.statsMu.Unlock()
+	zoneNames := s.zoneSlots.all()
+
+	var q [maxZoneSlots]*[17][8][2]uint64
+	var sizes [2][11]uint64
+	var sizeSum, trunc [2]uint64
+	var durs [11]uint64
+	var durSum, panics, dropped, rrlD, rrlS uint64
+	for _, st := range all {
+		for z := range zoneNames {
+			zc := st.zones[z].Load()
+			if zc == nil {
+				continue
+			}
+			if q[z] == nil {
+				q[z] = new([17][8][2]uint64)
+			}
+			for a := range zc {
+				for b := range zc[a] {
+					for t := range zc[a][b] {
+						q[z][a][b][t] += zc[a][b][t].Load()
+					}
+				}
+			}
+		}
+		for t := range 2 {
+			for b := range sizes[t] {
+				sizes[t][b] += st.sizes[t][b].Load()
+			}
+			sizeSum[t] += st.sizeSum[t].Load()
+			trunc[t] += st.truncated[t].Load()
+		}
+		for b := range durs {
+			durs[b] += st.durations[b].Load()
+		}
+		durSum += st.durSum.Load()
+		panics += st.panics.Load()
+		dropped += st.dropped.Load()
+		rrlD += st.rrlDrops.Load()
+		rrlS += st.rrlSlips.Load()
+	}
+	for z, name := range zoneNames {
+		if q[z] == nil {
+			continue
+		}
+		for a := range q[z] {
+			for b := range q[z][a] {
+				for t := range q[z][a][b] {
+					if v := q[z][a][b][t]; v > 0 {
+						ch <- prometheus.MustNewConstMetric(m.queries, prometheus.CounterValue, float64(v), name, qtypeLabels[a], rcodeLabels[b], transportLabels[t])
+					}
+				}
+			}
+		}
+	}
+	for t := range 2 {
+		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets, float64(sizeSum[t]), transportLabels[t])
+		ch <- prometheus.MustNewConstMetric(m.truncated, prometheus.CounterValue, float64(trunc[t]), transportLabels[t])
+	}
+	ch <- constHistogram(m.durations, durs[:], durationBuckets, float64(durSum)/1e9)
+	ch <- prometheus.MustNewConstMetric(m.panics, prometheus.CounterValue, float64(panics))
+	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
+	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
+	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
+	if snap := s.snap.Load(); snap != nil {
+		for _, p := range snap.pools {
+			for _, f := range p.families {
+				if f == nil {
+					continue
+				}
+				for _, mb := range f.members {
+					addr := mb.addr.String()
+					ch <- prometheus.MustNewConstMetric(m.poolAnswers, prometheus.CounterValue, float64(mb.state.served.Load()), p.name, addr)
+					up, check := 0.0, ""
+					if mb.eligible() {
+						up = 1
+					}
+					if mb.target != nil {
+						check = mb.target.Key().Check
+					}
+					ch <- prometheus.MustNewConstMetric(m.memberUp, prometheus.GaugeValue, up, p.name, addr, check)
+				}
+			}
+		}
+	}
+}
+
+// constHistogram turns per-bucket counts (the last one +Inf) into a
+// cumulative Prometheus histogram.
+func constHistogram(d *prometheus.Desc, counts []uint64, bounds []float64, sum float64, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(bounds))
+	var cum uint64
+	for i, b := range bounds {
+		cum += counts[i]
+		buckets[b] = cum
+	}
+	cum += counts[len(bounds)]
+	return prometheus.MustNewConstHistogram(d, cum, sum, buckets, labels...)
+}

@@ -1,0 +1,50 @@
+package dnslb
+
+// policy orders a family's members for one answer. Implementations keep no
+// per-query state of their own: rotation lives in family.turn, and what can
+// be computed once per health generation is computed in prepare and kept in
+// the view. order must not allocate: dst has room for every member.
+type policy interface {
+	// prepare precomputes what order needs from the view's eligible members.
+	prepare(f *family, v *view)
+	// order appends the members to serve, best first, and returns the ECS
+	// scope prefix length the choice depended on (0: not on the client).
+	order(dst []int, f *family, v *view, c client) ([]int, uint8)
+	// live reports whether the order follows figures that change without a
+	// health transition (round-trip times, load), so views must be refreshed.
+	live() bool
+}
+
+func newPolicy(name string) policy {
+	switch name {
+	case "weighted":
+		return weighted{}
+	case "failover":
+		return failover{}
+	case "hash":
+		return hashed{}
+	case "fastest":
+		return fastest{}
+	case "least_load":
+		return leastLoad{}
+	case "all":
+		return all{}
+	}
+	return roundRobin{}
+}
+
+// rotate appends list starting at position start, wrapping around.
+func rotate(dst, list []int, start uint64) []int {
+	if len(list) == 0 {
+		return dst
+	}
+	s := int(start % uint64(len(list)))
+	dst = append(dst, list[s:]...)
+	return append(dst, list[:s]...)
+}
+
+// static is the part of a policy that needs no preparation.
+type static struct{}
+
+func (static) prepare(*family, *view) {}
+func (static) live() bool             { return false }

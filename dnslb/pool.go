@@ -1,0 +1,229 @@
+package dnslb
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/health"
+)
+
+// pool is one [[pool]] of a snapshot: the name, and one family of members per
+// address type. It is immutable but for the policies' counters and the
+// cached views, which are safe for concurrent use.
+type pool struct {
+	name     string // canonical
+	cfg      *PoolConfig
+	families [2]*family // A, AAAA; nil when the pool has no member of that type
+}
+
+func (p *pool) family(qtype uint16) *family {
+	if qtype == dns.TypeAAAA {
+		return p.families[1]
+	}
+	return p.families[0]
+}
+
+// whenAllDown values.
+const (
+	allDownServeAll = iota
+	allDownServeNone
+	allDownFallback
+)
+
+// family is the members of a pool that answer one type (A or AAAA).
+type family struct {
+	pool         *pool
+	qtype        uint16
+	members      []*member
+	policy       policy
+	answers      int    // 0 = every selected member
+	ttl, minTTL  uint32 // configured bounds of the adaptive TTL
+	minHealthy   int
+	whenAllDown  int
+	fallback     *family // when_all_down = "pool:<name>"; nil when that pool lacks this type
+	prefix4      int     // hash: client prefix lengths
+	prefix6      int
+	equalWeights bool // hash: every member has the same weight
+
+	health healthSource
+	turn   atomic.Uint64 // rotation counter of round_robin, weighted, failover
+	view   atomic.Pointer[view]
+	mu     sync.Mutex // serializes view rebuilds; queries never wait on it for long
+}
+
+// member is one address of a family, with its precomputed answer record.
+type member struct {
+	addr     netip.Addr
+	weight   int
+	priority int
+	target   *health.Target // nil: no check, always healthy
+	state    *memberState   // survives reloads: override and counters
+	seed     uint64         // hash: the member's stable hash
+	rr       [26]byte       // TYPE CLASS TTL RDLENGTH RDATA, owner excluded
+	rrLen    int
+	record   dns.RR // the same record for messages built by the general path
+}
+
+// eligible reports whether the member may be served: an override wins over
+// the health check.
+func (m *member) eligible() bool {
+	switch m.state.override.Load() {
+	case overrideDrain, overrideDown:
+		return false
+	case overrideUp:
+		return true
+	}
+	return m.target == nil || m.target.Up()
+}
+
+// healthSource tells families when eligibility may have changed.
+type healthSource interface {
+	// Generation changes whenever any member's eligibility may have changed.
+	Generation() uint64
+}
+
+// view is a family's members as one health generation sees them.
+type view struct {
+	gen      uint64
+	built    int64 // unix nanos, for policies whose order follows live figures
+	eligible []int // indices into members, in configured order
+	allDown  bool  // no member eligible: eligible holds what when_all_down serves
+	order    []int // policy-specific: weighted sequence, sorted order…
+	aux      []int // policy-specific: weighted participants, failover's serving group
+}
+
+// refreshEvery bounds how stale the live figures of fastest and least_load
+// orders may get.
+const refreshEvery = time.Second
+
+// currentView returns the view for the current health generation, building
+// it when the generation moved. Only rebuilds take the mutex.
+func (f *family) currentView(now int64) *view {
+	gen := f.health.Generation()
+	v := f.view.Load()
+	if v != nil && v.gen == gen && (!f.policy.live() || now-v.built < int64(refreshEvery)) {
+		return v
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v = f.view.Load(); v != nil && v.gen == gen && (!f.policy.live() || now-v.built < int64(refreshEvery)) {
+		return v
+	}
+	v = &view{gen: gen, built: now}
+	for i, m := range f.members {
+		if m.eligible() {
+			v.eligible = append(v.eligible, i)
+		}
+	}
+	if len(v.eligible) == 0 {
+		v.allDown = true
+		if f.whenAllDown == allDownServeAll {
+			for i := range f.members {
+				v.eligible = append(v.eligible, i)
+			}
+		}
+	}
+	f.policy.prepare(f, v)
+	f.view.Store(v)
+	return v
+}
+
+// selection is what a family chose for one answer.
+type selection struct {
+	fam     *family // the family whose members are listed (a fallback's, maybe)
+	members []int   // indices into fam.members, in answer order
+	ttl     uint32
+	scope   uint8 // ECS scope prefix length: bits of the client address the choice used
+}
+
+// client is who asks, for the hash policy: the EDNS Client Subnet when the
+// query carried one, else the resolver's address.
+type client struct {
+	addr   netip.Addr
+	prefix int // ECS source prefix length; -1 without ECS
+}
+
+// selectMembers picks the members to answer with. dst is reused storage.
+func (f *family) selectMembers(dst []int, c client, now int64) selection {
+	fam := f
+	for hops := 0; ; hops++ {
+		v := fam.currentView(now)
+		if !v.allDown || fam.whenAllDown == allDownServeAll {
+			s := selection{fam: fam}
+			s.members, s.scope = fam.policy.order(dst[:0], fam, v, c)
+			if fam.answers > 0 && len(s.members) > fam.answers {
+				s.members = s.members[:fam.answers]
+			}
+			s.ttl = fam.adaptiveTTL(v, s.members, now)
+			return s
+		}
+		if fam.whenAllDown != allDownFallback || fam.fallback == nil || hops > 8 {
+			return selection{fam: fam, ttl: fam.minTTL}
+		}
+		fam = fam.fallback
+	}
+}
+
+// adaptiveTTL is the configured TTL, shortened so that the answer expires no
+// later than the moment its health facts could change: when a listed member
+// could go down, or a member left out because it is down could come back.
+func (f *family) adaptiveTTL(v *view, listed []int, now int64) uint32 {
+	earliest := int64(-1)
+	for i, m := range f.members {
+		if m.target == nil || m.state.override.Load() != overrideNone {
+			continue // no check, or an operator decides: no change to foresee
+		}
+		if isIn(listed, i) || !v.allDown && !isIn(v.eligible, i) {
+			if at := m.target.ChangeAt().UnixNano(); earliest < 0 || at < earliest {
+				earliest = at
+			}
+		}
+	}
+	ttl := f.ttl
+	if earliest >= 0 {
+		left := (earliest - now) / int64(time.Second) // whole seconds, rounded down
+		if left < int64(ttl) {
+			ttl = uint32(max(left, 0))
+		}
+	}
+	return max(ttl, f.minTTL)
+}
+
+func isIn(list []int, x int) bool {
+	for _, y := range list {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// newMember precomputes the member's answer record.
+func newMember(mc *MemberConfig, owner string, st *memberState, target *health.Target) *member {
+	m := &member{addr: mc.addr, weight: mc.weight, priority: mc.Priority, target: target, state: st, seed: memberSeed(mc.addr)}
+	hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET}
+	if m.addr.Is4() {
+		a := m.addr.As4()
+		binary.BigEndian.PutUint16(m.rr[0:], dns.TypeA)
+		binary.BigEndian.PutUint16(m.rr[8:], 4)
+		copy(m.rr[10:], a[:])
+		m.rrLen = 14
+		hdr.Rrtype = dns.TypeA
+		m.record = &dns.A{Hdr: hdr, A: a[:]}
+	} else {
+		a := m.addr.As16()
+		binary.BigEndian.PutUint16(m.rr[0:], dns.TypeAAAA)
+		binary.BigEndian.PutUint16(m.rr[8:], 16)
+		copy(m.rr[10:], a[:])
+		m.rrLen = 26
+		hdr.Rrtype = dns.TypeAAAA
+		m.record = &dns.AAAA{Hdr: hdr, AAAA: a[:]}
+	}
+	binary.BigEndian.PutUint16(m.rr[2:], dns.ClassINET)
+	return m
+}

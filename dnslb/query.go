@@ -1,0 +1,154 @@
+package dnslb
+
+import (
+	"encoding/binary"
+
+	"github.com/miekg/dns"
+)
+
+// query is what the fast path reads of a request without allocating.
+type query struct {
+	id       uint16
+	flags    uint16 // header bytes 2-3 as sent
+	qlen     int    // length of the question section: name + type + class
+	qtype    uint16
+	edns     bool
+	udpSize  uint16 // requester's EDNS payload size (0 without EDNS)
+	do       bool   // DNSSEC OK: echoed in our OPT
+	ecs      ecsOption
+	hasECS   bool
+	optCount int
+}
+
+// ecsOption is an EDNS Client Subnet option (RFC 7871) as sent.
+type ecsOption struct {
+	family      uint16
+	sourcePrefx uint8
+	addr        [16]byte
+}
+
+const (
+	headerLen   = 12
+	flagQR      = 0x8000
+	flagAA      = 0x0400
+	flagTC      = 0x0200
+	flagRD      = 0x0100
+	flagCD      = 0x0010
+	maskOpcode  = 0x7800
+	ednsVersion = 0
+	optCodeECS  = 8
+)
+
+// parseQuery reads req when it has the plain shape the fast path serves: a
+// QUERY with one IN-class question, no answer or authority records, at most
+// one OPT (version 0) and nothing after it. key receives the lowercase
+// question name and type, the cache key. ok is false for anything else,
+// which the general path then judges.
+func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
+	if len(req) < headerLen+5 {
+		return key, false
+	}
+	q.id = binary.BigEndian.Uint16(req)
+	q.flags = binary.BigEndian.Uint16(req[2:])
+	if q.flags&(flagQR|maskOpcode|flagTC) != 0 ||
+		binary.BigEndian.Uint16(req[4:]) != 1 || binary.BigEndian.Uint16(req[6:]) != 0 ||
+		binary.BigEndian.Uint16(req[8:]) != 0 {
+		return key, false
+	}
+	arcount := binary.BigEndian.Uint16(req[10:])
+	if arcount > 1 {
+		return key, false
+	}
+	// The name: uncompressed labels, lowercased into key.
+	key = key[:0]
+	off := headerLen
+	for {
+		if off >= len(req) {
+			return key, false
+		}
+		l := int(req[off])
+		if l == 0 {
+			key = append(key, 0)
+			off++
+			break
+		}
+		if l > 63 || off+1+l >= len(req) || len(key)+1+l > 254 {
+			return key, false
+		}
+		key = append(key, byte(l))
+		for _, c := range req[off+1 : off+1+l] {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			key = append(key, c)
+		}
+		off += 1 + l
+	}
+	if off+4 > len(req) || binary.BigEndian.Uint16(req[off+2:]) != dns.ClassINET {
+		return key, false
+	}
+	q.qtype = binary.BigEndian.Uint16(req[off:])
+	key = append(key, req[off], req[off+1])
+	off += 4
+	q.qlen = off - headerLen
+	q.edns, q.udpSize, q.do, q.hasECS = false, 0, false, false
+	if arcount == 1 {
+		// OPT: root owner, type 41, class = payload size, TTL = ext-rcode,
+		// version, flags; then options.
+		if off+11 > len(req) || req[off] != 0 || binary.BigEndian.Uint16(req[off+1:]) != dns.TypeOPT || req[off+6] != ednsVersion {
+			return key, false
+		}
+		q.edns = true
+		q.udpSize = binary.BigEndian.Uint16(req[off+3:])
+		q.do = req[off+7]&0x80 != 0
+		rdlen := int(binary.BigEndian.Uint16(req[off+9:]))
+		off += 11
+		if off+rdlen != len(req) {
+			return key, false
+		}
+		for opts := req[off : off+rdlen]; len(opts) > 0; {
+			if len(opts) < 4 {
+				return key, false
+			}
+			code, olen := binary.BigEndian.Uint16(opts), int(binary.BigEndian.Uint16(opts[2:]))
+			if 4+olen > len(opts) {
+				return key, false
+			}
+			if code == optCodeECS {
+				if q.hasECS || !q.ecs.parse(opts[4:4+olen]) {
+					return key, false // twice, or malformed: the general path answers FORMERR
+				}
+				q.hasECS = true
+			}
+			opts = opts[4+olen:]
+		}
+		off += rdlen
+	}
+	return key, off == len(req)
+}
+
+// parse reads an ECS option's data (RFC 7871 §6): FAMILY, SOURCE PREFIX,
+// SCOPE PREFIX (must be 0 in queries), ADDRESS truncated to the prefix.
+func (e *ecsOption) parse(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	e.family, e.sourcePrefx = binary.BigEndian.Uint16(b), b[2]
+	max := 32
+	if e.family == 2 {
+		max = 128
+	} else if e.family != 1 {
+		return false
+	}
+	addr := b[4:]
+	if b[3] != 0 || int(e.sourcePrefx) > max || len(addr) != (int(e.sourcePrefx)+7)/8 {
+		return false
+	}
+	e.addr = [16]byte{}
+	copy(e.addr[:], addr)
+	// Bits beyond the source prefix must be zero (RFC 7871 §6).
+	if r := e.sourcePrefx % 8; r != 0 && addr[len(addr)-1]&(0xff>>r) != 0 {
+		return false
+	}
+	return true
+}

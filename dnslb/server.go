@@ -1,0 +1,299 @@
+// Package dnslb is the server: configuration, listeners, the query handler,
+// pools and their policies, metrics and the HTTP side. It composes zones
+// (authoritative data) and health (the prober).
+package dnslb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnslb/dnslb/health"
+)
+
+// Options are what the caller provides beside the config file.
+type Options struct {
+	Logger    *slog.Logger          // default: built from [log], writing to LogOutput
+	LogOutput io.Writer             // default os.Stderr
+	Registry  *prometheus.Registry  // default a new registry, served on /metrics
+	Version   string                // reported by metrics and the API
+	Probe     health.ProbeFunc      // default health.Probe; tests may inject
+	CacheSize int                   // answers kept per snapshot, default 65536
+}
+
+// Server is a running dnslb: its listeners, the current snapshot, the
+// prober and the HTTP side.
+type Server struct {
+	cfgPath   string
+	opts      Options
+	log       *slog.Logger
+	logLevel  *slog.LevelVar
+	snap      atomic.Pointer[snapshot]
+	clock     coarseClock
+	zoneSlots *zoneSlots
+	states    *memberStates
+	prober    *health.Prober
+	udpSize   uint16
+	queryLog  *queryLog
+	registry  *prometheus.Registry
+	metrics   *metrics
+
+	reloadMu sync.Mutex // one reload at a time
+
+	statsMu  sync.Mutex
+	allStats []*workerStats
+	tcpStats *workerStats
+
+	udpConns []*net.UDPConn
+	tcpLns   []*net.TCPListener
+	httpLn   net.Listener
+	ready    atomic.Bool // listeners serving
+	tcpSlots chan struct{}
+	shares   shareSampler
+}
+
+// New reads the config, restores overrides from the state file, builds the
+// first snapshot and binds every listener. Nothing is served until Run.
+func New(cfgPath string, o Options) (*Server, error) {
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if o.LogOutput == nil {
+		o.LogOutput = os.Stderr
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 1 << 16
+	}
+	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar)}
+	s.log = o.Logger
+	if s.log == nil {
+		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
+	}
+	s.setLogLevel(cfg.Log.Level)
+	s.registry = o.Registry
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s)
+	s.prober = health.NewProber(health.Options{
+		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
+	})
+	if err := s.states.load(cfg.Server.StateFile); err != nil {
+		return nil, err
+	}
+	s.clock.set()
+	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), o.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(snap)
+	s.udpSize = uint16(cfg.Server.UDPSize)
+	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
+	s.tcpStats = s.newStats()
+	if err := s.bind(cfg); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) publish(snap *snapshot) {
+	if snap.cfg.Log.Queries {
+		s.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
+	} else {
+		s.queryLog = nil
+	}
+	s.snap.Store(snap)
+	s.metrics.configLoaded(snap.cfg)
+}
+
+func newLogger(c LogConfig, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	o := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+func (s *Server) setLogLevel(l string) {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(l)) // validated with the config
+	s.logLevel.Set(lv)
+}
+
+// generations is the health source of pools: it moves when a health state
+// or an operator override changes.
+type generations struct {
+	prober *health.Prober
+	states *memberStates
+}
+
+func (g generations) Generation() uint64 { return g.prober.Generation() + g.states.gen.Load() }
+
+func (s *Server) generations() generations { return generations{s.prober, s.states} }
+
+func (s *Server) newStats() *workerStats {
+	st := new(workerStats)
+	s.statsMu.Lock()
+	s.allStats = append(s.allStats, st)
+	s.statsMu.Unlock()
+	return st
+}
+
+// bind opens UDP sockets (several per address with SO_REUSEPORT, so that
+// each core reads its own) and a TCP listener on every listen address, and
+// the HTTP listener.
+func (s *Server) bind(cfg *Config) error {
+	workers := cfg.Server.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for _, l := range cfg.Server.listen {
+		ap := netip.MustParseAddrPort(l)
+		first, err := listenUDP(ap)
+		if err != nil {
+			return fmt.Errorf("listen udp %s: %w", ap, err)
+		}
+		s.udpConns = append(s.udpConns, first)
+		// Port 0 (tests): the other sockets and TCP take the port given.
+		ap = netip.AddrPortFrom(ap.Addr(), uint16(first.LocalAddr().(*net.UDPAddr).Port))
+		for range workers - 1 {
+			c, err := listenUDP(ap)
+			if err != nil {
+				return fmt.Errorf("listen udp %s: %w", ap, err)
+			}
+			s.udpConns = append(s.udpConns, c)
+		}
+		ln, err := listenTCP(ap)
+		if err != nil {
+			return fmt.Errorf("listen tcp %s: %w", ap, err)
+		}
+		s.tcpLns = append(s.tcpLns, ln)
+	}
+	if cfg.Server.http != "" {
+		ln, err := net.Listen("tcp", cfg.Server.http)
+		if err != nil {
+			return fmt.Errorf("listen http %s: %w", cfg.Server.http, err)
+		}
+		s.httpLn = ln
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, c := range s.udpConns {
+		c.Close()
+	}
+	for _, l := range s.tcpLns {
+		l.Close()
+	}
+	if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+}
+
+// DNSAddrs returns the bound DNS addresses (UDP and TCP share each).
+func (s *Server) DNSAddrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, l := range s.tcpLns {
+		out = append(out, l.Addr().(*net.TCPAddr).AddrPort())
+	}
+	return out
+}
+
+// HTTPAddr returns the bound HTTP address, or "" when it is off.
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// Run serves until ctx is done, then stops every listener and goroutine it
+// started and returns.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	goFn := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	goFn(func() { s.clock.run(ctx) })
+	goFn(func() { s.sampleShares(ctx) })
+	goFn(func() {
+		if err := s.prober.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("health prober stopped", "err", err)
+		}
+	})
+	for _, c := range s.udpConns {
+		goFn(func() { s.serveUDP(ctx, c) })
+	}
+	for _, l := range s.tcpLns {
+		goFn(func() { s.serveTCP(ctx, l) })
+	}
+	httpDone := make(chan error, 1)
+	if s.httpLn != nil {
+		goFn(func() { httpDone <- s.serveHTTP(ctx, s.httpLn) })
+	}
+	s.ready.Store(true)
+	s.log.Info("dnslb serving", "dns", fmt.Sprint(s.DNSAddrs()), "http", s.HTTPAddr(), "config", s.cfgPath, "version", s.opts.Version)
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		if err != nil {
+			s.log.Error("http server failed", "err", err)
+		}
+	}
+	s.ready.Store(false)
+	s.closeListeners()
+	cancel()
+	wg.Wait()
+	s.log.Info("dnslb stopped")
+	return nil
+}
+
+// Reload re-reads the config and zone files and, when they are valid,
+// swaps in a new snapshot. On any error the running config keeps serving.
+// Health state and overrides of unchanged members carry over.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	err := s.reload()
+	s.metrics.reloaded(err)
+	if err != nil {
+		s.log.Error("reload refused; the running config keeps serving", "config", s.cfgPath, "err", err)
+		return err
+	}
+	return nil
+}
+
+func (s *Server) reload() error {
+	cfg, err := LoadConfig(s.cfgPath)
+	if err != nil {
+		return err
+	}
+	old := s.snap.Load().cfg
+	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
+	if err != nil {
+		return err
+	}
+	s.setLogLevel(cfg.Log.Level)
+	s.publish(snap)
+	if fmt.Sprint(old.Server.listen) != fmt.Sprint(cfg.Server.listen) || old.Server.http != cfg.Server.http || old.Server.StateFile != cfg.Server.StateFile {
+		s.log.Warn("listen addresses and state_file change only at restart", "config", s.cfgPath)
+	}
+	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
+	return nil
+}

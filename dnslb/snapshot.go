@@ -1,0 +1,163 @@
+package dnslb
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/health"
+	"github.com/dnslb/dnslb/zones"
+)
+
+// snapshot is everything a query reads: zones, pools, and the answers
+// computed so far. It is built aside and published whole; queries load it
+// once and never lock.
+type snapshot struct {
+	cfg        *Config
+	zones      *zones.Set
+	pools      []*pool
+	poolByName map[string]*pool
+	cache      *answerCache
+	built      time.Time
+}
+
+// targetSyncer is the part of the health prober a snapshot build needs.
+type targetSyncer interface {
+	Sync(specs []health.Spec) []*health.Target
+}
+
+// buildSnapshot loads zone files and builds pools for cfg. Health targets
+// are attached only when everything else is valid, so that a config that
+// fails leaves the prober as it was.
+func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
+	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
+	// Pools first: zones need to know which names are dynamic.
+	zonePools := map[*ZoneConfig][]int{}
+	for i, pc := range cfg.Pools {
+		p := &pool{name: pc.name, cfg: pc}
+		s.pools = append(s.pools, p)
+		s.poolByName[p.name] = p
+		zc := cfg.zoneOf(p.name)
+		zonePools[zc] = append(zonePools[zc], i)
+		for _, mc := range pc.Members {
+			fi := 0
+			if mc.addr.Is6() {
+				fi = 1
+			}
+			f := p.families[fi]
+			if f == nil {
+				f = &family{
+					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc.Policy),
+					answers: pc.Answers, ttl: uint32(*pc.TTL), minTTL: uint32(*pc.MinTTL), minHealthy: pc.MinHealthy,
+					prefix4: pc.HashPrefix4, prefix6: pc.HashPrefix6, health: hs, equalWeights: true,
+				}
+				switch {
+				case pc.WhenAllDown == "none":
+					f.whenAllDown = allDownServeNone
+				case pc.fallback != "":
+					f.whenAllDown = allDownFallback
+				}
+				p.families[fi] = f
+			}
+			m := newMember(mc, p.name, states.get(p.name, mc.addr), nil)
+			if len(f.members) > 0 && m.weight != f.members[0].weight {
+				f.equalWeights = false
+			}
+			f.members = append(f.members, m)
+		}
+		for _, f := range p.families {
+			if f != nil {
+				for _, m := range f.members {
+					m.record.Header().Ttl = f.ttl
+				}
+			}
+		}
+	}
+	for _, p := range s.pools {
+		if fb := s.poolByName[p.cfg.fallback]; fb != nil {
+			for fi, f := range p.families {
+				if f != nil {
+					f.fallback = fb.families[fi]
+				}
+			}
+		}
+	}
+	var errs []error
+	var built []*zones.Zone
+	for i := range cfg.Zones {
+		zc := &cfg.Zones[i]
+		z, err := s.buildZone(cfg, i, zonePools[zc])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		built = append(built, z)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	set, err := zones.NewSet(built...)
+	if err != nil {
+		return nil, err
+	}
+	s.zones = set
+	s.attachTargets(cfg, prober)
+	s.cache = newAnswerCache(cacheSize)
+	return s, nil
+}
+
+func (s *snapshot) buildZone(cfg *Config, i int, pools []int) (*zones.Zone, error) {
+	zc := &cfg.Zones[i]
+	b := zones.NewBuilder(zc.Origin)
+	if zc.File != "" {
+		b.LoadFile(cfg.path(zc.File))
+	}
+	for j, rec := range zc.Records {
+		b.AddText(rec, zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].records[%d]", i, j))})
+	}
+	for _, pi := range pools {
+		p := s.pools[pi]
+		at := zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("pool[%d].name", pi))}
+		for _, f := range p.families {
+			if f != nil {
+				b.AddDynamic(p.name, f.qtype, pi, at)
+			}
+		}
+	}
+	return b.Build()
+}
+
+// attachTargets registers every (check, address) with the prober, which
+// keeps the state of those it already had, and links members to them.
+func (s *snapshot) attachTargets(cfg *Config, prober targetSyncer) {
+	var specs []health.Spec
+	var members []*member
+	for _, p := range s.pools {
+		mcs := map[string]string{} // address → check name
+		for _, mc := range p.cfg.Members {
+			mcs[mc.addr.String()] = mc.check
+		}
+		for _, f := range p.families {
+			if f == nil {
+				continue
+			}
+			for _, m := range f.members {
+				name := mcs[m.addr.String()]
+				if name == "" {
+					continue
+				}
+				specs = append(specs, health.Spec{Check: cfg.Checks[name].check, Addr: m.addr})
+				members = append(members, m)
+			}
+		}
+	}
+	if prober == nil {
+		return
+	}
+	targets := prober.Sync(specs)
+	for i, m := range members {
+		m.target = targets[i]
+	}
+}

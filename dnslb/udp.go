@@ -1,0 +1,27 @@
+package dnslb
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// serveUDP answers on one socket until ctx is done (Run closes the socket).
+func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) {
+	w := newWorker(s, false, s.newStats())
+	buf := make([]byte, 65535)
+	for {
+		n, src, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // e.g. ICMP errors surfacing on the socket
+		}
+		if resp := w.serve(buf[:n], src); resp != nil {
+			_, _ = c.WriteToUDPAddrPort(resp, src) // a lost datagram is the resolver's to retry
+		} else {
+			w.stats.dropped.Add(1)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package dnslb
+
+// weighted is smooth weighted round robin (as nginx does it): over every
+// cycle of sum(weights) answers each member comes first as often as its
+// weight says, interleaved rather than in runs. Members of weight 0 serve
+// only when no weighted member is eligible. After the first member come the
+// other participants in configured order, rotating from the first.
+type weighted struct{ static }
+
+// maxCycle bounds the precomputed sequence; larger weight sums are scaled
+// down in proportion.
+const maxCycle = 4096
+
+func (weighted) prepare(f *family, v *view) {
+	var part []int
+	for _, i := range v.eligible {
+		if f.members[i].weight > 0 {
+			part = append(part, i)
+		}
+	}
+	weights := make([]int, len(part))
+	total := 0
+	for k, i := range part {
+		weights[k] = f.members[i].weight
+		total += weights[k]
+	}
+	if len(part) == 0 { // only weight-0 members are eligible: share equally
+		part = append(part, v.eligible...)
+		weights = make([]int, len(part))
+		for k := range weights {
+			weights[k] = 1
+		}
+		total = len(part)
+	}
+	if total > maxCycle {
+		scaled := 0
+		for k := range weights {
+			weights[k] = max(1, weights[k]*maxCycle/total)
+			scaled += weights[k]
+		}
+		total = scaled
+	}
+	v.aux = part
+	v.order = make([]int, 0, total)
+	current := make([]int, len(part))
+	for range total {
+		best := -1
+		for k := range part {
+			current[k] += weights[k]
+			if best < 0 || current[k] > current[best] {
+				best = k
+			}
+		}
+		current[best] -= total
+		v.order = append(v.order, best) // an index into part
+	}
+}
+
+func (weighted) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
+	if len(v.order) == 0 {
+		return dst, 0
+	}
+	first := v.order[(f.turn.Add(1)-1)%uint64(len(v.order))]
+	return rotate(dst, v.aux, uint64(first)), 0
+}

@@ -1,0 +1,174 @@
+package dnslb
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// rawUDP sends b and returns the response, or nil when none comes within wait.
+func rawUDP(t *testing.T, addr string, b []byte, wait time.Duration) []byte {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil
+	}
+	return buf[:n]
+}
+
+func packQuery(t *testing.T, name string, qtype uint16) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestMalformed: what cannot be parsed gets FORMERR when the header can be
+// read, nothing otherwise, and the server goes on answering.
+func TestMalformed(t *testing.T) {
+	ts := start(t, confPath, Options{})
+	good := packQuery(t, "www.example.", dns.TypeA)
+	tests := []struct {
+		name    string
+		pkt     []byte
+		formerr bool // else no response
+	}{
+		{"empty", []byte{}, false},
+		{"short header", []byte{1, 2, 3, 4, 5}, false},
+		{"header only, qdcount 1", []byte{0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}, true},
+		{"truncated name", append(append([]byte{}, good[:12]...), 3, 'w', 'w'), true},
+		{"label too long", append(append([]byte{}, good[:12]...), 64, 'a'), true},
+		{"pointer loop in question", append(append([]byte{}, good[:12]...), 0xc0, 12, 0, 1, 0, 1), true},
+		{"no question", []byte{0xab, 0xcd, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, true},
+		{"two questions", func() []byte {
+			m := new(dns.Msg)
+			m.Question = []dns.Question{{Name: "www.example.", Qtype: dns.TypeA, Qclass: dns.ClassINET}, {Name: "example.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET}}
+			b, _ := m.Pack()
+			return b
+		}(), true},
+		{"a response is not answered", func() []byte {
+			b := append([]byte{}, good...)
+			b[2] |= 0x80
+			return b
+		}(), false},
+		{"OPT with a bad option length", func() []byte {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.", dns.TypeA)
+			b, _ := m.Pack()
+			b[11] = 1 // ARCOUNT 1
+			return append(b, 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 20, 0, 1)
+		}(), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := rawUDP(t, ts.addr, tc.pkt, 300*time.Millisecond)
+			switch {
+			case tc.formerr && resp == nil:
+				t.Fatal("no response, want FORMERR")
+			case tc.formerr:
+				if len(resp) < 12 || resp[3]&0xf != dns.RcodeFormatError || resp[2]&0x80 == 0 || resp[0] != tc.pkt[0] || resp[1] != tc.pkt[1] {
+					t.Fatalf("response % x: want a FORMERR response with the query's ID", resp[:min(len(resp), 12)])
+				}
+			case resp != nil:
+				t.Fatalf("response % x, want none", resp)
+			}
+			// The server still answers.
+			if r := ts.ask(t, "udp", "www.example.", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Fatalf("after %s: %v", tc.name, r)
+			}
+		})
+	}
+}
+
+// TestTCPPipelined: several queries written at once on one connection are
+// all answered (RFC 7766 §6.2.1.1).
+func TestTCPPipelined(t *testing.T) {
+	ts := start(t, confPath, Options{})
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	names := []string{"www.example.", "alias.example.", "nope.example.", "mail.example.", "sub.example."}
+	var out []byte
+	for i, n := range names {
+		m := new(dns.Msg)
+		m.SetQuestion(n, dns.TypeA)
+		m.Id = uint16(100 + i)
+		b, _ := m.Pack()
+		out = binary.BigEndian.AppendUint16(out, uint16(len(b)))
+		out = append(out, b...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	r := bufio.NewReader(c)
+	seen := map[uint16]bool{}
+	for range names {
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, binary.BigEndian.Uint16(l[:]))
+		if _, err := io.ReadFull(r, b); err != nil {
+			t.Fatal(err)
+		}
+		var m dns.Msg
+		if err := m.Unpack(b); err != nil {
+			t.Fatal(err)
+		}
+		seen[m.Id] = true
+	}
+	for i := range names {
+		if !seen[uint16(100+i)] {
+			t.Errorf("no answer to query %d (%s)", 100+i, names[i])
+		}
+	}
+}
+
+// TestTCPIdleTimeout: an idle connection is closed by the server.
+func TestTCPIdleTimeout(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"dnslb.toml": `[server]
+listen = ["127.0.0.1:0"]
+http = ""
+tcp_idle_timeout = "200ms"
+[[zone]]
+origin = "example."
+records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
+`})
+	ts := start(t, dir+"/dnslb.toml", Options{})
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read: %v, want EOF from the server closing the idle connection", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+}

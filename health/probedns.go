@@ -1,0 +1,46 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// probeDNS asks addr for DNSName/DNSType over UDP; the target is up when the
+// answer's rcode is DNSRcode, whatever the answer section holds.
+func probeDNS(ctx context.Context, c *Check, addr netip.Addr) Result {
+	hp := hostPort(addr, c.port())
+	cl := dns.Client{Net: "udp", Timeout: c.timeout()}
+	co, err := cl.DialContext(ctx, hp)
+	if err != nil {
+		err = fmt.Errorf("health: dns %s: %w", hp, err)
+		return failed(classify(phaseConnect, err), err)
+	}
+	defer co.Close()
+	// miekg/dns obeys ctx's deadline but not its cancellation; closing the
+	// socket makes a shutdown interrupt the read at once.
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer stop()
+
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(c.DNSName), c.dnsType())
+	in, _, err := cl.ExchangeWithConnContext(ctx, m, co)
+	if err != nil {
+		err = fmt.Errorf("health: dns %s %s %s: %w", hp, m.Question[0].Name, dns.Type(c.dnsType()), err)
+		return failed(classify(phaseExchange, err), err)
+	}
+	if in.Rcode != c.DNSRcode {
+		return failed(ReasonRcode, fmt.Errorf("health: dns %s %s %s: rcode %s, want %s", hp, m.Question[0].Name,
+			dns.Type(c.dnsType()), rcodeString(in.Rcode), rcodeString(c.DNSRcode)))
+	}
+	return Result{OK: true}
+}
+
+func rcodeString(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return fmt.Sprintf("RCODE%d", rc)
+}
