@@ -13,10 +13,10 @@ import (
 // question as asked (keeping its case), appends the pool's records for a
 // dynamic answer, and the OPT record when the query had one.
 type answer struct {
-	key   string // lowercase wire name + type: the cache key
-	wire  []byte
-	fam   *family // non-nil: a pool answers; its records go at the end of wire
-	owner uint16  // offset of the name the pool records belong to (a compression pointer target)
+	key      string // lowercase wire name + type: the cache key
+	wire     []byte
+	fam      *family // non-nil: a pool answers; its records go at the end of wire
+	owner    uint16  // offset of the name the pool records belong to (a compression pointer target)
 	rcode    int
 	zone     string // zone origin for metrics; "" when no zone matched
 	zoneSlot int    // zone's index in the query counters
@@ -43,14 +43,14 @@ type renderer struct {
 
 // reply is the parts of a request a response echoes.
 type reply struct {
-	id       uint16
-	flags    uint16 // request header flags: RD and CD are copied
-	question []byte // the question section as asked (case preserved)
-	edns     bool
-	udpSize  uint16
-	do       bool
-	ecs      *ecsOption
-	client   client
+	id        uint16
+	flags     uint16 // request header flags: RD and CD are copied
+	question  []byte // the question section as asked (case preserved)
+	edns      bool
+	udpSize   uint16
+	do        bool
+	ecs       *ecsOption
+	client    client
 	limit     int    // largest response allowed
 	now       int64  // coarse clock, unix nanos
 	advertise uint16 // our EDNS payload size

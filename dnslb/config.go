@@ -57,12 +57,12 @@ type LogConfig struct {
 
 // RRLConfig is [rrl], response rate limiting (off by default).
 type RRLConfig struct {
-	ResponsesPerSecond int `toml:"responses_per_second"` // default 0 = off
-	Slip               int `toml:"slip"`                 // default 2: every 2nd limited response is sent truncated
-	IPv4Prefix         int `toml:"ipv4_prefix"`          // default 24
-	IPv6Prefix         int `toml:"ipv6_prefix"`          // default 56
-	Window             int `toml:"window"`               // default 15 seconds of credit
-	Exempt             []string `toml:"exempt"`          // prefixes never limited, e.g. ["127.0.0.0/8"]
+	ResponsesPerSecond int      `toml:"responses_per_second"` // default 0 = off
+	Slip               int      `toml:"slip"`                 // default 2: every 2nd limited response is sent truncated
+	IPv4Prefix         int      `toml:"ipv4_prefix"`          // default 24
+	IPv6Prefix         int      `toml:"ipv6_prefix"`          // default 56
+	Window             int      `toml:"window"`               // default 15 seconds of credit
+	Exempt             []string `toml:"exempt"`               // prefixes never limited, e.g. ["127.0.0.0/8"]
 }
 
 // ZoneConfig is one [[zone]].

@@ -37,14 +37,14 @@ type CheckConfig struct {
 
 // PoolConfig is one [[pool]].
 type PoolConfig struct {
-	Name        string          `toml:"name"`          // required: owner name inside a zone
-	Policy      string          `toml:"policy"`        // default "round_robin"
-	TTL         *int            `toml:"ttl"`           // default 30 seconds
-	MinTTL      *int            `toml:"min_ttl"`       // default 1: floor of the adaptive TTL
-	Answers     int             `toml:"answers"`       // default 0 = every eligible member
-	Check       string          `toml:"check"`         // default none: members are always healthy
-	MinHealthy  int             `toml:"min_healthy"`   // failover: default 1 eligible member for a group to serve
-	WhenAllDown string          `toml:"when_all_down"` // default "all"; "none" or "pool:<name>"
+	Name        string          `toml:"name"`           // required: owner name inside a zone
+	Policy      string          `toml:"policy"`         // default "round_robin"
+	TTL         *int            `toml:"ttl"`            // default 30 seconds
+	MinTTL      *int            `toml:"min_ttl"`        // default 1: floor of the adaptive TTL
+	Answers     int             `toml:"answers"`        // default 0 = every eligible member
+	Check       string          `toml:"check"`          // default none: members are always healthy
+	MinHealthy  int             `toml:"min_healthy"`    // failover: default 1 eligible member for a group to serve
+	WhenAllDown string          `toml:"when_all_down"`  // default "all"; "none" or "pool:<name>"
 	HashPrefix4 int             `toml:"hash_prefix_v4"` // hash: default 24 bits of an IPv4 client
 	HashPrefix6 int             `toml:"hash_prefix_v6"` // hash: default 56 bits of an IPv6 client
 	Members     []*MemberConfig `toml:"members"`        // required, at least one

@@ -23,12 +23,12 @@ import (
 
 // Options are what the caller provides beside the config file.
 type Options struct {
-	Logger    *slog.Logger          // default: built from [log], writing to LogOutput
-	LogOutput io.Writer             // default os.Stderr
-	Registry  *prometheus.Registry  // default a new registry, served on /metrics
-	Version   string                // reported by metrics and the API
-	Probe     health.ProbeFunc      // default health.Probe; tests may inject
-	CacheSize int                   // answers kept per snapshot, default 65536
+	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
+	LogOutput io.Writer            // default os.Stderr
+	Registry  *prometheus.Registry // default a new registry, served on /metrics
+	Version   string               // reported by metrics and the API
+	Probe     health.ProbeFunc     // default health.Probe; tests may inject
+	CacheSize int                  // answers kept per snapshot, default 65536
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
