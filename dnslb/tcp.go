@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -44,7 +45,7 @@ func (s *Server) serveTCP(ctx context.Context, l *net.TCPListener) {
 			defer func() { <-s.tcpSlots }()
 			stop := context.AfterFunc(ctx, func() { c.Close() })
 			defer stop()
-			s.serveConn(c)
+			s.serveConn(c, c.RemoteAddr().(*net.TCPAddr).AddrPort())
 			c.Close()
 		}()
 	}
@@ -55,10 +56,9 @@ func (s *Server) serveTCP(ctx context.Context, l *net.TCPListener) {
 // It closes after tcp_idle_timeout without a query, when a query takes
 // longer than tcp_read_timeout to arrive once begun, after tcp_max_queries,
 // or at the first unparseable message.
-func (s *Server) serveConn(c *net.TCPConn) {
+func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 	cfg := s.snap.Load().cfg.Server
 	w := newWorker(s, true, s.tcpStats)
-	src := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	r := bufio.NewReaderSize(c, 4096)
 	msg := make([]byte, 65535)
 	out := make([]byte, 0, 65537)
