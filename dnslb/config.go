@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/miekg/dns"
 )
 
 // Config is one dnslb.toml: what was written, with defaults applied and every
@@ -115,6 +118,16 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig validates src as if read from path.
 func ParseConfig(path string, src []byte) (*Config, error) {
+	c, err := parseConfig(path, src)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseConfig returns the config even when it has errors (when it could be
+// decoded at all), so that -check can go on to check its zones.
+func parseConfig(path string, src []byte) (*Config, error) {
 	sum := sha256.Sum256(src)
 	c := &Config{File: path, Dir: filepath.Dir(path), Hash: hex.EncodeToString(sum[:])}
 	md, err := toml.Decode(string(src), c)
@@ -123,6 +136,11 @@ func ParseConfig(path string, src []byte) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, &ConfigError{File: path, Line: pe.Position.Line, Msg: pe.Message}
 		}
+		// Type mismatches come as plain errors with the line in the text.
+		if m := tomlLineError.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &ConfigError{File: path, Line: line, Msg: m[2] + ": " + m[3]}
+		}
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
 	c.keys = locateKeys(string(src))
@@ -130,10 +148,12 @@ func ParseConfig(path string, src []byte) (*Config, error) {
 	v.unknownKeys(md)
 	c.validate(v)
 	if len(v.errs) > 0 {
-		return nil, errors.Join(v.errs...)
+		return c, errors.Join(v.errs...)
 	}
 	return c, nil
 }
+
+var tomlLineError = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)$`)
 
 // validator collects errors with their lines.
 type validator struct {
@@ -278,10 +298,27 @@ func (c *Config) path(p string) string {
 
 // Check validates the config at path and everything it loads (zone files,
 // pools against zones), without binding anything: `dnslb -check`.
+// When the config itself has errors, its zones are still loaded on their
+// own, so that one run shows every problem.
 func Check(path string) error {
-	cfg, err := LoadConfig(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	cfg, err := parseConfig(path, src)
+	switch {
+	case cfg == nil:
 		return err
+	case err != nil:
+		errs := []error{err}
+		for i := range cfg.Zones {
+			if _, ok := dns.IsDomainName(cfg.Zones[i].Origin); ok && cfg.Zones[i].Origin != "" {
+				if _, zerr := (&snapshot{}).buildZone(cfg, i, nil); zerr != nil {
+					errs = append(errs, zerr)
+				}
+			}
+		}
+		return errors.Join(errs...)
 	}
 	_, err = buildSnapshot(cfg, newMemberStates(), nil, nil, 2)
 	return err

@@ -112,8 +112,10 @@ func (s *snapshot) buildZone(cfg *Config, i int, pools []int) (*zones.Zone, erro
 	zc := &cfg.Zones[i]
 	b := zones.NewBuilder(zc.Origin)
 	if zc.File != "" {
+		b.DeclaredAt(zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].file", i))})
 		b.LoadFile(cfg.path(zc.File))
 	}
+	b.DeclaredAt(zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].origin", i))})
 	for j, rec := range zc.Records {
 		b.AddText(rec, zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].records[%d]", i, j))})
 	}

@@ -41,7 +41,13 @@ type Builder struct {
 	pos    map[string]Pos // first position of each owner name, for errors
 	errs   []error
 	size   int
+	at     Pos  // where the zone is declared, for errors about the whole zone
+	broken bool // a file could not be read: no point judging what is missing
 }
+
+// DeclaredAt sets where the zone is declared (a config file line), used for
+// errors that belong to no record, such as a missing SOA.
+func (b *Builder) DeclaredAt(p Pos) { b.at = p }
 
 // NewBuilder starts a zone for origin (any case; made fully qualified).
 func NewBuilder(origin string) *Builder {
@@ -134,7 +140,9 @@ func (b *Builder) Build() (*Zone, error) {
 		b.nodes[b.origin] = apex
 	}
 	z := &Zone{Origin: b.origin, Apex: apex, nodes: b.nodes, labels: dns.CountLabel(b.origin), size: b.size}
-	b.checkApex(z)
+	if !b.broken {
+		b.checkApex(z)
+	}
 	// Empty non-terminals exist (RFC 4592 §2.2.2): add every missing
 	// ancestor between an owner and the apex.
 	names := make([]string, 0, len(b.nodes))
@@ -175,7 +183,7 @@ func (b *Builder) Build() (*Zone, error) {
 }
 
 func (b *Builder) checkApex(z *Zone) {
-	at := Pos{File: "zone " + b.origin}
+	at := b.at
 	if p, ok := b.pos[b.origin]; ok {
 		at = p
 	}

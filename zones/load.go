@@ -37,7 +37,8 @@ func (b *Builder) LoadFile(path string) {
 			return
 		}
 	}
-	b.errs = append(b.errs, &Error{File: path, Err: fmt.Errorf("zone %s: %w", b.origin, err)})
+	b.broken = true
+	b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, err)})
 }
 
 // AddText adds records written in master-file syntax (relative names are

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// TestCheckBroken: -check prints every error of the broken config as
+// FILE:LINE: message and exits non-zero.
+func TestCheckBroken(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", "../../testdata/bad/dnslb.toml"}, &out, &errOut); code == 0 {
+		t.Fatalf("exit 0 for a broken config; stderr:\n%s", errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	placed := regexp.MustCompile(`^[^:]+:\d+: `)
+	for _, l := range lines {
+		if !placed.MatchString(l) {
+			t.Errorf("not FILE:LINE: message: %q", l)
+		}
+	}
+	for _, want := range []string{
+		`dnslb.toml:5: unknown key "server.udp_szie" (did you mean "udp_size"?)`,
+		`dnslb.toml:29: pool[0].members[1].address: "10.0.0.300" is not an IP address`,
+		`dnslb.toml:9: zone lb.example.com.: cannot read its file`,
+		`dnslb.toml:15: record "www.elsewhere. 60 IN A 192.0.2.1" is outside zone nosoa.example.`,
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if len(lines) < 10 {
+		t.Errorf("%d errors reported, want every one (at least 10):\n%s", len(lines), errOut.String())
+	}
+}
+
+func TestCheckValid(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", "../../testdata/dnslb.toml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "ok") {
+		t.Errorf("stdout %q", out.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "dnslb ") {
+		t.Fatalf("exit %d, stdout %q", code, out.String())
+	}
+}
+
+// TestSignals runs the real binary: it answers, reloads on SIGHUP (a new
+// record appears), and exits 0 on SIGTERM.
+func TestSignals(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dnslb")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.LocalAddr().String()
+	l.Close()
+	cfg := filepath.Join(dir, "dnslb.toml")
+	write := func(extra string) {
+		conf := "[server]\nlisten = [\"" + addr + "\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "-config", cfg)
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ask := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		r, err := dns.Exchange(m, addr)
+		if err != nil {
+			return nil
+		}
+		return r
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r := ask("ns1.example."); r == nil || len(r.Answer) != 1; r = ask("ns1.example.") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	write(", \"new 60 IN A 192.0.2.7\"")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for r := ask("new.example."); r == nil || len(r.Answer) != 1; r = ask("new.example.") {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
+	}
+}
