@@ -6,8 +6,9 @@ import (
 	"net"
 )
 
-// serveUDP answers on one socket until ctx is done (Run closes the socket).
-func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) {
+// serveUDPSimple answers on one socket, one datagram per system call: the
+// portable loop, used where batch I/O is not available.
+func (s *Server) serveUDPSimple(ctx context.Context, c *net.UDPConn) {
 	w := newWorker(s, false, s.newStats())
 	buf := make([]byte, 65535)
 	for {
