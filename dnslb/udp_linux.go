@@ -35,9 +35,9 @@ type batchConn struct {
 
 	// The closures handed to RawConn are made once: a new one per call
 	// would allocate.
-	readFn, writeFn func(fd uintptr) bool
+	readFn, writeFn   func(fd uintptr) bool
 	n, sent, wantSend int
-	errno            syscall.Errno
+	errno             syscall.Errno
 }
 
 func newBatchConn(c *net.UDPConn, maxResp int) (*batchConn, error) {
