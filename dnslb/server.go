@@ -54,7 +54,7 @@ type Server struct {
 	allStats []*workerStats
 	tcpStats *workerStats
 
-	udpConns []*net.UDPConn
+	udpConns []*udpSocket
 	tcpLns   []*net.TCPListener
 	httpLn   net.Listener
 	ready    atomic.Bool // listeners serving
@@ -103,6 +103,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 	s.tcpStats = s.newStats()
 	if err := s.bind(cfg); err != nil {
 		s.closeListeners()
+		for _, c := range s.udpConns {
+			c.release()
+		}
 		return nil, err
 	}
 	return s, nil
@@ -161,15 +164,15 @@ func (s *Server) bind(cfg *Config) error {
 	}
 	for _, l := range cfg.Server.listen {
 		ap := netip.MustParseAddrPort(l)
-		first, err := listenUDP(ap)
+		first, err := openUDP(ap)
 		if err != nil {
 			return fmt.Errorf("listen udp %s: %w", ap, err)
 		}
 		s.udpConns = append(s.udpConns, first)
 		// Port 0 (tests): the other sockets and TCP take the port given.
-		ap = netip.AddrPortFrom(ap.Addr(), uint16(first.LocalAddr().(*net.UDPAddr).Port))
+		ap = first.LocalAddrPort()
 		for range workers - 1 {
-			c, err := listenUDP(ap)
+			c, err := openUDP(ap)
 			if err != nil {
 				return fmt.Errorf("listen udp %s: %w", ap, err)
 			}

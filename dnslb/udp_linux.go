@@ -4,27 +4,109 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"net"
+	"fmt"
 	"net/netip"
-	"syscall"
+	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// Batch UDP I/O: one recvmmsg reads up to udpBatch queries, and one sendmmsg
-// sends their responses, so that under load the per-datagram system call
-// cost — most of what answering a query costs — is shared. golang.org/x/net
-// offers ReadBatch/WriteBatch, but they allocate a net.Addr per datagram;
-// this keeps every buffer and socket address in place for the socket's life.
+// Batch UDP I/O on Linux. One recvmmsg(MSG_WAITFORONE) blocks until a query
+// comes and returns every query already queued (up to udpBatch); one
+// sendmmsg sends their responses. Under load the per-datagram system call
+// cost — most of what answering a query costs — is shared, and at low load
+// a query costs one blocking read and one write, as in NSD or Knot: the
+// goroutine blocks in the kernel rather than parking in Go's netpoller,
+// whose wake-ups cost more than the answer. golang.org/x/net's
+// ReadBatch/WriteBatch would do the batching but allocate a net.Addr per
+// datagram and go through the netpoller; this keeps every buffer and socket
+// address in place for the socket's life.
 
 const (
 	udpBatch    = 64
 	udpQueryMax = 4096 // larger queries are cut short by the kernel (MSG_TRUNC) and dropped
+	// udpWake bounds how long a blocked read waits before looking at its
+	// context; shutdown(2) normally wakes it at once.
+	udpWake = 250 * time.Millisecond
 )
 
-type batchConn struct {
-	rc    syscall.RawConn
+// udpSocket is a blocking UDP socket owned by one worker.
+type udpSocket struct {
+	fd     int
+	local  netip.AddrPort
+	closed sync.Once
+}
+
+// openUDP binds a blocking UDP socket with SO_REUSEPORT, so that one socket
+// per core can share the address.
+func openUDP(ap netip.AddrPort) (*udpSocket, error) {
+	family := unix.AF_INET6
+	if ap.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*udpSocket, error) {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		return fail(err)
+	}
+	// Room for bursts: SO_RCVBUFFORCE passes net.core.rmem_max when we may.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, udpReadBuffer) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, udpReadBuffer)
+	}
+	tv := unix.NsecToTimeval(int64(udpWake))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fail(err)
+	}
+	var sa unix.Sockaddr
+	if family == unix.AF_INET {
+		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	} else {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			return fail(err)
+		}
+		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail(fmt.Errorf("bind %s: %w", ap, err))
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return fail(err)
+	}
+	s := &udpSocket{fd: fd, local: ap}
+	switch g := got.(type) {
+	case *unix.SockaddrInet4:
+		s.local = netip.AddrPortFrom(ap.Addr(), uint16(g.Port))
+	case *unix.SockaddrInet6:
+		s.local = netip.AddrPortFrom(ap.Addr(), uint16(g.Port))
+	}
+	return s, nil
+}
+
+func (s *udpSocket) LocalAddrPort() netip.AddrPort { return s.local }
+
+// Close wakes a reader blocked on the socket and releases it.
+func (s *udpSocket) Close() error {
+	s.closed.Do(func() {
+		_ = unix.Shutdown(s.fd, unix.SHUT_RDWR)
+		// The worker closes the descriptor when it sees the shutdown, so
+		// that it is never reused under a blocked read.
+	})
+	return nil
+}
+
+// release closes the descriptor of a socket no worker serves.
+func (s *udpSocket) release() { unix.Close(s.fd) }
+
+type batch struct {
 	rhdrs [udpBatch]unix.Mmsghdr
 	riovs [udpBatch]unix.Iovec
 	names [udpBatch]unix.RawSockaddrInet6 // large enough for IPv4 too
@@ -32,20 +114,10 @@ type batchConn struct {
 	whdrs [udpBatch]unix.Mmsghdr
 	wiovs [udpBatch]unix.Iovec
 	outs  [udpBatch][]byte
-
-	// The closures handed to RawConn are made once: a new one per call
-	// would allocate.
-	readFn, writeFn   func(fd uintptr) bool
-	n, sent, wantSend int
-	errno             syscall.Errno
 }
 
-func newBatchConn(c *net.UDPConn, maxResp int) (*batchConn, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	b := &batchConn{rc: rc}
+func newBatch(maxResp int) *batch {
+	b := new(batch)
 	for i := range b.rhdrs {
 		b.riovs[i].Base = &b.bufs[i][0]
 		b.riovs[i].SetLen(udpQueryMax)
@@ -55,45 +127,25 @@ func newBatchConn(c *net.UDPConn, maxResp int) (*batchConn, error) {
 		h.SetIovlen(1)
 		b.outs[i] = make([]byte, 0, maxResp)
 	}
-	b.readFn = func(fd uintptr) bool {
-		for i := range b.rhdrs {
-			b.rhdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-			b.rhdrs[i].Hdr.Flags = 0
-		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdrs[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
-		b.n, b.errno = int(r), e
-		return e != unix.EAGAIN
-	}
-	b.writeFn = func(fd uintptr) bool {
-		for b.sent < b.wantSend {
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.whdrs[b.sent])), uintptr(b.wantSend-b.sent), unix.MSG_DONTWAIT, 0, 0)
-			switch {
-			case e == unix.EAGAIN:
-				return false // the socket buffer is full: wait until writable
-			case e != 0:
-				b.sent++ // this datagram cannot go (e.g. unreachable): skip it
-			default:
-				b.sent += int(r)
-			}
-		}
-		return true
-	}
-	return b, nil
+	return b
 }
 
-// read waits for and reads a batch; it returns how many datagrams came.
-func (b *batchConn) read() (int, error) {
-	if err := b.rc.Read(b.readFn); err != nil {
-		return 0, err
+// read blocks until at least one datagram is queued and returns how many
+// it read.
+func (b *batch) read(fd int) (int, error) {
+	for i := range b.rhdrs {
+		b.rhdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		b.rhdrs[i].Hdr.Flags = 0
 	}
-	if b.errno != 0 {
-		return 0, b.errno
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.rhdrs[0])), udpBatch, unix.MSG_WAITFORONE, 0, 0)
+	if e != 0 {
+		return 0, e
 	}
-	return b.n, nil
+	return int(r), nil
 }
 
 // source returns the sender of datagram i.
-func (b *batchConn) source(i int) netip.AddrPort {
+func (b *batch) source(i int) netip.AddrPort {
 	sa := &b.names[i]
 	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
 	if sa.Family == unix.AF_INET {
@@ -103,8 +155,8 @@ func (b *batchConn) source(i int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
 }
 
-// queue adds a response to datagram i, to go back to its sender.
-func (b *batchConn) queue(k, i int, resp []byte) {
+// queue sets response k to go back to the sender of datagram i.
+func (b *batch) queue(k, i int, resp []byte) {
 	b.outs[k] = append(b.outs[k][:0], resp...)
 	b.wiovs[k].Base = &b.outs[k][0]
 	b.wiovs[k].SetLen(len(resp))
@@ -115,29 +167,40 @@ func (b *batchConn) queue(k, i int, resp []byte) {
 	h.SetIovlen(1)
 }
 
-// flush sends the k queued responses.
-func (b *batchConn) flush(k int) error {
-	b.sent, b.wantSend = 0, k
-	return b.rc.Write(b.writeFn)
+// flush sends the k queued responses; a datagram that cannot be sent (its
+// sender unreachable, say) is skipped: resolvers retry.
+func (b *batch) flush(fd, k int) {
+	for sent := 0; sent < k; {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.whdrs[sent])), uintptr(k-sent), 0, 0, 0)
+		switch {
+		case e == unix.EINTR:
+		case e != 0:
+			sent++
+		default:
+			sent += int(r)
+		}
+	}
 }
 
-// serveUDP answers on one socket with batched reads and writes until ctx
-// is done (Run closes the socket).
-func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) {
-	b, err := newBatchConn(c, max(int(s.udpSize), 512))
-	if err != nil {
-		s.log.Warn("batch UDP I/O unavailable; one datagram per system call", "err", err)
-		s.serveUDPSimple(ctx, c)
-		return
-	}
+// serveUDP answers on one socket until ctx is done or the socket is shut
+// down, then closes it.
+func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
+	defer unix.Close(sock.fd)
+	b := newBatch(max(int(s.udpSize), 512))
 	w := newWorker(s, false, s.newStats())
 	for {
-		n, err := b.read()
+		n, err := b.read(sock.fd)
+		if ctx.Err() != nil {
+			return
+		}
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue // the wake-up timeout: look at ctx again
 			}
 			continue // e.g. an ICMP error surfacing on the socket
+		}
+		if n == 0 {
+			return // shut down
 		}
 		k := 0
 		for i := range n {
@@ -154,9 +217,7 @@ func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) {
 			k++
 		}
 		if k > 0 {
-			if err := b.flush(k); err != nil && (ctx.Err() != nil || errors.Is(err, net.ErrClosed)) {
-				return
-			}
+			b.flush(sock.fd, k)
 		}
 	}
 }
