@@ -38,14 +38,14 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // fakeProbe is a scripted ProbeFunc that records how it was called.
 type fakeProbe struct {
 	mu          sync.Mutex
-	script      map[Key][]bool          // results to return in order; then success
-	gates       map[Key]chan struct{}   // a probe of the key waits on it (or its ctx)
-	gateAll     chan struct{}           // every probe waits on it when set
-	hold        time.Duration           // every probe takes this long
-	calls       map[Key]int             // probes started
-	running     map[Key]int             // probes in flight per key
-	overlaps    int                     // probes started while another of the same key ran
-	inFlight    int                     // probes in flight in all
+	script      map[Key][]bool        // results to return in order; then success
+	gates       map[Key]chan struct{} // a probe of the key waits on it (or its ctx)
+	gateAll     chan struct{}         // every probe waits on it when set
+	hold        time.Duration         // every probe takes this long
+	calls       map[Key]int           // probes started
+	running     map[Key]int           // probes in flight per key
+	overlaps    int                   // probes started while another of the same key ran
+	inFlight    int                   // probes in flight in all
 	maxInFlight int
 }
 

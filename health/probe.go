@@ -39,7 +39,7 @@ func hostPort(addr netip.Addr, port uint16) string {
 func probeTCP(ctx context.Context, c *Check, addr netip.Addr) Result {
 	conn, err := dial(ctx, hostPort(addr, c.port()))
 	if err != nil {
-		return failed(classify(phaseConnect, err), err)
+		return failure(ctx, phaseConnect, err)
 	}
 	// A reset rather than a FIN: the prober would otherwise keep one
 	// TIME_WAIT socket per probe for a minute, and at thousands of probes a

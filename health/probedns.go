@@ -2,7 +2,9 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/miekg/dns"
@@ -15,8 +17,7 @@ func probeDNS(ctx context.Context, c *Check, addr netip.Addr) Result {
 	cl := dns.Client{Net: "udp", Timeout: c.timeout()}
 	co, err := cl.DialContext(ctx, hp)
 	if err != nil {
-		err = fmt.Errorf("health: dns %s: %w", hp, err)
-		return failed(classify(phaseConnect, err), err)
+		return failure(ctx, phaseConnect, fmt.Errorf("health: dns %s: %w", hp, err))
 	}
 	defer co.Close()
 	// miekg/dns obeys ctx's deadline but not its cancellation; closing the
@@ -28,8 +29,10 @@ func probeDNS(ctx context.Context, c *Check, addr netip.Addr) Result {
 	m.SetQuestion(dns.Fqdn(c.DNSName), c.dnsType())
 	in, _, err := cl.ExchangeWithConnContext(ctx, m, co)
 	if err != nil {
-		err = fmt.Errorf("health: dns %s %s %s: %w", hp, m.Question[0].Name, dns.Type(c.dnsType()), err)
-		return failed(classify(phaseExchange, err), err)
+		if ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+			err = ctx.Err() // we closed the socket below it: say why
+		}
+		return failure(ctx, phaseExchange, fmt.Errorf("health: dns %s %s %s: %w", hp, m.Question[0].Name, dns.Type(c.dnsType()), err))
 	}
 	if in.Rcode != c.DNSRcode {
 		return failed(ReasonRcode, fmt.Errorf("health: dns %s %s %s: rcode %s, want %s", hp, m.Question[0].Name,

@@ -34,7 +34,7 @@ func probeHTTP(ctx context.Context, c *Check, addr netip.Addr) Result {
 	}
 	conn, err := dial(ctx, hp)
 	if err != nil {
-		return failed(classify(phaseConnect, err), err)
+		return failure(ctx, phaseConnect, err)
 	}
 	defer conn.Close()
 	// The deadline bounds every read and write; AfterFunc makes a cancelled
@@ -47,19 +47,16 @@ func probeHTTP(ctx context.Context, c *Check, addr netip.Addr) Result {
 	if c.Type == TypeHTTPS {
 		tc := tls.Client(conn, tlsConfig(c, addr))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			err = fmt.Errorf("health: TLS handshake with %s: %w", hp, err)
-			return failed(classify(phaseTLS, err), err)
+			return failure(ctx, phaseTLS, fmt.Errorf("health: TLS handshake with %s: %w", hp, err))
 		}
 		conn = tc
 	}
 	if err := req.Write(conn); err != nil {
-		err = fmt.Errorf("health: GET %s: %w", req.URL, err)
-		return failed(classify(phaseExchange, err), err)
+		return failure(ctx, phaseExchange, fmt.Errorf("health: GET %s: %w", req.URL, err))
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(io.LimitReader(conn, maxHead+maxBody)), req)
 	if err != nil {
-		err = fmt.Errorf("health: GET %s: %w", req.URL, err)
-		return failed(classify(phaseExchange, err), err)
+		return failure(ctx, phaseExchange, fmt.Errorf("health: GET %s: %w", req.URL, err))
 	}
 	defer resp.Body.Close()
 	r := judge(c, resp)

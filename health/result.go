@@ -51,6 +51,15 @@ const (
 	phaseExchange
 )
 
+// failure is the Result of err, met during p. A probe cut short by its
+// deadline is a timeout, whatever error the interrupted call returned.
+func failure(ctx context.Context, p phase, err error) Result {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return failed(ReasonTimeout, err)
+	}
+	return failed(classify(p, err), err)
+}
+
 // classify maps err, met during phase p, to a reason label.
 func classify(p phase, err error) string {
 	var ne net.Error
