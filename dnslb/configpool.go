@@ -1,8 +1,10 @@
 package dnslb
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -22,6 +24,7 @@ type CheckConfig struct {
 	Expect        []int    `toml:"expect"`          // http(s): accepted statuses, default 200-399; dns: not used
 	Body          string   `toml:"body"`            // http(s): must appear in the first 64 KiB of the body
 	TLSSkipVerify bool     `toml:"tls_skip_verify"` // https: default false (certificates are verified)
+	CAFile        string   `toml:"ca_file"`         // https: PEM roots to verify with, default the system's
 	LoadHeader    string   `toml:"load_header"`     // http(s): header with the member's load (least_load)
 	Name          string   `toml:"name"`            // dns: required, the name to query
 	QType         string   `toml:"qtype"`           // dns: default "A"
@@ -79,12 +82,12 @@ func (c *Config) validate(v *validator) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		c.Checks[name].validate(v, name)
+		c.Checks[name].validate(c, v, name)
 	}
 	c.validatePools(v)
 }
 
-func (ch *CheckConfig) validate(v *validator, name string) {
+func (ch *CheckConfig) validate(c *Config, v *validator, name string) {
 	at := "check." + name
 	hc := &health.Check{
 		Name: name, Type: health.Type(ch.Type), Path: ch.Path, Host: ch.Host, Expect: ch.Expect,
@@ -122,6 +125,15 @@ func (ch *CheckConfig) validate(v *validator, name string) {
 	for i, s := range ch.Expect {
 		if s < 100 || s > 599 {
 			v.errorf(fmt.Sprintf("%s.expect[%d]", at, i), "%d is not an HTTP status: use 100-599", s)
+		}
+	}
+	if ch.CAFile != "" {
+		if ch.Type != "https" {
+			v.errorf(at+".ca_file", "only https checks use ca_file")
+		} else if pool, err := loadCAFile(c.path(ch.CAFile)); err != nil {
+			v.errorf(at+".ca_file", "%v", err)
+		} else {
+			hc.RootCAs = pool
 		}
 	}
 	if ch.Type != "http" && ch.Type != "https" {
@@ -327,6 +339,19 @@ func (c *Config) validateMember(v *validator, at string, p *PoolConfig, m *Membe
 	if m.check == "none" {
 		m.check = ""
 	}
+}
+
+// loadCAFile reads PEM certificates to verify https checks with.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func (c *Config) checkHint() string {

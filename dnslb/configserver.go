@@ -44,8 +44,6 @@ func (c *Config) validateServer(v *validator) {
 		switch {
 		case err != nil:
 			v.errorf("server.http", "%q: %v (or \"\" to turn the HTTP side off)", s.http, err)
-		case ap.Port() == 0:
-			v.errorf("server.http", "%q needs a port, e.g. \"127.0.0.1:8053\"", s.http)
 		case !ap.Addr().IsLoopback() && s.AdminTokenFile == "":
 			v.errorf("server.http", "%s is reachable from other hosts: set admin_token_file, or listen on 127.0.0.1", ap)
 		default:

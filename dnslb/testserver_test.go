@@ -145,3 +145,5 @@ func rrStrings(rrs []dns.RR) []string {
 }
 
 var transports = []string{"udp", "tcp"}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }

@@ -1,0 +1,152 @@
+package dnslb
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const (
+	foInterval = 500 * time.Millisecond
+	foTimeout  = 200 * time.Millisecond
+	foRise     = 2
+	foFall     = 3
+	// foMargin absorbs scheduling on a loaded machine; the bounds under
+	// test are fall×interval+timeout and rise×interval+timeout.
+	foMargin = 1500 * time.Millisecond
+)
+
+// poolConfig is a zone lb.test. with a pool www.lb.test. of members checked
+// by check (TOML lines of a [check.c] table).
+func poolConfig(listenHTTP string, check string, policy string, members []string, extra string) string {
+	var ms []string
+	for _, m := range members {
+		ms = append(ms, fmt.Sprintf("{ address = %q }", m))
+	}
+	return fmt.Sprintf(`[server]
+listen = ["127.0.0.1:0"]
+http = %q
+%s
+[[zone]]
+origin = "lb.test."
+records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1", "api 60 IN CNAME www"]
+
+[check.c]
+%s
+
+[[pool]]
+name = "www.lb.test."
+policy = %q
+ttl = 10
+check = "c"
+members = [%s]
+`, listenHTTP, extra, check, policy, strings.Join(ms, ", "))
+}
+
+// addresses returns the A records of an answer.
+func addresses(r *dns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out
+}
+
+// TestFailover: a pool of four members checked against real listeners; one
+// dies and leaves every answer within fall×interval+timeout, the others
+// are served all along and no answer is empty; it comes back within
+// rise×interval+timeout. For each check type, and an HTTP check whose
+// status turns to 503.
+func TestFailover(t *testing.T) {
+	for i, kind := range []string{"tcp", "http", "https", "dns", "http-503"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			backendKind := strings.TrimSuffix(kind, "-503")
+			hosts := []string{}
+			for j := 1; j <= 4; j++ {
+				hosts = append(hosts, fmt.Sprintf("127.0.%d.%d", 10+i, j))
+			}
+			bs, port := startBackends(t, backendKind, hosts...)
+			dir := t.TempDir()
+			check := fmt.Sprintf("type = %q\nport = %d\ninterval = %q\ntimeout = %q\nrise = %d\nfall = %d\n", backendKind, port, foInterval, foTimeout, foRise, foFall)
+			switch backendKind {
+			case "https":
+				check += fmt.Sprintf("host = \"example.com\"\nca_file = %q\n", writeCA(t, dir))
+			case "dns":
+				check += "name = \"probe.test.\"\n"
+			}
+			cfg := writeFiles(t, map[string]string{"dnslb.toml": poolConfig("", check, "all", hosts, "")})
+			ts := start(t, cfg+"/dnslb.toml", Options{})
+			waitFor(t, 5*time.Second, "all four members served", func() bool {
+				return len(addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA))) == 4
+			})
+			victim := bs[0]
+			down := func() {
+				switch kind {
+				case "http-503":
+					victim.status.Store(503)
+				default:
+					victim.stop()
+				}
+			}
+			up := func() {
+				switch kind {
+				case "http-503":
+					victim.status.Store(200)
+				default:
+					victim.restart()
+				}
+			}
+			withdraw := foFall*foInterval + foTimeout
+			took := ts.watch(t, down, victim.host(), false, withdraw+foMargin)
+			t.Logf("%s: withdrawn after %v (bound %v)", kind, took.Round(time.Millisecond), withdraw)
+			restore := foRise*foInterval + foTimeout
+			took = ts.watch(t, up, victim.host(), true, restore+foMargin)
+			t.Logf("%s: restored after %v (bound %v)", kind, took.Round(time.Millisecond), restore)
+		})
+	}
+}
+
+// watch applies change, then queries continuously until addr is present
+// (want) or absent in answers, failing if that takes longer than limit, if
+// an answer is ever empty, or if a healthy member is missing. It returns
+// how long the change took to show.
+func (ts *testServer) watch(t *testing.T, change func(), addr string, want bool, limit time.Duration) time.Duration {
+	t.Helper()
+	change()
+	start := time.Now()
+	for {
+		r := ts.ask(t, "udp", "www.lb.test.", dns.TypeA)
+		got := addresses(r)
+		if len(got) == 0 {
+			t.Fatalf("empty answer while members are up: %v", r)
+		}
+		if len(got) < 3 {
+			t.Fatalf("answer %v lacks healthy members", got)
+		}
+		if slices.Contains(got, addr) == want {
+			took := time.Since(start)
+			if took > limit {
+				t.Fatalf("took %v, more than %v", took, limit)
+			}
+			// It stays so.
+			for range 20 {
+				if got := addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA)); slices.Contains(got, addr) != want {
+					t.Fatalf("%s flapped back: %v", addr, got)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			return took
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("%s still present=%v after %v", addr, !want, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
