@@ -8,7 +8,7 @@ CONFIG  ?= testdata/dnslb.toml
 TEST_PKGS := dnsutils chromium nsd unbound
 TEST_CMDS := dig chromium nsd unbound
 
-.PHONY: build run test vet tools bench fuzz soak clean
+.PHONY: build run test vet tools bench fuzz soak clean screenshot
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnslb
@@ -45,3 +45,7 @@ fuzz:
 
 clean:
 	rm -f $(BIN)
+
+# Refreshes the status page screenshot the README shows.
+screenshot: tools
+	$(GO) test -count=1 -run '^TestStatusPageInBrowser$$' ./dnslb -screenshot $(CURDIR)/testdata/status-page.png
