@@ -58,8 +58,8 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 				if timed {
 					w.stats.observeDuration(nanotime() - start)
 				}
-				if w.srv.queryLog != nil {
-					w.srv.queryLog.log(src, req, out)
+				if snap.queryLog != nil {
+					snap.queryLog.log(src, req, out)
 				}
 				return out
 			}
@@ -69,8 +69,8 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
 	}
-	if w.srv.queryLog != nil && resp != nil {
-		w.srv.queryLog.log(src, req, resp)
+	if snap.queryLog != nil && resp != nil {
+		snap.queryLog.log(src, req, resp)
 	}
 	return resp
 }

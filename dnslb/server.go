@@ -44,7 +44,6 @@ type Server struct {
 	states    *memberStates
 	prober    *health.Prober
 	udpSize   uint16
-	queryLog  *queryLog
 	registry  *prometheus.Registry
 	metrics   *metrics
 
@@ -113,9 +112,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 
 func (s *Server) publish(snap *snapshot) {
 	if snap.cfg.Log.Queries {
-		s.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
-	} else {
-		s.queryLog = nil
+		snap.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
 	}
 	s.snap.Store(snap)
 	s.metrics.configLoaded(snap.cfg)
@@ -164,25 +161,25 @@ func (s *Server) bind(cfg *Config) error {
 	}
 	for _, l := range cfg.Server.listen {
 		ap := netip.MustParseAddrPort(l)
-		first, err := openUDP(ap)
-		if err != nil {
-			return fmt.Errorf("listen udp %s: %w", ap, err)
-		}
-		s.udpConns = append(s.udpConns, first)
-		// Port 0 (tests): the other sockets and TCP take the port given.
-		ap = first.LocalAddrPort()
-		for range workers - 1 {
-			c, err := openUDP(ap)
-			if err != nil {
-				return fmt.Errorf("listen udp %s: %w", ap, err)
+		var err error
+		// Port 0 (tests): UDP picks the port and TCP must get the same;
+		// when a TCP socket already holds it, try another.
+		for attempt := 0; attempt < 20; attempt++ {
+			var socks []*udpSocket
+			var ln *net.TCPListener
+			socks, ln, err = listenAddr(ap, workers)
+			if err == nil {
+				s.udpConns = append(s.udpConns, socks...)
+				s.tcpLns = append(s.tcpLns, ln)
+				break
 			}
-			s.udpConns = append(s.udpConns, c)
+			if ap.Port() != 0 {
+				break
+			}
 		}
-		ln, err := listenTCP(ap)
 		if err != nil {
-			return fmt.Errorf("listen tcp %s: %w", ap, err)
+			return err
 		}
-		s.tcpLns = append(s.tcpLns, ln)
 	}
 	if cfg.Server.http != "" {
 		ln, err := net.Listen("tcp", cfg.Server.http)
@@ -192,6 +189,36 @@ func (s *Server) bind(cfg *Config) error {
 		s.httpLn = ln
 	}
 	return nil
+}
+
+// listenAddr opens workers UDP sockets and one TCP listener on ap.
+func listenAddr(ap netip.AddrPort, workers int) ([]*udpSocket, *net.TCPListener, error) {
+	var socks []*udpSocket
+	fail := func(err error) ([]*udpSocket, *net.TCPListener, error) {
+		for _, c := range socks {
+			c.Close()
+			c.release()
+		}
+		return nil, nil, err
+	}
+	first, err := openUDP(ap)
+	if err != nil {
+		return fail(fmt.Errorf("listen udp %s: %w", ap, err))
+	}
+	socks = append(socks, first)
+	ap = first.LocalAddrPort()
+	for range workers - 1 {
+		c, err := openUDP(ap)
+		if err != nil {
+			return fail(fmt.Errorf("listen udp %s: %w", ap, err))
+		}
+		socks = append(socks, c)
+	}
+	ln, err := listenTCP(ap)
+	if err != nil {
+		return fail(fmt.Errorf("listen tcp %s: %w", ap, err))
+	}
+	return socks, ln, nil
 }
 
 func (s *Server) closeListeners() {

@@ -21,6 +21,7 @@ type snapshot struct {
 	poolByName map[string]*pool
 	cache      *answerCache
 	built      time.Time
+	queryLog   *queryLog // nil unless [log] queries
 }
 
 // targetSyncer is the part of the health prober a snapshot build needs.
