@@ -54,6 +54,11 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		if a := snap.cache.get(key); a != nil {
 			r := w.fastReply(req, src, now)
 			if out, err := w.rd.render(a, &r); err == nil {
+				if snap.rrl != nil && !w.tcp {
+					if out = w.limit(snap.rrl, out, a, src.Addr(), key, now); out == nil {
+						return nil
+					}
+				}
 				w.stats.count(w.tcp, a.zoneSlot, w.q.qtype, a.rcode, len(out), false)
 				if timed {
 					w.stats.observeDuration(nanotime() - start)
@@ -65,7 +70,13 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 			}
 		}
 	}
-	resp = w.general(snap, req, src, fast, now)
+	resp, a := w.general(snap, req, src, fast, now)
+	if resp != nil && snap.rrl != nil && !w.tcp {
+		if !fast {
+			key = nil // not a question we could key on
+		}
+		resp = w.limit(snap.rrl, resp, a, src.Addr(), key, now)
+	}
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
 	}
@@ -85,11 +96,11 @@ func (w *worker) fastReply(req []byte, src netip.AddrPort, now int64) reply {
 		r.ecs = &w.q.ecs
 		r.client = w.q.ecs.client()
 	}
-	r.limit = w.limit(r.edns, r.udpSize)
+	r.limit = w.sizeLimit(r.edns, r.udpSize)
 	return r
 }
 
-func (w *worker) limit(edns bool, size uint16) int {
+func (w *worker) sizeLimit(edns bool, size uint16) int {
 	if w.tcp {
 		return 65535
 	}
@@ -109,17 +120,17 @@ func (e *ecsOption) client() client {
 
 // general answers anything the fast path did not: cache misses, and every
 // request of an unusual shape, which it parses fully with miekg/dns.
-func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bool, now int64) []byte {
+func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bool, now int64) ([]byte, *answer) {
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil {
 		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
 		// too short to read gets nothing.
 		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
 		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
-		return out
+		return out, nil
 	}
 	if m.Response {
-		return nil // never answer a response: no loops between servers
+		return nil, nil // never answer a response: no loops between servers
 	}
 	var question []byte
 	if len(m.Question) == 1 {
@@ -130,14 +141,14 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if len(m.Question) > 0 {
 		qtype = m.Question[0].Qtype
 	}
-	fail := func(rcode int, withOPT bool) []byte {
+	fail := func(rcode int, withOPT bool) ([]byte, *answer) {
 		var rr *reply
 		if withOPT {
 			rr = &r
 		}
 		out := w.errorReply(req, question, rcode, rr)
 		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
-		return out
+		return out, nil
 	}
 	// EDNS (RFC 6891 §6.1.1): at most one OPT, owned by the root.
 	var opt *dns.OPT
@@ -175,7 +186,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if q.Qclass != dns.ClassINET {
 		return fail(dns.RcodeRefused, true) // CHAOS, HESIOD, ANY: no data here
 	}
-	r.limit = w.limit(r.edns, r.udpSize)
+	r.limit = w.sizeLimit(r.edns, r.udpSize)
 	qname := dns.CanonicalName(q.Name)
 	key := ""
 	if fast {
@@ -208,7 +219,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		return fail(dns.RcodeServerFailure, true)
 	}
 	w.stats.count(w.tcp, a.zoneSlot, q.Qtype, a.rcode, len(out), truncated)
-	return out
+	return out, a
 }
 
 // shrink makes a response that fits r.limit: without optional additional

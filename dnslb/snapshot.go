@@ -22,6 +22,7 @@ type snapshot struct {
 	cache      *answerCache
 	built      time.Time
 	queryLog   *queryLog // nil unless [log] queries
+	rrl        *rrl      // nil unless [rrl] responses_per_second
 }
 
 // targetSyncer is the part of the health prober a snapshot build needs.
@@ -106,6 +107,7 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 	s.zones = set
 	s.attachTargets(cfg, prober)
 	s.cache = newAnswerCache(cacheSize)
+	s.rrl = newRRL(cfg.RRL)
 	return s, nil
 }
 
