@@ -28,7 +28,7 @@ func queryFrom(t *testing.T, local, server string, name string) *dns.Msg {
 	if _, err := c.Write(b); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(60 * time.Millisecond))
+	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	buf := make([]byte, 2048)
 	n, err := c.Read(buf)
 	if err != nil {
@@ -58,7 +58,7 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{})
 	// Responses to a flood from 127.0.1.1 (its /24).
 	var answered, slipped, dropped int
-	for range 100 {
+	for range 60 {
 		r := queryFrom(t, "127.0.1.1", ts.addr, "www.lb.test.")
 		switch {
 		case r == nil:
@@ -70,7 +70,7 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 		}
 	}
 	t.Logf("flood: %d answered, %d slipped, %d dropped", answered, slipped, dropped)
-	if answered > 20 || dropped < 30 || slipped < 30 {
+	if answered > 15 || dropped < 15 || slipped < 15 {
 		t.Errorf("flood: %d answered, %d slipped, %d dropped; want ≈5 answered and the rest split between drops and slips", answered, slipped, dropped)
 	}
 	// Another source is answered every time.
