@@ -4,27 +4,37 @@ import "sort"
 
 // failover serves the first priority group (lowest priority value) that has
 // at least min_healthy eligible members, rotating within it. When no group
-// has enough, every eligible member is served, best priority first.
+// has enough, every eligible member is served, best priority first, each
+// group rotating within itself.
 type failover struct{ static }
 
+// prepare sets v.aux to the members to serve, ordered by priority, and
+// v.order to the end of each priority group in v.aux.
 func (failover) prepare(f *family, v *view) {
 	byPrio := append([]int(nil), v.eligible...)
 	sort.SliceStable(byPrio, func(a, b int) bool { return f.members[byPrio[a]].priority < f.members[byPrio[b]].priority })
-	v.order = byPrio
+	var ends []int
 	for start := 0; start < len(byPrio); {
 		end := start
 		for end < len(byPrio) && f.members[byPrio[end]].priority == f.members[byPrio[start]].priority {
 			end++
 		}
 		if end-start >= f.minHealthy {
-			v.aux = byPrio[start:end]
+			v.aux, v.order = byPrio[start:end], []int{end - start}
 			return
 		}
+		ends = append(ends, end)
 		start = end
 	}
-	v.aux = byPrio
+	v.aux, v.order = byPrio, ends
 }
 
 func (failover) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
-	return rotate(dst, v.aux, f.turn.Add(1)-1), 0
+	turn := f.turn.Add(1) - 1
+	start := 0
+	for _, end := range v.order {
+		dst = rotate(dst, v.aux[start:end], turn)
+		start = end
+	}
+	return dst, 0
 }

@@ -185,9 +185,11 @@ func TestPanicAnswersServfail(t *testing.T) {
 	broken := *good
 	broken.cache = newAnswerCache(16)
 	brokenPool := *good.pools[0]
-	fam := *brokenPool.families[0]
-	fam.members = append([]*member{{addr: fam.members[0].addr}}, fam.members[1:]...)
-	brokenPool.families[0] = &fam
+	old := good.pools[0].families[0]
+	brokenPool.families[0] = &family{
+		pool: &brokenPool, qtype: old.qtype, policy: old.policy, ttl: old.ttl, health: old.health,
+		members: append([]*member{{addr: old.members[0].addr}}, old.members[1:]...),
+	}
 	broken.pools = []*pool{&brokenPool}
 	ts.snap.Store(&broken)
 	for _, netw := range transports {

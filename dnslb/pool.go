@@ -66,7 +66,6 @@ type member struct {
 	seed     uint64         // hash: the member's stable hash
 	rr       [26]byte       // TYPE CLASS TTL RDLENGTH RDATA, owner excluded
 	rrLen    int
-	record   dns.RR // the same record for messages built by the general path
 }
 
 // eligible reports whether the member may be served: an override wins over
@@ -92,9 +91,10 @@ type view struct {
 	gen      uint64
 	built    int64 // unix nanos, for policies whose order follows live figures
 	eligible []int // indices into members, in configured order
+	down     []int // members not eligible, in configured order (every member when allDown)
 	allDown  bool  // no member eligible: eligible holds what when_all_down serves
-	order    []int // policy-specific: weighted sequence, sorted order…
-	aux      []int // policy-specific: weighted participants, failover's serving group
+	order    []int // policy-specific: weighted sequence, sorted order, failover's group ends…
+	aux      []int // policy-specific: weighted participants, failover's members to serve
 }
 
 // refreshEvery bounds how stale the live figures of fastest and least_load
@@ -118,6 +118,8 @@ func (f *family) currentView(now int64) *view {
 	for i, m := range f.members {
 		if m.eligible() {
 			v.eligible = append(v.eligible, i)
+		} else {
+			v.down = append(v.down, i)
 		}
 	}
 	if len(v.eligible) == 0 {
@@ -151,6 +153,7 @@ type client struct {
 // selectMembers picks the members to answer with. dst is reused storage.
 func (f *family) selectMembers(dst []int, c client, now int64) selection {
 	fam := f
+	earliest := int64(-1) // of the families passed over: when one could come back
 	for hops := 0; ; hops++ {
 		v := fam.currentView(now)
 		if !v.allDown || fam.whenAllDown == allDownServeAll {
@@ -159,12 +162,14 @@ func (f *family) selectMembers(dst []int, c client, now int64) selection {
 			if fam.answers > 0 && len(s.members) > fam.answers {
 				s.members = s.members[:fam.answers]
 			}
-			s.ttl = fam.adaptiveTTL(v, s.members, now)
+			s.ttl = fam.adaptiveTTL(v, s.members, earliest, now)
 			return s
 		}
 		if fam.whenAllDown != allDownFallback || fam.fallback == nil || hops > 8 {
 			return selection{fam: fam, ttl: fam.minTTL}
 		}
+		// The answer changes as soon as a member of this family comes back.
+		earliest = fam.earliestChange(v.down, earliest)
 		fam = fam.fallback
 	}
 }
@@ -172,18 +177,11 @@ func (f *family) selectMembers(dst []int, c client, now int64) selection {
 // adaptiveTTL is the configured TTL, shortened so that the answer expires no
 // later than the moment its health facts could change: when a listed member
 // could go down, or a member left out because it is down could come back.
-func (f *family) adaptiveTTL(v *view, listed []int, now int64) uint32 {
-	earliest := int64(-1)
-	for i, m := range f.members {
-		if m.target == nil || m.state.override.Load() != overrideNone {
-			continue // no check, or an operator decides: no change to foresee
-		}
-		if isIn(listed, i) || !v.allDown && !isIn(v.eligible, i) {
-			if at := m.target.ChangeAt().UnixNano(); earliest < 0 || at < earliest {
-				earliest = at
-			}
-		}
-	}
+// earliest is such a moment already known (-1: none), e.g. of a pool that
+// fell back to this one.
+func (f *family) adaptiveTTL(v *view, listed []int, earliest, now int64) uint32 {
+	earliest = f.earliestChange(listed, earliest)
+	earliest = f.earliestChange(v.down, earliest)
 	ttl := f.ttl
 	if earliest >= 0 {
 		left := (earliest - now) / int64(time.Second) // whole seconds, rounded down
@@ -194,35 +192,37 @@ func (f *family) adaptiveTTL(v *view, listed []int, now int64) uint32 {
 	return max(ttl, f.minTTL)
 }
 
-func isIn(list []int, x int) bool {
-	for _, y := range list {
-		if y == x {
-			return true
+// earliestChange returns the earlier of earliest (-1: none) and the first
+// moment the health check of one of members could flip. Members without a
+// check, or under an operator's override, have no change to foresee.
+func (f *family) earliestChange(members []int, earliest int64) int64 {
+	for _, i := range members {
+		m := f.members[i]
+		if m.target == nil || m.state.override.Load() != overrideNone {
+			continue
+		}
+		if at := m.target.ChangeAt().UnixNano(); earliest < 0 || at < earliest {
+			earliest = at
 		}
 	}
-	return false
+	return earliest
 }
 
 // newMember precomputes the member's answer record.
-func newMember(mc *MemberConfig, owner string, st *memberState, target *health.Target) *member {
+func newMember(mc *MemberConfig, st *memberState, target *health.Target) *member {
 	m := &member{addr: mc.addr, weight: mc.weight, priority: mc.Priority, target: target, state: st, seed: memberSeed(mc.addr)}
-	hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET}
 	if m.addr.Is4() {
 		a := m.addr.As4()
 		binary.BigEndian.PutUint16(m.rr[0:], dns.TypeA)
 		binary.BigEndian.PutUint16(m.rr[8:], 4)
 		copy(m.rr[10:], a[:])
 		m.rrLen = 14
-		hdr.Rrtype = dns.TypeA
-		m.record = &dns.A{Hdr: hdr, A: a[:]}
 	} else {
 		a := m.addr.As16()
 		binary.BigEndian.PutUint16(m.rr[0:], dns.TypeAAAA)
 		binary.BigEndian.PutUint16(m.rr[8:], 16)
 		copy(m.rr[10:], a[:])
 		m.rrLen = 26
-		hdr.Rrtype = dns.TypeAAAA
-		m.record = &dns.AAAA{Hdr: hdr, AAAA: a[:]}
 	}
 	binary.BigEndian.PutUint16(m.rr[2:], dns.ClassINET)
 	return m

@@ -63,18 +63,11 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 				}
 				p.families[fi] = f
 			}
-			m := newMember(mc, p.name, states.get(p.name, mc.addr), nil)
+			m := newMember(mc, states.get(p.name, mc.addr), nil)
 			if len(f.members) > 0 && m.weight != f.members[0].weight {
 				f.equalWeights = false
 			}
 			f.members = append(f.members, m)
-		}
-		for _, f := range p.families {
-			if f != nil {
-				for _, m := range f.members {
-					m.record.Header().Ttl = f.ttl
-				}
-			}
 		}
 	}
 	for _, p := range s.pools {
