@@ -38,11 +38,13 @@ type Pos struct {
 type Builder struct {
 	origin string
 	nodes  map[string]*Node
-	pos    map[string]Pos // first position of each owner name, for errors
+	files  []string // positions of nodes refer to these
 	errs   []error
 	size   int
-	at     Pos  // where the zone is declared, for errors about the whole zone
-	broken bool // a file could not be read: no point judging what is missing
+	at     Pos      // where the zone is declared, for errors about the whole zone
+	broken bool     // a file could not be read: no point judging what is missing
+	buf    []byte   // packing scratch
+	arena  [][]Node // every node, in chunks
 }
 
 // DeclaredAt sets where the zone is declared (a config file line), used for
@@ -54,7 +56,7 @@ func NewBuilder(origin string) *Builder {
 	return &Builder{
 		origin: dns.CanonicalName(origin),
 		nodes:  make(map[string]*Node),
-		pos:    make(map[string]Pos),
+		buf:    make([]byte, 0, 65535+512),
 	}
 }
 
@@ -62,11 +64,12 @@ func NewBuilder(origin string) *Builder {
 func (b *Builder) Origin() string { return b.origin }
 
 // Add adds one record. Records outside the zone or of a class other than IN
-// are errors, reported by Build with pos.
+// are errors, reported by Build with pos. rr is consumed (its header is
+// changed).
 func (b *Builder) Add(rr dns.RR, pos Pos) {
 	h := rr.Header()
 	owner := dns.CanonicalName(h.Name)
-	if !dns.IsSubDomain(b.origin, owner) {
+	if !inZone(owner, b.origin) {
 		b.fail(pos, "record %q is outside zone %s: its owner must be %s or a name below it", compact(rr), b.origin, b.origin)
 		return
 	}
@@ -78,23 +81,16 @@ func (b *Builder) Add(rr dns.RR, pos Pos) {
 		b.fail(pos, "record %q: type %s cannot appear in zone data", compact(rr), dns.TypeToString[h.Rrtype])
 		return
 	}
-	h.Name = owner // owners are stored lowercase so that answers compress against the question
-	n := b.node(owner, pos)
-	for i := range n.RRsets {
-		set := &n.RRsets[i]
-		if set.Type != h.Rrtype {
-			continue
-		}
-		for _, old := range set.RRs {
-			if dns.IsDuplicate(old, rr) {
-				return // RFC 2181 §5: an RRset has no duplicate records
-			}
-		}
-		set.RRs = append(set.RRs, rr)
-		b.size++
+	// Packed with the root as owner: the record without its name.
+	h.Name = "."
+	off, err := dns.PackRR(rr, b.buf[:cap(b.buf)], 0, nil, false)
+	if err != nil {
+		h.Name = owner
+		b.fail(pos, "record %q cannot be encoded: %v", compact(rr), err)
 		return
 	}
-	n.RRsets = append(n.RRsets, RRset{Type: h.Rrtype, RRs: []dns.RR{rr}})
+	n := b.node(owner, pos)
+	n.data = append(n.data, b.buf[1:off]...)
 	b.size++
 }
 
@@ -106,22 +102,71 @@ func (b *Builder) AddDynamic(name string, t uint16, id int, pos Pos) {
 		b.fail(pos, "%s is outside zone %s", owner, b.origin)
 		return
 	}
+	i, ok := dynIndex(t)
+	if !ok {
+		b.fail(pos, "%s: only A and AAAA can be dynamic, not %s", owner, dns.TypeToString[t])
+		return
+	}
 	n := b.node(owner, pos)
-	if _, ok := n.Dynamic(t); ok {
+	if n.dyn[i] != 0 {
 		b.fail(pos, "%s %s is already served by another pool", owner, dns.TypeToString[t])
 		return
 	}
-	n.Dynamics = append(n.Dynamics, DynamicRRset{Type: t, ID: id})
+	n.dyn[i] = int32(id) + 1
 }
 
 func (b *Builder) node(owner string, pos Pos) *Node {
 	n := b.nodes[owner]
 	if n == nil {
-		n = &Node{Name: owner}
-		b.nodes[owner] = n
-		b.pos[owner] = pos
+		n = b.newNode(owner)
+		n.line, n.file = int32(pos.Line), b.fileIndex(pos.File)
 	}
 	return n
+}
+
+// inZone reports whether name is origin or below it; both lowercase, fully
+// qualified, in presentation form. It is dns.IsSubDomain without the label
+// splitting, which a million records notice.
+func inZone(name, origin string) bool {
+	if origin == "." || name == origin {
+		return true
+	}
+	if len(name) <= len(origin) || name[len(name)-len(origin):] != origin || name[len(name)-len(origin)-1] != '.' {
+		return false
+	}
+	return !escaped(name, len(name)-len(origin)-1) // "a\.example." is not below "example."
+}
+
+// newNode adds a node from the builder's arena: nodes are allocated a
+// thousand at a time, which saves the per-object overhead of a million
+// small allocations.
+func (b *Builder) newNode(name string) *Node {
+	if len(b.arena) == 0 || len(b.arena[len(b.arena)-1]) == cap(b.arena[len(b.arena)-1]) {
+		b.arena = append(b.arena, make([]Node, 0, 1024))
+	}
+	chunk := &b.arena[len(b.arena)-1]
+	*chunk = append(*chunk, Node{Name: name})
+	n := &(*chunk)[len(*chunk)-1]
+	b.nodes[name] = n
+	return n
+}
+
+func (b *Builder) fileIndex(f string) uint16 {
+	for i := len(b.files) - 1; i >= 0; i-- {
+		if b.files[i] == f {
+			return uint16(i)
+		}
+	}
+	b.files = append(b.files, f)
+	return uint16(len(b.files) - 1)
+}
+
+// pos returns where n was first seen.
+func (b *Builder) pos(n *Node) Pos {
+	if int(n.file) < len(b.files) && n.line > 0 {
+		return Pos{File: b.files[n.file], Line: int(n.line)}
+	}
+	return b.at
 }
 
 func (b *Builder) fail(pos Pos, format string, args ...any) {
@@ -136,43 +181,42 @@ func (b *Builder) Err() error { return errors.Join(b.errs...) }
 func (b *Builder) Build() (*Zone, error) {
 	apex := b.nodes[b.origin]
 	if apex == nil {
-		apex = &Node{Name: b.origin}
-		b.nodes[b.origin] = apex
+		apex = b.newNode(b.origin)
+	}
+	for _, n := range b.allNodes() {
+		b.size -= n.sortRecords()
 	}
 	z := &Zone{Origin: b.origin, Apex: apex, nodes: b.nodes, labels: dns.CountLabel(b.origin), size: b.size}
 	if !b.broken {
 		b.checkApex(z)
 	}
 	// Empty non-terminals exist (RFC 4592 §2.2.2): add every missing
-	// ancestor between an owner and the apex.
-	names := make([]string, 0, len(b.nodes))
-	for name := range b.nodes {
-		names = append(names, name)
-	}
-	for _, name := range names {
-		for p := parent(name); p != "" && len(p) > len(b.origin); p = parent(p) {
+	// ancestor between an owner and the apex. New nodes are appended to
+	// the arena behind the ones walked; their ancestors exist by then.
+	cuts := false
+	for _, n := range b.allNodes() {
+		for p := parent(n.Name); p != "" && len(p) > len(b.origin); p = parent(p) {
 			if _, ok := b.nodes[p]; ok {
 				break
 			}
-			b.nodes[p] = &Node{Name: p}
+			b.newNode(p)
 		}
-	}
-	for _, n := range b.nodes {
-		sort.Slice(n.RRsets, func(i, j int) bool { return n.RRsets[i].Type < n.RRsets[j].Type })
-		sort.Slice(n.Dynamics, func(i, j int) bool { return n.Dynamics[i].Type < n.Dynamics[j].Type })
-		n.Cut = n != apex && n.RRset(dns.TypeNS) != nil
+		n.Cut = n != apex && n.Has(dns.TypeNS)
+		cuts = cuts || n.Cut
 		b.checkNode(n, apex)
 	}
-	for _, n := range b.nodes {
-		for p := parent(n.Name); p != "" && len(p) > len(b.origin); p = parent(p) {
-			if b.nodes[p].Cut {
-				n.Occluded = true
-				break
+	if cuts {
+		for _, n := range b.allNodes() {
+			for p := parent(n.Name); p != "" && len(p) > len(b.origin); p = parent(p) {
+				if b.nodes[p].Cut {
+					n.Occluded = true
+					break
+				}
 			}
-		}
-		if n.Occluded || n.Cut {
-			for _, d := range n.Dynamics {
-				b.fail(b.pos[n.Name], "%s %s is at or below the delegation to another server; a pool must lie in authoritative data", n.Name, dns.TypeToString[d.Type])
+			if n.Occluded || n.Cut {
+				for _, d := range n.Dynamics() {
+					b.fail(b.pos(n), "%s %s is at or below the delegation to another server; a pool must lie in authoritative data", n.Name, dns.TypeToString[d.Type])
+				}
 			}
 		}
 	}
@@ -182,11 +226,79 @@ func (b *Builder) Build() (*Zone, error) {
 	return z, nil
 }
 
-func (b *Builder) checkApex(z *Zone) {
-	at := b.at
-	if p, ok := b.pos[b.origin]; ok {
-		at = p
+// allNodes returns every node so far, walking the arena; a node added while
+// the walk goes on is walked too.
+func (b *Builder) allNodes() func(yield func(int, *Node) bool) {
+	return func(yield func(int, *Node) bool) {
+		k := 0
+		for c := 0; c < len(b.arena); c++ {
+			for i := 0; i < len(b.arena[c]); i++ {
+				if !yield(k, &b.arena[c][i]) {
+					return
+				}
+				k++
+			}
+		}
 	}
+}
+
+// sortRecords orders n's records by type (stable: file order within a
+// type) and drops duplicates (RFC 2181 §5: an RRset has none; TTLs aside).
+// It returns how many it dropped.
+func (n *Node) sortRecords() int {
+	type rec struct {
+		t    uint16
+		b    []byte
+		seen bool
+	}
+	// Most names have one record, or records already in order and
+	// distinct: leave those as they are.
+	simple := true
+	var prev uint16
+	for off, i := 0, 0; off < len(n.data); i++ {
+		t, next := n.record(off)
+		if i > 0 && t <= prev {
+			simple = false
+			break
+		}
+		prev, off = t, next
+	}
+	if simple {
+		return 0
+	}
+	var recs []rec
+	for off := 0; off < len(n.data); {
+		t, next := n.record(off)
+		recs = append(recs, rec{t: t, b: n.data[off:next]})
+		off = next
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].t < recs[j].t })
+	dropped := 0
+	for i := range recs {
+		for j := i + 1; j < len(recs) && recs[j].t == recs[i].t; j++ {
+			if !recs[j].seen && sameRecord(recs[i].b, recs[j].b) {
+				recs[j].seen = true
+				dropped++
+			}
+		}
+	}
+	data := make([]byte, 0, len(n.data))
+	for _, r := range recs {
+		if !r.seen {
+			data = append(data, r.b...)
+		}
+	}
+	n.data = data
+	return dropped
+}
+
+// sameRecord compares two packed records but for their TTLs.
+func sameRecord(a, b []byte) bool {
+	return len(a) == len(b) && string(a[:4]) == string(b[:4]) && string(a[8:]) == string(b[8:])
+}
+
+func (b *Builder) checkApex(z *Zone) {
+	at := b.pos(z.Apex)
 	soa := z.Apex.RRset(dns.TypeSOA)
 	switch len(soa) {
 	case 0:
@@ -199,39 +311,42 @@ func (b *Builder) checkApex(z *Zone) {
 	default:
 		b.fail(at, "zone %s has %d SOA records at its apex: exactly one is allowed", b.origin, len(soa))
 	}
-	if z.Apex.RRset(dns.TypeNS) == nil {
+	if !z.Apex.Has(dns.TypeNS) {
 		b.fail(at, "zone %s has no NS records at its apex: add at least one, e.g. \"@ 3600 IN NS ns1.%s\"", b.origin, b.origin)
 	}
 }
 
 func (b *Builder) checkNode(n, apex *Node) {
-	at := b.pos[n.Name]
-	if n != apex && n.RRset(dns.TypeSOA) != nil {
+	if n.Empty() {
+		return
+	}
+	at := b.pos(n)
+	if n != apex && n.Has(dns.TypeSOA) {
 		b.fail(at, "SOA record at %s: only the zone apex %s may have one", n.Name, b.origin)
 	}
-	for _, d := range n.Dynamics {
-		if n.RRset(d.Type) != nil {
+	for _, d := range n.Dynamics() {
+		if n.Has(d.Type) {
 			b.fail(at, "%s has %s records in the zone and a pool for %s: remove one of them", n.Name, dns.TypeToString[d.Type], dns.TypeToString[d.Type])
 		}
 	}
-	cname := n.RRset(dns.TypeCNAME)
-	if len(cname) > 1 {
-		b.fail(at, "%s has %d CNAME records: a name can be an alias of only one name", n.Name, len(cname))
+	cnames := n.count(dns.TypeCNAME)
+	if cnames > 1 {
+		b.fail(at, "%s has %d CNAME records: a name can be an alias of only one name", n.Name, cnames)
 	}
-	if cname == nil {
+	if cnames == 0 {
 		return
 	}
 	if n == apex {
 		b.fail(at, "CNAME at the zone apex %s: the apex must hold SOA and NS, which a CNAME forbids", n.Name)
 	}
-	for _, set := range n.RRsets {
-		switch set.Type {
+	for _, t := range n.Types() {
+		switch t {
 		case dns.TypeCNAME, dns.TypeRRSIG, dns.TypeNSEC:
 		default:
-			b.fail(at, "%s has a CNAME and a %s record: a CNAME cannot share its name with other data (RFC 1034 §3.6.2)", n.Name, dns.TypeToString[set.Type])
+			b.fail(at, "%s has a CNAME and a %s record: a CNAME cannot share its name with other data (RFC 1034 §3.6.2)", n.Name, dns.TypeToString[t])
 		}
 	}
-	for _, d := range n.Dynamics {
+	for _, d := range n.Dynamics() {
 		b.fail(at, "%s is a CNAME and cannot also be a pool (%s)", n.Name, dns.TypeToString[d.Type])
 	}
 }

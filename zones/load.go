@@ -51,16 +51,48 @@ func (b *Builder) AddText(text string, pos Pos) {
 	b.parse(r, pos.File, lines)
 }
 
+// parsedBatch is records handed from the parsing goroutine to the builder.
+type parsedBatch struct {
+	rrs []dns.RR
+	pos []Pos
+	err error // the parser's error, with the last batch
+}
+
+// parseBatch is the records parsed between two hand-overs.
+const parseBatch = 512
+
+// parse reads master-file text into b. Lexing and parsing (miekg/dns) run
+// in their own goroutine while this one files the records into the tree,
+// so that a large zone loads in about the time parsing alone takes.
 func (b *Builder) parse(r *lineReader, file string, lines *lineFS) {
-	zp := dns.NewZoneParser(r, b.origin, file)
-	zp.SetDefaultTTL(DefaultTTL)
-	zp.SetIncludeAllowed(true)
-	zp.SetIncludeFS(lines)
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		b.Add(rr, lines.pos())
-	}
-	if err := zp.Err(); err != nil {
-		b.errs = append(b.errs, parseError(err, lines.pos(), b.origin))
+	batches := make(chan parsedBatch, 4)
+	go func() {
+		defer close(batches)
+		zp := dns.NewZoneParser(r, b.origin, file)
+		zp.SetDefaultTTL(DefaultTTL)
+		zp.SetIncludeAllowed(true)
+		zp.SetIncludeFS(lines)
+		batch := parsedBatch{rrs: make([]dns.RR, 0, parseBatch), pos: make([]Pos, 0, parseBatch)}
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			batch.rrs = append(batch.rrs, rr)
+			batch.pos = append(batch.pos, lines.pos())
+			if len(batch.rrs) == parseBatch {
+				batches <- batch
+				batch = parsedBatch{rrs: make([]dns.RR, 0, parseBatch), pos: make([]Pos, 0, parseBatch)}
+			}
+		}
+		if err := zp.Err(); err != nil {
+			batch.err = parseError(err, lines.pos(), b.origin)
+		}
+		batches <- batch
+	}()
+	for batch := range batches {
+		for i, rr := range batch.rrs {
+			b.Add(rr, batch.pos[i])
+		}
+		if batch.err != nil {
+			b.errs = append(b.errs, batch.err)
+		}
 	}
 }
 

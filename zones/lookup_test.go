@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,5 +199,37 @@ func TestSetFind(t *testing.T) {
 	}
 	if _, err := NewSet(parent, parent); err == nil {
 		t.Error("duplicate zone accepted")
+	}
+}
+
+// TestRRsetRoundTrip: records stored in wire form come back as loaded, for
+// every type the conformance zone uses, several to an RRset.
+func TestRRsetRoundTrip(t *testing.T) {
+	text := "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n" +
+		"m 60 IN TXT \"aa\" \"a2\"\nm 60 IN TXT \"bb\"\nm 60 IN TXT \"cc\"\nm 60 IN MX 10 mail.other.\nm 60 IN A 192.0.2.1\nm 60 IN AAAA 2001:db8::1\n" +
+		"m 60 IN SRV 1 2 3 t.example.\nm 60 IN CAA 0 issue \"ca.example\"\nm 60 IN TYPE65000 \\# 2 abcd\nm 60 IN TXT \"bb\"\n"
+	z := build(t, "example.", text)
+	n := z.Node("m.example.")
+	want := map[uint16][]string{
+		dns.TypeTXT: {"m.example.\t60\tIN\tTXT\t\"aa\" \"a2\"", "m.example.\t60\tIN\tTXT\t\"bb\"", "m.example.\t60\tIN\tTXT\t\"cc\""},
+		dns.TypeMX:  {"m.example.\t60\tIN\tMX\t10 mail.other."},
+		dns.TypeA:   {"m.example.\t60\tIN\tA\t192.0.2.1"},
+		dns.TypeSRV: {"m.example.\t60\tIN\tSRV\t1 2 3 t.example."},
+		65000:       {"m.example.\t60\tCLASS1\tTYPE65000\t\\# 2 abcd"}, // miekg/dns prints unknown types so
+	}
+	for typ, w := range want {
+		var got []string
+		for _, rr := range n.RRset(typ) {
+			got = append(got, rr.String())
+		}
+		if strings.Join(got, "\n") != strings.Join(w, "\n") {
+			t.Errorf("%s:\n%s\nwant:\n%s", dns.TypeToString[typ], strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+	}
+	if z.Len() != 11+2-2 { // the duplicate TXT "bb" is dropped
+		t.Errorf("Len %d", z.Len())
+	}
+	if !slices.Equal(n.Types(), []uint16{dns.TypeA, dns.TypeMX, dns.TypeTXT, dns.TypeAAAA, dns.TypeSRV, dns.TypeCAA, 65000}) {
+		t.Errorf("types %v", n.Types())
 	}
 }

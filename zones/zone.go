@@ -6,57 +6,138 @@
 package zones
 
 import (
+	"encoding/binary"
 	"sort"
 
 	"github.com/miekg/dns"
 )
 
-// RRset is the records of one type at one owner name. Never mutate RRs: they
-// are shared by every query.
-type RRset struct {
-	Type uint16
-	RRs  []dns.RR
-}
-
 // DynamicRRset marks an RRset whose records are chosen per query by the caller
-// (a pool); ID is the caller's number for it.
+// (a pool); ID is the caller's number for it. Only A and AAAA can be dynamic.
 type DynamicRRset struct {
 	Type uint16
 	ID   int
 }
 
-// Node is one owner name in a zone. A node without RRsets or dynamics is an
-// empty non-terminal.
+// Node is one owner name in a zone. A node without records or dynamics is
+// an empty non-terminal.
+//
+// Records are kept in wire form, sorted by type — TYPE CLASS TTL RDLENGTH
+// RDATA each, the owner left out and names in RDATA uncompressed — and
+// decoded only when asked for: a zone of a million records then costs a
+// fraction of the memory of parsed records, and the garbage collector has
+// almost nothing to scan. Answers are decoded once per question and then
+// served from the answer cache.
 type Node struct {
-	Name     string         // lowercase, fully qualified
-	RRsets   []RRset        // sorted by type
-	Dynamics []DynamicRRset // sorted by type
-	Cut      bool           // NS below the apex: a delegation point
-	Occluded bool           // strictly below a delegation point: glue, not authoritative
+	Name     string // lowercase, fully qualified
+	data     []byte
+	dyn      [2]int32 // dynamic IDs + 1 of A and AAAA (0: none)
+	line     int32    // where the name was first seen, for errors
+	file     uint16   // (index in Builder.files)
+	Cut      bool     // NS below the apex: a delegation point
+	Occluded bool     // strictly below a delegation point: glue, not authoritative
 }
 
-// RRset returns the records of type t at n, or nil.
-func (n *Node) RRset(t uint16) []dns.RR {
-	for i := range n.RRsets {
-		if n.RRsets[i].Type == t {
-			return n.RRsets[i].RRs
-		}
-	}
-	return nil
-}
-
-// Dynamic returns the dynamic ID of type t at n.
-func (n *Node) Dynamic(t uint16) (int, bool) {
-	for _, d := range n.Dynamics {
-		if d.Type == t {
-			return d.ID, true
-		}
+// dynIndex is where a dynamic type is kept in Node.dyn; only A and AAAA
+// can be dynamic.
+func dynIndex(t uint16) (int, bool) {
+	switch t {
+	case dns.TypeA:
+		return 0, true
+	case dns.TypeAAAA:
+		return 1, true
 	}
 	return 0, false
 }
 
+// rrHeaderLen is TYPE CLASS TTL RDLENGTH.
+const rrHeaderLen = 10
+
+// record returns the type of the record at off in n.data and where the
+// next one starts.
+func (n *Node) record(off int) (t uint16, next int) {
+	return binary.BigEndian.Uint16(n.data[off:]), off + rrHeaderLen + int(binary.BigEndian.Uint16(n.data[off+8:]))
+}
+
+// Has reports whether n has records of type t.
+func (n *Node) Has(t uint16) bool { return n.count(t) > 0 }
+
+// count returns how many records of type t n has (records are sorted by
+// type once built).
+func (n *Node) count(t uint16) int {
+	c := 0
+	for off := 0; off < len(n.data); {
+		rt, next := n.record(off)
+		if rt > t {
+			break
+		}
+		if rt == t {
+			c++
+		}
+		off = next
+	}
+	return c
+}
+
+// Types returns the types n has records of, in order.
+func (n *Node) Types() []uint16 {
+	var ts []uint16
+	for off := 0; off < len(n.data); {
+		t, next := n.record(off)
+		if len(ts) == 0 || ts[len(ts)-1] != t {
+			ts = append(ts, t)
+		}
+		off = next
+	}
+	return ts
+}
+
+// RRset returns the records of type t at n, or nil. They are decoded anew
+// for each call: the caller owns them.
+func (n *Node) RRset(t uint16) []dns.RR {
+	var rrs []dns.RR
+	for off := 0; off < len(n.data); {
+		rt, next := n.record(off)
+		if rt > t {
+			break
+		}
+		if rt == t {
+			h := dns.RR_Header{
+				Name: n.Name, Rrtype: rt, Class: binary.BigEndian.Uint16(n.data[off+2:]),
+				Ttl: binary.BigEndian.Uint32(n.data[off+4:]), Rdlength: binary.BigEndian.Uint16(n.data[off+8:]),
+			}
+			// It was packed from a parsed record: decoding cannot fail. The
+			// slice ends with the record: TXT-like RDATA reads to the end.
+			if rr, _, err := dns.UnpackRRWithHeader(h, n.data[:next], off+rrHeaderLen); err == nil {
+				rrs = append(rrs, rr)
+			}
+		}
+		off = next
+	}
+	return rrs
+}
+
+// Dynamic returns the dynamic ID of type t at n.
+func (n *Node) Dynamic(t uint16) (int, bool) {
+	if i, ok := dynIndex(t); ok && n.dyn[i] != 0 {
+		return int(n.dyn[i]) - 1, true
+	}
+	return 0, false
+}
+
+// Dynamics returns n's dynamic RRsets, A before AAAA.
+func (n *Node) Dynamics() []DynamicRRset {
+	var out []DynamicRRset
+	for i, t := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+		if n.dyn[i] != 0 {
+			out = append(out, DynamicRRset{Type: t, ID: int(n.dyn[i]) - 1})
+		}
+	}
+	return out
+}
+
 // Empty reports whether n is an empty non-terminal.
-func (n *Node) Empty() bool { return len(n.RRsets) == 0 && len(n.Dynamics) == 0 }
+func (n *Node) Empty() bool { return len(n.data) == 0 && n.dyn == [2]int32{} }
 
 // Zone is one loaded zone. It is immutable once built.
 type Zone struct {
