@@ -8,7 +8,7 @@ CONFIG  ?= testdata/dnslb.toml
 TEST_PKGS := dnsutils chromium nsd unbound
 TEST_CMDS := dig chromium nsd unbound
 
-.PHONY: build run test vet tools bench fuzz soak clean screenshot
+.PHONY: build run test vet tools bench fuzz soak clean screenshot scale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnslb
@@ -49,3 +49,17 @@ clean:
 # Refreshes the status page screenshot the README shows.
 screenshot: tools
 	$(GO) test -count=1 -run '^TestStatusPageInBrowser$$' ./dnslb -screenshot $(CURDIR)/testdata/status-page.png
+
+# Soaks dnslb on loopback for $(SOAK): dnsperf at 20,000 q/s while the pool's
+# backends flap every 3-8 s and the config is reloaded every 10 s; prints a
+# summary and fails on a lost query, a SERVFAIL, a stale or empty answer, a
+# failed reload, or RSS or goroutine growth of 10% or more (cmd/dnslb-soak).
+SOAK ?= 10m
+soak:
+	@command -v dnsperf >/dev/null 2>&1 || { echo "installing dnsperf"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsperf >/dev/null; }
+	$(GO) run ./cmd/dnslb-soak -duration $(SOAK)
+
+# Load time and peak memory of a 1M-record zone and of 10,000 pools, beside Knot.
+scale: build
+	testdata/bench/scale.sh

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -29,7 +30,7 @@ type Config struct {
 	File string   `toml:"-"` // the path it was read from
 	Hash string   `toml:"-"` // sha256 of the file's bytes, hex
 	Dir  string   `toml:"-"` // the folder relative paths are relative to
-	keys keyLines // where each key is written, for errors found later (zone build)
+	keys *lazyKeys // where each key is written, for errors found later (zone build)
 }
 
 // ServerConfig is [server].
@@ -143,7 +144,7 @@ func parseConfig(path string, src []byte) (*Config, error) {
 		}
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
-	c.keys = locateKeys(string(src))
+	c.keys = &lazyKeys{src: string(src)}
 	v := &validator{file: path, keys: c.keys}
 	v.unknownKeys(md)
 	c.validate(v)
@@ -158,9 +159,24 @@ var tomlLineError = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): 
 // validator collects errors with their lines.
 type validator struct {
 	file string
-	keys keyLines
+	keys *lazyKeys
 	errs []error
 }
+
+// lazyKeys locates keys in the source only when an error needs a line: a
+// config of ten thousand pools is not scanned twice on every reload.
+type lazyKeys struct {
+	once  sync.Once
+	src   string
+	lines keyLines
+}
+
+func (l *lazyKeys) get() keyLines {
+	l.once.Do(func() { l.lines = locateKeys(l.src) })
+	return l.lines
+}
+
+func (l *lazyKeys) line(path string) int { return l.get().line(path) }
 
 // errorf records a problem with the key at path ("pool[1].ttl").
 func (v *validator) errorf(path, format string, args ...any) {
@@ -177,7 +193,7 @@ func (v *validator) unknownKeys(md toml.MetaData) {
 		dotted := k.String()
 		// Key paths from toml carry no array index; find the n-th line
 		// written with that shape.
-		lines := v.keys.linesOf(dotted)
+		lines := v.keys.get().linesOf(dotted)
 		n := seen[dotted]
 		seen[dotted]++
 		line := 0

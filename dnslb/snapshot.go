@@ -104,20 +104,31 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 	return s, nil
 }
 
+// buildZone builds zone i of cfg with the pools it holds. Config lines are
+// looked up only when the zone has errors: it is then built again with
+// them, so that a valid config of many pools is not scanned for lines.
 func (s *snapshot) buildZone(cfg *Config, i int, pools []int) (*zones.Zone, error) {
+	z, err := s.buildZoneAt(cfg, i, pools, func(string) int { return 0 })
+	if err != nil {
+		_, err = s.buildZoneAt(cfg, i, pools, cfg.keys.line)
+	}
+	return z, err
+}
+
+func (s *snapshot) buildZoneAt(cfg *Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
 	zc := &cfg.Zones[i]
 	b := zones.NewBuilder(zc.Origin)
 	if zc.File != "" {
-		b.DeclaredAt(zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].file", i))})
+		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].file", i))})
 		b.LoadFile(cfg.path(zc.File))
 	}
-	b.DeclaredAt(zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].origin", i))})
+	b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].origin", i))})
 	for j, rec := range zc.Records {
-		b.AddText(rec, zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("zone[%d].records[%d]", i, j))})
+		b.AddText(rec, zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].records[%d]", i, j))})
 	}
 	for _, pi := range pools {
 		p := s.pools[pi]
-		at := zones.Pos{File: cfg.File, Line: cfg.keys.line(fmt.Sprintf("pool[%d].name", pi))}
+		at := zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("pool[%d].name", pi))}
 		for _, f := range p.families {
 			if f != nil {
 				b.AddDynamic(p.name, f.qtype, pi, at)
