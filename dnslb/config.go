@@ -27,9 +27,9 @@ type Config struct {
 	Checks map[string]*CheckConfig `toml:"check"`
 	Pools  []*PoolConfig           `toml:"pool"`
 
-	File string   `toml:"-"` // the path it was read from
-	Hash string   `toml:"-"` // sha256 of the file's bytes, hex
-	Dir  string   `toml:"-"` // the folder relative paths are relative to
+	File string    `toml:"-"` // the path it was read from
+	Hash string    `toml:"-"` // sha256 of the file's bytes, hex
+	Dir  string    `toml:"-"` // the folder relative paths are relative to
 	keys *lazyKeys // where each key is written, for errors found later (zone build)
 }
 
