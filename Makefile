@@ -39,9 +39,15 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	DNSLB_CMD='$(BIN) -config testdata/bench/dnslb.toml' ../shared/bench/compare.sh
 
+# Each fuzz target for FUZZTIME; `make test` runs their seed corpora.
 FUZZTIME ?= 1m
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzHandlerUDP$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzHandlerTCP$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
+	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
 
 clean:
 	rm -f $(BIN)

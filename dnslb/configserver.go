@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -195,9 +196,19 @@ func (c *Config) validateZones(v *validator) {
 	}
 }
 
-// readToken reads the admin token: the file's first line, trimmed.
+// readToken reads the admin token: the first line of a regular file, read
+// no further than 4 KiB (a device or a FIFO named by mistake must not
+// hang or exhaust the server).
 func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return "", fmt.Errorf("admin token: %s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", fmt.Errorf("admin token: %w", err)
 	}

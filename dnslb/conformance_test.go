@@ -104,8 +104,8 @@ var conformance = []dnsCase{
 		answer: []string{"tonx.example. 300 IN CNAME nothere.example."}, ns: []string{negSOA}},
 	{name: "CNAME to NODATA", qname: "alias.example.", qtype: dns.TypeMX, aa: true,
 		answer: []string{"alias.example. 300 IN CNAME www.example."}, ns: []string{negSOA}},
-	{name: "CNAME into a delegation", qname: "todeleg.example.", qtype: dns.TypeA, aa: true,
-		answer: []string{"todeleg.example. 300 IN CNAME host.sub.example."}},
+	{name: "CNAME into a delegation gets the referral", qname: "todeleg.example.", qtype: dns.TypeA, aa: true,
+		answer: []string{"todeleg.example. 300 IN CNAME host.sub.example."}, ns: []string{subNS, subNS2}, extra: []string{subGlue}},
 	{name: "qtype CNAME gets the CNAME only", qname: "alias.example.", qtype: dns.TypeCNAME, aa: true,
 		answer: []string{"alias.example. 300 IN CNAME www.example."}},
 	// Wildcards (RFC 4592).
@@ -137,6 +137,9 @@ var conformance = []dnsCase{
 	{name: "AXFR is REFUSED", qname: "example.", qtype: dns.TypeAXFR, rcode: dns.RcodeRefused},
 	{name: "ANY gets the RFC 8482 answer", qname: "www.example.", qtype: dns.TypeANY, aa: true,
 		answer: []string{"www.example. 3789 IN HINFO \"RFC8482\" \"\""}},
+	{name: "ANY at a CNAME is the CNAME", qname: "alias.example.", qtype: dns.TypeANY, aa: true,
+		answer: []string{"alias.example. 300 IN CNAME www.example."}},
+	{name: "ANY at an empty non-terminal is NODATA", qname: "ent.example.", qtype: dns.TypeANY, aa: true, ns: []string{negSOA}},
 	{name: "ANY on a missing name is NXDOMAIN", qname: "nope.example.", qtype: dns.TypeANY, rcode: dns.RcodeNameError, aa: true, ns: []string{negSOA}},
 	// EDNS (RFC 6891).
 	{name: "no OPT in, no OPT out", qname: "www.example.", qtype: dns.TypeA, aa: true, answer: []string{wwwA}, edit: noEDNS,

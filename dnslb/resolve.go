@@ -9,7 +9,7 @@ import (
 // maxChase bounds CNAME chains followed inside a zone (loops included).
 const maxChase = 8
 
-// anyTTL is the TTL of the RFC 8482 answer to ANY, as Knot and Cloudflare use.
+// anyTTL is the TTL of the RFC 8482 answer to ANY, as Cloudflare uses.
 const anyTTL = 3789
 
 // How resolve builds an answer.
@@ -61,7 +61,7 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 				}
 			}
 		case zones.NoData:
-			if qtype == dns.TypeANY {
+			if qtype == dns.TypeANY && !r.Node.Empty() {
 				// RFC 8482 §4.2: one synthesized HINFO instead of every RRset.
 				m.Answer = append(m.Answer, &dns.HINFO{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: anyTTL}, Cpu: "RFC8482"})
 			} else {
@@ -71,22 +71,20 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 			m.Rcode = dns.RcodeNameError // after a CNAME too: the rcode is the last name's (RFC 6604)
 			m.Ns = append(m.Ns, z.NegativeSOA)
 		case zones.Referral:
-			if len(m.Answer) == 0 {
-				m.Authoritative = false
-				m.Ns = append(m.Ns, r.Records...)
-				if !noAdditional {
-					m.Extra = s.additional(z, r.Records, m.Extra, true)
-				}
-				shrink = shrinkGlue
+			// RFC 1034 §4.3.2 step 3b, also after a CNAME (then the alias
+			// stays authoritative, as in NSD and Knot).
+			m.Authoritative = len(m.Answer) > 0
+			m.Ns = append(m.Ns, r.Records...)
+			if !noAdditional {
+				m.Extra = s.additional(z, r.Records, m.Extra, true)
 			}
-			// After a CNAME the alias is our answer; the resolver asks the
-			// delegated servers for its target itself.
+			shrink = shrinkGlue
 		case zones.CNAME:
 			m.Answer = append(m.Answer, owned(r.Records, name, r.Wildcard)...)
 			target := dns.CanonicalName(r.Records[0].(*dns.CNAME).Target)
 			seen++
-			if !z.Contains(target) || seen >= maxChase || target == qname || inAnswer(m.Answer, target) {
-				break // out of zone (not ours to chase), too long, or a loop
+			if qtype == dns.TypeANY || !z.Contains(target) || seen >= maxChase || target == qname || inAnswer(m.Answer, target) {
+				break // ANY matches the alias itself; out of zone (not ours to chase), too long, or a loop
 			}
 			name = target
 			continue

@@ -206,13 +206,28 @@ func (b *Builder) Build() (*Zone, error) {
 		b.checkNode(n, apex)
 	}
 	if cuts {
-		for _, n := range b.allNodes() {
-			for p := parent(n.Name); p != "" && len(p) > len(b.origin); p = parent(p) {
-				if b.nodes[p].Cut {
-					n.Occluded = true
-					break
-				}
+		// A node is occluded when its parent is a cut or is occluded:
+		// each node looks at its parent once, memoized (0 unknown, 1 no,
+		// 2 yes), so deep names cost no more than shallow ones.
+		memo := make(map[*Node]uint8, len(b.nodes))
+		var occluded func(n *Node) bool
+		occluded = func(n *Node) bool {
+			if n == apex {
+				return false
 			}
+			if m := memo[n]; m != 0 {
+				return m == 2
+			}
+			p := b.nodes[parent(n.Name)]
+			o := p != apex && (p.Cut || occluded(p))
+			memo[n] = 1
+			if o {
+				memo[n] = 2
+			}
+			return o
+		}
+		for _, n := range b.allNodes() {
+			n.Occluded = occluded(n)
 			if n.Occluded || n.Cut {
 				for _, d := range n.Dynamics() {
 					b.fail(b.pos(n), "%s %s is at or below the delegation to another server; a pool must lie in authoritative data", n.Name, dns.TypeToString[d.Type])
@@ -273,14 +288,35 @@ func (n *Node) sortRecords() int {
 		off = next
 	}
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].t < recs[j].t })
+	// Duplicates: pairwise for the usual handful, by content beyond that.
 	dropped := 0
-	for i := range recs {
-		for j := i + 1; j < len(recs) && recs[j].t == recs[i].t; j++ {
-			if !recs[j].seen && sameRecord(recs[i].b, recs[j].b) {
-				recs[j].seen = true
-				dropped++
+	for i := 0; i < len(recs); {
+		j := i
+		for j < len(recs) && recs[j].t == recs[i].t {
+			j++
+		}
+		set := recs[i:j]
+		if len(set) <= 8 {
+			for a := range set {
+				for c := a + 1; c < len(set); c++ {
+					if !set[c].seen && !set[a].seen && sameRecord(set[a].b, set[c].b) {
+						set[c].seen = true
+						dropped++
+					}
+				}
+			}
+		} else {
+			have := make(map[string]bool, len(set))
+			for a := range set {
+				k := string(set[a].b[:4]) + string(set[a].b[8:]) // all but the TTL
+				if have[k] {
+					set[a].seen = true
+					dropped++
+				}
+				have[k] = true
 			}
 		}
+		i = j
 	}
 	data := make([]byte, 0, len(n.data))
 	for _, r := range recs {

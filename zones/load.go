@@ -33,7 +33,7 @@ func (b *Builder) LoadFile(path string) {
 			defer f.Close()
 			// The parser sees the absolute name so that $INCLUDE resolves
 			// against this file's folder; messages show the name as given.
-			b.parse(f, abs, lines)
+			b.parse(f, abs, lines, true)
 			return
 		}
 	}
@@ -48,7 +48,7 @@ func (b *Builder) AddText(text string, pos Pos) {
 	lines := &lineFS{}
 	r := lines.wrap(strings.NewReader(text+"\n"), pos.File)
 	r.line = pos.Line
-	b.parse(r, pos.File, lines)
+	b.parse(r, pos.File, lines, false) // $INCLUDE belongs in zone files, not in a config
 }
 
 // parsedBatch is records handed from the parsing goroutine to the builder.
@@ -64,13 +64,13 @@ const parseBatch = 512
 // parse reads master-file text into b. Lexing and parsing (miekg/dns) run
 // in their own goroutine while this one files the records into the tree,
 // so that a large zone loads in about the time parsing alone takes.
-func (b *Builder) parse(r *lineReader, file string, lines *lineFS) {
+func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool) {
 	batches := make(chan parsedBatch, 4)
 	go func() {
 		defer close(batches)
 		zp := dns.NewZoneParser(r, b.origin, file)
 		zp.SetDefaultTTL(DefaultTTL)
-		zp.SetIncludeAllowed(true)
+		zp.SetIncludeAllowed(includes)
 		zp.SetIncludeFS(lines)
 		batch := parsedBatch{rrs: make([]dns.RR, 0, parseBatch), pos: make([]Pos, 0, parseBatch)}
 		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
