@@ -60,11 +60,12 @@ screenshot: tools
 # backends flap every 3-8 s and the config is reloaded every 10 s; prints a
 # summary and fails on a lost query, a SERVFAIL, a stale or empty answer, a
 # failed reload, or RSS or goroutine growth of 10% or more (cmd/dnslb-soak).
+# SOAKFLAGS passes more flags, e.g. SOAKFLAGS=-keep keeps the logs and samples.
 SOAK ?= 10m
 soak:
 	@command -v dnsperf >/dev/null 2>&1 || { echo "installing dnsperf"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsperf >/dev/null; }
-	$(GO) run ./cmd/dnslb-soak -duration $(SOAK)
+	$(GO) run ./cmd/dnslb-soak -duration $(SOAK) $(SOAKFLAGS)
 
 # Load time and peak memory of a 1M-record zone and of 10,000 pools, beside Knot.
 scale: build

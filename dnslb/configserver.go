@@ -30,6 +30,13 @@ func (c *Config) validateServer(v *validator) {
 			v.errorf(at, "%q: %v", l, err)
 			continue
 		}
+		if ap.Addr().IsUnspecified() {
+			// A reply must leave from the address the query was sent to;
+			// a wildcard socket would let the kernel pick another one on a
+			// host with several addresses.
+			v.errorf(at, "%q: list the host's addresses instead of a wildcard, e.g. [\"192.0.2.53:53\", \"[2001:db8::53]:53\"]", l)
+			continue
+		}
 		if seen[ap.String()] {
 			v.errorf(at, "%s is listed twice", ap)
 		}
