@@ -36,15 +36,16 @@ type Pos struct {
 // Builder collects the records of one zone and builds an immutable Zone.
 // It is not safe for concurrent use.
 type Builder struct {
-	origin string
-	nodes  map[string]*Node
-	files  []string // positions of nodes refer to these
-	errs   []error
-	size   int
-	at     Pos      // where the zone is declared, for errors about the whole zone
-	broken bool     // a file could not be read: no point judging what is missing
-	buf    []byte   // packing scratch
-	arena  [][]Node // every node, in chunks
+	origin  string
+	nodes   map[string]*Node
+	files   []string // positions of nodes refer to these
+	errs    []error
+	size    int
+	at      Pos      // where the zone is declared, for errors about the whole zone
+	broken  bool     // a file could not be read: no point judging what is missing
+	buf     []byte   // packing scratch
+	arena   [][]Node // nodes made here, a thousand to an allocation
+	orphans []*Node  // nodes merged from the builders of other parts of a file
 }
 
 // DeclaredAt sets where the zone is declared (a config file line), used for
@@ -241,8 +242,9 @@ func (b *Builder) Build() (*Zone, error) {
 	return z, nil
 }
 
-// allNodes returns every node so far, walking the arena; a node added while
-// the walk goes on is walked too.
+// allNodes returns every node so far: the arena's, then those merged from
+// other builders. A node added to the arena while the walk is still in the
+// arena is walked too.
 func (b *Builder) allNodes() func(yield func(int, *Node) bool) {
 	return func(yield func(int, *Node) bool) {
 		k := 0
@@ -253,6 +255,12 @@ func (b *Builder) allNodes() func(yield func(int, *Node) bool) {
 				}
 				k++
 			}
+		}
+		for _, n := range b.orphans {
+			if !yield(k, n) {
+				return
+			}
+			k++
 		}
 	}
 }

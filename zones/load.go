@@ -2,6 +2,7 @@ package zones
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -25,20 +28,66 @@ const DefaultTTL = 3600
 // A syntax error stops reading that file; records outside the zone are
 // reported and skipped.
 func (b *Builder) LoadFile(path string) {
-	lines := &lineFS{}
 	abs, err := filepath.Abs(path)
+	var data []byte
 	if err == nil {
-		var f *lineReader
-		if f, err = lines.open(abs, path); err == nil {
-			defer f.Close()
-			// The parser sees the absolute name so that $INCLUDE resolves
-			// against this file's folder; messages show the name as given.
-			b.parse(f, abs, lines, true)
-			return
-		}
+		data, err = os.ReadFile(abs)
 	}
-	b.broken = true
-	b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, err)})
+	if err != nil {
+		b.broken = true
+		b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, err)})
+		return
+	}
+	// The parsers see the absolute name so that $INCLUDE resolves against
+	// this file's folder; messages show the name as given.
+	chunks := splitZone(data, b.origin, runtime.GOMAXPROCS(0))
+	if chunks == nil {
+		lines := &lineFS{}
+		b.parse(lines.wrap(bytes.NewReader(data), path), abs, lines, true, 0)
+		return
+	}
+	subs := make([]*Builder, len(chunks))
+	var wg sync.WaitGroup
+	for i, c := range chunks {
+		sub := b
+		if i > 0 {
+			sub = NewBuilder(b.origin)
+			sub.at = b.at
+			subs[i] = sub
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lines := &lineFS{}
+			if i == 0 {
+				sub.parse(lines.wrap(bytes.NewReader(data[c.start:c.end]), path), abs, lines, true, 0)
+				return
+			}
+			r := lines.wrap(io.MultiReader(strings.NewReader(c.prefix()), bytes.NewReader(data[c.start:c.end])), path)
+			r.line = c.line - 2 // the prefix's two lines come first
+			sub.parse(r, abs, lines, true, c.line-3)
+		}()
+	}
+	wg.Wait()
+	for _, sub := range subs[1:] {
+		b.merge(sub)
+	}
+}
+
+// merge adds what sub loaded (a later part of the same file) to b.
+func (b *Builder) merge(sub *Builder) {
+	for _, n := range sub.allNodes() {
+		n.file = b.fileIndex(sub.files[n.file])
+		if have := b.nodes[n.Name]; have != nil {
+			have.data = append(have.data, n.data...)
+			continue
+		}
+		b.nodes[n.Name] = n // it stays in sub's arena
+		b.orphans = append(b.orphans, n)
+	}
+	b.errs = append(b.errs, sub.errs...)
+	b.size += sub.size
+	b.broken = b.broken || sub.broken
 }
 
 // AddText adds records written in master-file syntax (relative names are
@@ -48,7 +97,7 @@ func (b *Builder) AddText(text string, pos Pos) {
 	lines := &lineFS{}
 	r := lines.wrap(strings.NewReader(text+"\n"), pos.File)
 	r.line = pos.Line
-	b.parse(r, pos.File, lines, false) // $INCLUDE belongs in zone files, not in a config
+	b.parse(r, pos.File, lines, false, max(pos.Line-1, 0)) // $INCLUDE belongs in zone files, not in a config
 }
 
 // parsedBatch is records handed from the parsing goroutine to the builder.
@@ -64,7 +113,11 @@ const parseBatch = 512
 // parse reads master-file text into b. Lexing and parsing (miekg/dns) run
 // in their own goroutine while this one files the records into the tree,
 // so that a large zone loads in about the time parsing alone takes.
-func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool) {
+//
+// file is the name the parser knows the text by (an absolute path, so that
+// $INCLUDE works); errors in it are reported under r's name with lineOffset
+// added to the parser's line numbers (the text may start inside a file).
+func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool, lineOffset int) {
 	batches := make(chan parsedBatch, 4)
 	go func() {
 		defer close(batches)
@@ -82,7 +135,7 @@ func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool
 			}
 		}
 		if err := zp.Err(); err != nil {
-			batch.err = parseError(err, lines.pos(), b.origin)
+			batch.err = parseError(err, lines.pos(), b.origin, file, r.name, lineOffset)
 		}
 		batches <- batch
 	}()
@@ -100,15 +153,18 @@ var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*) at line: (\d+):\d+$`)
 
 // parseError turns miekg/dns's "FILE: dns: MSG at line: L:C" into our
 // FILE:LINE: form.
-func parseError(err error, at Pos, origin string) error {
+// An error in the parser's own text (file) is placed under display, its
+// line moved by lineOffset; one in an $INCLUDEd file stays as it is.
+func parseError(err error, at Pos, origin, file, display string, lineOffset int) error {
 	var pe *dns.ParseError
 	if errors.As(err, &pe) {
 		if m := parseErrorAt.FindStringSubmatch(pe.Error()); m != nil {
+			name := m[1]
 			line, _ := strconv.Atoi(m[3])
-			if m[1] == at.File && at.Line > 1 && line <= 1 {
-				line = at.Line // inline records: the lexer counts from the record, not the config
+			if name == file {
+				name, line = display, line+lineOffset
 			}
-			return &Error{File: m[1], Line: line, Err: fmt.Errorf("zone %s: %s", origin, m[2])}
+			return &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", origin, m[2])}
 		}
 	}
 	return &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: %w", origin, err)}
