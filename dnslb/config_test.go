@@ -45,6 +45,7 @@ func TestConfigErrors(t *testing.T) {
 		{"check type", "[check.web]\ntype = \"htp\"\n" + minimalZone, []string{`c.toml:2: check.web.type: "htp" is not a check type: use tcp, http, https, dns or none`}},
 		{"tcp check without port", "[check.web]\ntype = \"tcp\"\n" + minimalZone, []string{"c.toml:2: check.web.type: a tcp check needs a port"}},
 		{"timeout over interval", "[check.web]\ntype = \"tcp\"\nport = 80\ninterval = \"1s\"\ntimeout = \"2s\"\n" + minimalZone, []string{"c.toml:5: check.web.timeout: 2s must be more than 0 and at most the interval (1s)"}},
+		{"fast interval over interval", "[check.web]\ntype = \"tcp\"\nport = 80\ninterval = \"1s\"\nfast_interval = \"2s\"\n" + minimalZone, []string{"c.toml:5: check.web.fast_interval: 2s: use 100ms up to the interval (1s)"}},
 		{"fallback loop", minimalZone + "[[pool]]\nname = \"a.example.\"\nwhen_all_down = \"pool:b.example.\"\nmembers = [{ address = \"192.0.2.1\" }]\n[[pool]]\nname = \"b.example.\"\nwhen_all_down = \"pool:a.example.\"\nmembers = [{ address = \"192.0.2.2\" }]\n",
 			[]string{"fallback pools form a loop"}},
 		{"duplicate member", minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\" }, { address = \"192.0.2.1\" }]\n",

@@ -30,6 +30,7 @@ type CheckConfig struct {
 	QType         string   `toml:"qtype"`           // dns: default "A"
 	Rcode         string   `toml:"rcode"`           // dns: expected rcode, default "NOERROR"
 	Interval      Duration `toml:"interval"`        // default 2s
+	FastInterval  Duration `toml:"fast_interval"`   // default max(interval/2, timeout): while a result goes against the state
 	Timeout       Duration `toml:"timeout"`         // default 1s, at most interval
 	Rise          int      `toml:"rise"`            // default 2 consecutive successes to come up
 	Fall          int      `toml:"fall"`            // default 3 consecutive failures to go down
@@ -182,6 +183,13 @@ func (ch *CheckConfig) validate(c *Config, v *validator, name string) {
 	}
 	if hc.Timeout <= 0 || hc.Timeout > hc.Interval {
 		v.errorf(at+".timeout", "%v must be more than 0 and at most the interval (%v)", hc.Timeout, hc.Interval)
+	}
+	hc.FastInterval = max(hc.Interval/2, hc.Timeout)
+	if ch.FastInterval.Set {
+		hc.FastInterval = ch.FastInterval.Duration
+		if hc.FastInterval < 100*time.Millisecond || hc.FastInterval > hc.Interval {
+			v.errorf(at+".fast_interval", "%v: use 100ms up to the interval (%v)", hc.FastInterval, hc.Interval)
+		}
 	}
 	if ch.Rise != 0 {
 		hc.Rise = ch.Rise

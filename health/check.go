@@ -40,6 +40,7 @@ type Check struct {
 	DNSType       uint16         // dns: default A
 	DNSRcode      int            // dns: expected rcode; default 0 (NOERROR)
 	Interval      time.Duration  // required: time between probes of one target
+	FastInterval  time.Duration  // time between probes while a target is counting toward a change; default Interval
 	Timeout       time.Duration  // required: bound of one probe, at most Interval
 	Rise, Fall    int            // required: consecutive successes to come up, failures to go down
 	InitialUp     bool           // state of a new target before its probes decide
@@ -145,6 +146,14 @@ func (c *Check) dnsType() uint16 {
 // cannot make the scheduler spin.
 func (c *Check) interval() time.Duration {
 	return max(c.Interval, 10*time.Millisecond)
+}
+
+// fastInterval is FastInterval, or the interval when unset or longer.
+func (c *Check) fastInterval() time.Duration {
+	if c.FastInterval <= 0 {
+		return c.interval()
+	}
+	return min(max(c.FastInterval, 10*time.Millisecond), c.interval())
 }
 
 // timeout is Timeout, or the interval when unset.

@@ -61,6 +61,15 @@ func (m *Machine) Rise() int { return m.rise }
 // Fall is the number of consecutive failures that take the state down.
 func (m *Machine) Fall() int { return m.fall }
 
+// Counting reports whether the latest results go against the state: some
+// failures while up, some successes while down.
+func (m *Machine) Counting() bool {
+	if m.up {
+		return m.fails > 0
+	}
+	return m.oks > 0
+}
+
 // ToFlip is the number of further results, all against the current state,
 // that would change it: at least 1.
 func (m *Machine) ToFlip() int {

@@ -273,15 +273,26 @@ func (p *Prober) record(t *Target, r *Result, scheduled bool) (changed, kept boo
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	if scheduled {
-		p.requeueLocked(t, now)
-	}
 	if t.removed.Load() {
+		if scheduled {
+			p.requeueLocked(t, now)
+		}
 		return false, false
 	}
 	t.mu.Lock()
 	first := !t.probed
 	changed = t.observe(r, now)
+	if scheduled {
+		// Counting toward a change (failures while up, successes while
+		// down): confirm at the fast interval, so that a dead backend
+		// leaves answers sooner and a revived one returns sooner.
+		if t.m.Counting() {
+			if fast := p.nextAfter(t.prev, t.check.Load().fastInterval()); fast.Before(t.next) {
+				t.next = fast
+			}
+		}
+		p.requeueLocked(t, now)
+	}
 	p.updateChangeAtLocked(t)
 	t.mu.Unlock()
 	if first {

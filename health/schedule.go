@@ -138,14 +138,16 @@ func (p *Prober) minInterval(iv time.Duration) time.Duration {
 }
 
 // updateChangeAtLocked stores the earliest time t's state could flip: the
-// next deciding probe (the one in flight, else the next due) plus one minimum
-// interval per further result needed. The caller holds p.mu and t.mu.
+// next deciding probe (the one in flight, else the next due) plus one
+// minimum fast interval per further result needed (from the first result
+// against the state on, the target is counting and probed at the fast
+// interval). The caller holds p.mu and t.mu.
 func (p *Prober) updateChangeAtLocked(t *Target) {
 	due := t.next
 	if t.running {
 		due = t.prev
 	}
 	steps := time.Duration(t.m.ToFlip() - 1)
-	at := due.Add(steps * p.minInterval(t.check.Load().interval()))
+	at := due.Add(steps * p.minInterval(t.check.Load().fastInterval()))
 	t.changeAt.Store(at.UnixNano())
 }

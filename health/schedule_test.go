@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -170,6 +171,12 @@ func step(t *testing.T, p *Prober, clock *fakeClock) {
 // random probe durations, and checks that no flip ever happens before a
 // ChangeAt read since the previous flip.
 func TestChangeAtNeverLate(t *testing.T) {
+	for _, fast := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(fmt.Sprint("fast=", fast), func(t *testing.T) { changeAtNeverLate(t, fast) })
+	}
+}
+
+func changeAtNeverLate(t *testing.T, fast time.Duration) {
 	rnd := rand.New(rand.NewPCG(7, 11))
 	t0 := time.Unix(1e9, 0)
 	clock := &fakeClock{now: t0}
@@ -188,6 +195,7 @@ func TestChangeAtNeverLate(t *testing.T) {
 	}
 	p := NewProber(Options{Now: clock.Now, Probe: probe, Jitter: 0.2, Rand: rand.New(rand.NewPCG(3, 5))})
 	c := testCheck("web", 3, 2, time.Second)
+	c.FastInterval = fast
 	c.Timeout = 900 * time.Millisecond
 	tg := p.Sync([]Spec{{c, addr1}})[0]
 	// Every ChangeAt read since the last flip promised no flip before it.
@@ -254,5 +262,41 @@ func TestShorterIntervalReschedules(t *testing.T) {
 	}
 	if got := tg.ChangeAt(); !got.Equal(t0.Add(10 * time.Second)) {
 		t.Errorf("ChangeAt t0+%v, want t0+10s", got.Sub(t0))
+	}
+}
+
+// TestFastInterval: once a result goes against the state, the target is
+// probed at the fast interval until it flips or the run breaks; ChangeAt
+// counts with the fast interval.
+func TestFastInterval(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	clock := &fakeClock{now: t0}
+	f := newFake()
+	p := NewProber(Options{Now: clock.Now, Probe: f.probe, Jitter: -1})
+	c := testCheck("web", 2, 3, 2*time.Second)
+	c.FastInterval = 500 * time.Millisecond
+	tg := p.Sync([]Spec{{c, addr1}})[0]
+	// ok at t0; then fail, fail, fail (down); ok, ok (up); ok.
+	f.set(tg.Key(), true, false, false, false, true, true, true)
+	if got := tg.ChangeAt(); !got.Equal(t0.Add(time.Second)) {
+		t.Fatalf("new target: ChangeAt = t0%+v, want t0+1s (failures at t0, then twice 500ms apart)", got.Sub(t0))
+	}
+	var at, changeAts []time.Duration
+	for range 7 {
+		step(t, p, clock)
+		at = append(at, clock.Now().Sub(t0))
+		changeAts = append(changeAts, tg.ChangeAt().Sub(t0))
+	}
+	ms := time.Millisecond
+	// Probes: t0 ok; 2s fail (counting: next at 2.5s); 2.5s fail; 3s fail,
+	// down (not counting: next at 5s); 5s ok (counting); 5.5s ok, up; 7.5s.
+	if want := []time.Duration{0, 2000 * ms, 2500 * ms, 3000 * ms, 5000 * ms, 5500 * ms, 7500 * ms}; !slicesEqual(at, want) {
+		t.Errorf("probes at %v, want %v", at, want)
+	}
+	if want := []time.Duration{3000 * ms, 3000 * ms, 3000 * ms, 5500 * ms, 5500 * ms, 8500 * ms, 10500 * ms}; !slicesEqual(changeAts, want) {
+		t.Errorf("ChangeAt after each probe = %v, want %v", changeAts, want)
+	}
+	if !tg.Up() {
+		t.Error("not up at the end")
 	}
 }
