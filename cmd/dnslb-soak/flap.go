@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+)
+
+// Flap timing: one change every minFlap to maxFlap, drawn uniformly.
+const (
+	minFlap = 3 * time.Second
+	maxFlap = 8 * time.Second
+)
+
+// flapper stops or restarts one backend at a time, never leaving all of them
+// stopped, and records each change on the timeline and in log.
+type flapper struct {
+	backends []*backend
+	tl       *timeline
+	rnd      *rand.Rand
+	log      io.Writer
+	errs     []error // restarts that failed
+}
+
+func (f *flapper) run(ctx context.Context) {
+	t := time.NewTimer(f.next())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.flip()
+		t.Reset(f.next())
+	}
+}
+
+func (f *flapper) next() time.Duration {
+	return minFlap + time.Duration(f.rnd.Int64N(int64(maxFlap-minFlap)))
+}
+
+// flip changes one backend drawn at random: a stopped one is restarted, a
+// running one stopped in a random mode, unless it is the last one running,
+// in which case a stopped one is restarted instead.
+func (f *flapper) flip() {
+	i := f.rnd.IntN(len(f.backends))
+	var up, down []int
+	for k, b := range f.backends {
+		if b.isUp() {
+			up = append(up, k)
+		} else {
+			down = append(down, k)
+		}
+	}
+	if f.backends[i].isUp() && len(up) == 1 {
+		i = down[f.rnd.IntN(len(down))]
+	}
+	b := f.backends[i]
+	if b.isUp() {
+		m := modeRefuse
+		switch r := f.rnd.IntN(4); {
+		case r == 2:
+			m = mode503
+		case r == 3:
+			m = modeHang
+		}
+		b.stop(m)
+		at := time.Now()
+		f.tl.record(i, false, m, at)
+		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.addr.Addr(), m)
+		return
+	}
+	if err := b.start(); err != nil {
+		f.errs = append(f.errs, err)
+		fmt.Fprintf(f.log, "%s member %d: %v\n", time.Now().Format(time.TimeOnly+".000"), i+1, err)
+		return
+	}
+	at := time.Now()
+	f.tl.record(i, true, modeUp, at)
+	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.addr.Addr())
+}
