@@ -82,11 +82,14 @@ members = [{ address = "192.0.2.50" }]
 	}
 }
 
+// ttlChecks keep fast_interval = interval, so that each step of a count
+// toward a change is one interval (TestPoolAdaptiveTTLFast has the default).
 const ttlChecks = `
 [check.slow]
 type = "tcp"
 port = 9
 interval = "20s"
+fast_interval = "20s"
 rise = 2
 fall = 3
 
@@ -94,6 +97,7 @@ fall = 3
 type = "tcp"
 port = 9
 interval = "4s"
+fast_interval = "4s"
 rise = 2
 fall = 3
 
@@ -101,6 +105,7 @@ fall = 3
 type = "tcp"
 port = 9
 interval = "20s"
+fast_interval = "20s"
 rise = 2
 initial = "down"
 
@@ -108,9 +113,22 @@ initial = "down"
 type = "tcp"
 port = 9
 interval = "4s"
+fast_interval = "4s"
 rise = 2
 initial = "down"
 `
+
+// TestPoolAdaptiveTTLFast: with the default fast_interval (half the
+// interval), the steps after the first probe are shorter: an up member of
+// fall 3 probed every 4 s could go down in 2 × 2 s.
+func TestPoolAdaptiveTTLFast(t *testing.T) {
+	checks := "[check.fast]\ntype = \"tcp\"\nport = 9\ninterval = \"4s\"\nfall = 3\n"
+	fx := newPoolFixture(t, checks+"[[pool]]\nname = \"p.lb.test.\"\nttl = 30\ncheck = \"fast\"\n"+memberList("192.0.2.10"), newFakeProbe())
+	sel := fx.family("p.lb.test.", dns.TypeA).selectMembers(nil, client{prefix: -1}, fixtureNow.UnixNano())
+	if sel.ttl != 4 {
+		t.Errorf("ttl %d, want 4 (the first probe now, then two more 2 s apart)", sel.ttl)
+	}
+}
 
 // TestPoolAdaptiveTTL: an answer's TTL is the pool's ttl, cut to when its
 // health facts could next change (a listed member going down, a member
