@@ -40,7 +40,7 @@ type ServerConfig struct {
 	AdminTokenFile    string   `toml:"admin_token_file"`    // default none: mutating API calls are refused
 	StateFile         string   `toml:"state_file"`          // default none: overrides live in memory only
 	UDPSize           int      `toml:"udp_size"`            // default 1232: largest UDP response we send
-	Workers           int      `toml:"workers"`             // default 0 = one UDP socket per CPU on each address
+	Workers           int      `toml:"workers"`             // default 0 = one UDP socket per CPU (runtime.NumCPU) on each address
 	TCPIdleTimeout    Duration `toml:"tcp_idle_timeout"`    // default 10s between queries on a TCP connection
 	TCPReadTimeout    Duration `toml:"tcp_read_timeout"`    // default 5s to read one query once it has begun
 	TCPMaxConnections int      `toml:"tcp_max_connections"` // default 1000 open TCP connections in all

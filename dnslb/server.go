@@ -157,7 +157,7 @@ func (s *Server) newStats() *workerStats {
 func (s *Server) bind(cfg *Config) error {
 	workers := cfg.Server.Workers
 	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = runtime.NumCPU()
 	}
 	for _, l := range cfg.Server.listen {
 		ap := netip.MustParseAddrPort(l)

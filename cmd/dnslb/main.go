@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -27,6 +28,14 @@ import (
 var version = ""
 
 func main() {
+	// The UDP workers (one per CPU) block in recvmmsg, each holding a Go
+	// P. One P more than there are CPUs lets the rest of the server run
+	// meanwhile and keeps the runtime from retaking the workers' Ps, which
+	// it otherwise checks for every 20 µs: a quarter of the CPU per query
+	// at 50k q/s. An explicit GOMAXPROCS is respected.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.NumCPU() + 1)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
