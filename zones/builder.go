@@ -36,16 +36,16 @@ type Pos struct {
 // Builder collects the records of one zone and builds an immutable Zone.
 // It is not safe for concurrent use.
 type Builder struct {
-	origin  string
-	nodes   map[string]*Node
-	files   []string // positions of nodes refer to these
-	errs    []error
-	size    int
-	at      Pos      // where the zone is declared, for errors about the whole zone
-	broken  bool     // a file could not be read: no point judging what is missing
-	buf     []byte   // packing scratch
-	arena   [][]Node // nodes made here, a thousand to an allocation
-	orphans []*Node  // nodes merged from the builders of other parts of a file
+	origin string
+	nodes  map[string]*Node
+	files  []string // positions of nodes refer to these
+	errs   []error
+	size   int
+	at     Pos      // where the zone is declared, for errors about the whole zone
+	broken bool     // a file could not be read: no point judging what is missing
+	buf    []byte   // packing scratch
+	last   *Node    // the node of the last record added
+	arena  [][]Node // nodes made here, a thousand to an allocation
 }
 
 // DeclaredAt sets where the zone is declared (a config file line), used for
@@ -68,30 +68,45 @@ func (b *Builder) Origin() string { return b.origin }
 // are errors, reported by Build with pos. rr is consumed (its header is
 // changed).
 func (b *Builder) Add(rr dns.RR, pos Pos) {
+	owner, rec, err := pack(rr, b.origin, b.buf[:cap(b.buf)])
+	if err != nil {
+		b.errs = append(b.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
+		return
+	}
+	b.file(owner, rec, pos)
+}
+
+// pack checks that rr may be served in the zone of origin and returns its
+// owner and its wire form without the owner (in buf). rr is consumed.
+func pack(rr dns.RR, origin string, buf []byte) (string, []byte, error) {
 	h := rr.Header()
 	owner := dns.CanonicalName(h.Name)
-	if !inZone(owner, b.origin) {
-		b.fail(pos, "record %q is outside zone %s: its owner must be %s or a name below it", compact(rr), b.origin, b.origin)
-		return
-	}
-	if h.Class != dns.ClassINET {
-		b.fail(pos, "record %q has class %s: only IN is served", compact(rr), dns.ClassToString[h.Class])
-		return
-	}
-	if h.Rrtype == dns.TypeOPT || h.Rrtype == dns.TypeTSIG || h.Rrtype == dns.TypeTKEY {
-		b.fail(pos, "record %q: type %s cannot appear in zone data", compact(rr), dns.TypeToString[h.Rrtype])
-		return
+	switch {
+	case !inZone(owner, origin):
+		return "", nil, fmt.Errorf("record %q is outside zone %s: its owner must be %s or a name below it", compact(rr), origin, origin)
+	case h.Class != dns.ClassINET:
+		return "", nil, fmt.Errorf("record %q has class %s: only IN is served", compact(rr), dns.ClassToString[h.Class])
+	case h.Rrtype == dns.TypeOPT || h.Rrtype == dns.TypeTSIG || h.Rrtype == dns.TypeTKEY:
+		return "", nil, fmt.Errorf("record %q: type %s cannot appear in zone data", compact(rr), dns.TypeToString[h.Rrtype])
 	}
 	// Packed with the root as owner: the record without its name.
 	h.Name = "."
-	off, err := dns.PackRR(rr, b.buf[:cap(b.buf)], 0, nil, false)
+	off, err := dns.PackRR(rr, buf, 0, nil, false)
 	if err != nil {
 		h.Name = owner
-		b.fail(pos, "record %q cannot be encoded: %v", compact(rr), err)
-		return
+		return "", nil, fmt.Errorf("record %q cannot be encoded: %v", compact(rr), err)
 	}
-	n := b.node(owner, pos)
-	n.data = append(n.data, b.buf[1:off]...)
+	return owner, buf[1:off], nil
+}
+
+// file adds a packed record to its owner's node.
+func (b *Builder) file(owner string, rec []byte, pos Pos) {
+	n := b.last
+	if n == nil || n.Name != owner { // records of one name usually come together
+		n = b.node(owner, pos)
+		b.last = n
+	}
+	n.data = append(n.data, rec...)
 	b.size++
 }
 
@@ -242,9 +257,8 @@ func (b *Builder) Build() (*Zone, error) {
 	return z, nil
 }
 
-// allNodes returns every node so far: the arena's, then those merged from
-// other builders. A node added to the arena while the walk is still in the
-// arena is walked too.
+// allNodes returns every node so far, walking the arena; a node added while
+// the walk goes on is walked too.
 func (b *Builder) allNodes() func(yield func(int, *Node) bool) {
 	return func(yield func(int, *Node) bool) {
 		k := 0
@@ -255,12 +269,6 @@ func (b *Builder) allNodes() func(yield func(int, *Node) bool) {
 				}
 				k++
 			}
-		}
-		for _, n := range b.orphans {
-			if !yield(k, n) {
-				return
-			}
-			k++
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package zones
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -40,54 +37,36 @@ func (b *Builder) LoadFile(path string) {
 	}
 	// The parsers see the absolute name so that $INCLUDE resolves against
 	// this file's folder; messages show the name as given.
+	if len(b.nodes) == 0 {
+		// A name takes about 40 bytes of a typical file: sizing the map
+		// once spares growing it a dozen times.
+		b.nodes = make(map[string]*Node, len(data)/40)
+	}
 	chunks := splitZone(data, b.origin, runtime.GOMAXPROCS(0))
 	if chunks == nil {
 		lines := &lineFS{}
-		b.parse(lines.wrap(bytes.NewReader(data), path), abs, lines, true, 0)
+		b.parse(lines.read(path, data), abs, lines, true, 0)
 		return
 	}
-	subs := make([]*Builder, len(chunks))
-	var wg sync.WaitGroup
+	// Each chunk is parsed (and its records packed) by its own goroutine;
+	// this one files the records in file order: the first chunk's as they
+	// come, each later one's once the one before is done.
+	outs := make([]*batchQueue, len(chunks))
 	for i, c := range chunks {
-		sub := b
+		outs[i] = newBatchQueue()
+		lines := &lineFS{}
+		r := lines.read(path, data[c.start:c.end])
+		offset := 0
 		if i > 0 {
-			sub = NewBuilder(b.origin)
-			sub.at = b.at
-			subs[i] = sub
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lines := &lineFS{}
-			if i == 0 {
-				sub.parse(lines.wrap(bytes.NewReader(data[c.start:c.end]), path), abs, lines, true, 0)
-				return
-			}
-			r := lines.wrap(io.MultiReader(strings.NewReader(c.prefix()), bytes.NewReader(data[c.start:c.end])), path)
+			r = lines.read(path, []byte(c.prefix()), data[c.start:c.end])
 			r.line = c.line - 2 // the prefix's two lines come first
-			sub.parse(r, abs, lines, true, c.line-3)
-		}()
-	}
-	wg.Wait()
-	for _, sub := range subs[1:] {
-		b.merge(sub)
-	}
-}
-
-// merge adds what sub loaded (a later part of the same file) to b.
-func (b *Builder) merge(sub *Builder) {
-	for _, n := range sub.allNodes() {
-		n.file = b.fileIndex(sub.files[n.file])
-		if have := b.nodes[n.Name]; have != nil {
-			have.data = append(have.data, n.data...)
-			continue
+			offset = c.line - 3
 		}
-		b.nodes[n.Name] = n // it stays in sub's arena
-		b.orphans = append(b.orphans, n)
+		go b.parseInto(outs[i], r, abs, lines, true, offset)
 	}
-	b.errs = append(b.errs, sub.errs...)
-	b.size += sub.size
-	b.broken = b.broken || sub.broken
+	for _, q := range outs {
+		b.fileAll(q)
+	}
 }
 
 // AddText adds records written in master-file syntax (relative names are
@@ -95,58 +74,118 @@ func (b *Builder) merge(sub *Builder) {
 // placed at pos.
 func (b *Builder) AddText(text string, pos Pos) {
 	lines := &lineFS{}
-	r := lines.wrap(strings.NewReader(text+"\n"), pos.File)
+	r := lines.read(pos.File, []byte(text+"\n"))
 	r.line = pos.Line
 	b.parse(r, pos.File, lines, false, max(pos.Line-1, 0)) // $INCLUDE belongs in zone files, not in a config
 }
 
-// parsedBatch is records handed from the parsing goroutine to the builder.
-type parsedBatch struct {
-	rrs []dns.RR
-	pos []Pos
-	err error // the parser's error, with the last batch
+// packedBatch is records packed by a parsing goroutine for the builder.
+type packedBatch struct {
+	owners []string
+	ends   []int // record i is buf[ends[i-1]:ends[i]]
+	pos    []Pos
+	buf    []byte
+	errs   []error // records refused, and the parser's error last
 }
 
-// parseBatch is the records parsed between two hand-overs.
-const parseBatch = 512
+// batchQueue hands batches from a parser to the builder. It never blocks
+// the parser: a later chunk's records wait here, packed, until the builder
+// is done with the chunks before.
+type batchQueue struct {
+	mu      sync.Mutex
+	ready   *sync.Cond
+	batches []packedBatch
+	done    bool
+}
 
-// parse reads master-file text into b. Lexing and parsing (miekg/dns) run
-// in their own goroutine while this one files the records into the tree,
-// so that a large zone loads in about the time parsing alone takes.
+func newBatchQueue() *batchQueue {
+	q := &batchQueue{}
+	q.ready = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *batchQueue) put(b packedBatch, last bool) {
+	q.mu.Lock()
+	q.batches = append(q.batches, b)
+	q.done = last
+	q.mu.Unlock()
+	q.ready.Signal()
+}
+
+// take returns the batches queued so far, waiting for some; ok is false
+// once the parser is done and everything was taken.
+func (q *batchQueue) take() (bs []packedBatch, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.batches) == 0 && !q.done {
+		q.ready.Wait()
+	}
+	bs, q.batches = q.batches, nil
+	return bs, len(bs) > 0 || !q.done
+}
+
+// parseBatch is the records packed between two hand-overs.
+const parseBatch = 1024
+
+// parse reads master-file text into b: lexing, parsing (miekg/dns) and
+// packing run in their own goroutine while this one files the records into
+// the tree.
+func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool, lineOffset int) {
+	q := newBatchQueue()
+	go b.parseInto(q, r, file, lines, includes, lineOffset)
+	b.fileAll(q)
+}
+
+// fileAll files every record a parser queued, in order.
+func (b *Builder) fileAll(q *batchQueue) {
+	for {
+		bs, ok := q.take()
+		if !ok {
+			return
+		}
+		for _, batch := range bs {
+			start := 0
+			for i, owner := range batch.owners {
+				b.file(owner, batch.buf[start:batch.ends[i]], batch.pos[i])
+				start = batch.ends[i]
+			}
+			b.errs = append(b.errs, batch.errs...)
+		}
+	}
+}
+
+// parseInto parses r and queues its records, packed, into q.
 //
 // file is the name the parser knows the text by (an absolute path, so that
 // $INCLUDE works); errors in it are reported under r's name with lineOffset
 // added to the parser's line numbers (the text may start inside a file).
-func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool, lineOffset int) {
-	batches := make(chan parsedBatch, 4)
-	go func() {
-		defer close(batches)
-		zp := dns.NewZoneParser(r, b.origin, file)
-		zp.SetDefaultTTL(DefaultTTL)
-		zp.SetIncludeAllowed(includes)
-		zp.SetIncludeFS(lines)
-		batch := parsedBatch{rrs: make([]dns.RR, 0, parseBatch), pos: make([]Pos, 0, parseBatch)}
-		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-			batch.rrs = append(batch.rrs, rr)
-			batch.pos = append(batch.pos, lines.pos())
-			if len(batch.rrs) == parseBatch {
-				batches <- batch
-				batch = parsedBatch{rrs: make([]dns.RR, 0, parseBatch), pos: make([]Pos, 0, parseBatch)}
-			}
+func (b *Builder) parseInto(q *batchQueue, r *lineReader, file string, lines *lineFS, includes bool, lineOffset int) {
+	zp := dns.NewZoneParser(r, b.origin, file)
+	zp.SetDefaultTTL(DefaultTTL)
+	zp.SetIncludeAllowed(includes)
+	zp.SetIncludeFS(lines)
+	scratch := make([]byte, 65535+512)
+	var batch packedBatch
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		pos := lines.pos()
+		owner, rec, err := pack(rr, b.origin, scratch)
+		if err != nil {
+			batch.errs = append(batch.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
+			continue
 		}
-		if err := zp.Err(); err != nil {
-			batch.err = parseError(err, lines.pos(), b.origin, file, r.name, lineOffset)
-		}
-		batches <- batch
-	}()
-	for batch := range batches {
-		for i, rr := range batch.rrs {
-			b.Add(rr, batch.pos[i])
-		}
-		if batch.err != nil {
-			b.errs = append(b.errs, batch.err)
+		batch.owners = append(batch.owners, owner)
+		batch.buf = append(batch.buf, rec...)
+		batch.ends = append(batch.ends, len(batch.buf))
+		batch.pos = append(batch.pos, pos)
+		if len(batch.owners) == parseBatch {
+			q.put(batch, false)
+			batch = packedBatch{}
 		}
 	}
+	if err := zp.Err(); err != nil {
+		batch.errs = append(batch.errs, parseError(err, lines.pos(), b.origin, file, r.name, lineOffset))
+	}
+	q.put(batch, true)
 }
 
 var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*) at line: (\d+):\d+$`)
@@ -187,18 +226,16 @@ func (l *lineFS) pos() Pos {
 }
 
 func (l *lineFS) open(path, display string) (*lineReader, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	r := l.wrap(f, display)
-	r.closer = f
-	return r, nil
+	return l.read(display, data), nil
 }
 
-func (l *lineFS) wrap(r io.Reader, name string) *lineReader {
-	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), name: name, line: 1, fs: l}
-	return lr
+// read makes a reader of the texts one after the other, named name.
+func (l *lineFS) read(name string, texts ...[]byte) *lineReader {
+	return &lineReader{cur: texts[0], rest: texts[1:], name: name, line: 1, fs: l}
 }
 
 // Open implements fs.FS for $INCLUDE. miekg/dns strips the leading slash of
@@ -207,36 +244,54 @@ func (l *lineFS) Open(name string) (fs.File, error) {
 	return l.open("/"+name, "/"+name)
 }
 
-// lineReader is the io.ByteReader miekg/dns's lexer reads byte by byte.
+// lineReader is the io.ByteReader miekg/dns's lexer reads byte by byte,
+// over text in memory (zone files are read whole).
 type lineReader struct {
-	br   *bufio.Reader
+	cur  []byte
+	off  int
+	rest [][]byte // texts to read after cur
 	name string
 	line int // line of the last byte read
 	// afterNewline: the last byte read ended a line; the next byte starts the next.
 	afterNewline bool
 	fs           *lineFS
-	closer       io.Closer
 }
 
 func (r *lineReader) ReadByte() (byte, error) {
-	c, err := r.br.ReadByte()
-	r.fs.current = r
-	if err == nil {
-		if r.afterNewline {
-			r.line++
+	for r.off == len(r.cur) {
+		if len(r.rest) == 0 {
+			return 0, io.EOF
 		}
-		r.afterNewline = c == '\n'
+		r.cur, r.rest, r.off = r.rest[0], r.rest[1:], 0
 	}
-	return c, err
+	c := r.cur[r.off]
+	r.off++
+	if r.fs.current != r {
+		r.fs.current = r
+	}
+	if r.afterNewline {
+		r.line++
+	}
+	r.afterNewline = c == '\n'
+	return c, nil
 }
 
-func (r *lineReader) Read(p []byte) (int, error) { return r.br.Read(p) }
+func (r *lineReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c, err := r.ReadByte()
+		if err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		p[n] = c
+		n++
+	}
+	return n, nil
+}
 
 func (r *lineReader) Stat() (fs.FileInfo, error) { return nil, errors.ErrUnsupported }
 
-func (r *lineReader) Close() error {
-	if r.closer != nil {
-		return r.closer.Close()
-	}
-	return nil
-}
+func (r *lineReader) Close() error { return nil }
