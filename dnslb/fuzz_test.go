@@ -213,7 +213,7 @@ func FuzzHandlerUDP(f *testing.F) {
 	tw := newWorker(srv, true, srv.newStats())
 	src := netip.MustParseAddrPort("198.51.100.7:53000")
 	f.Fuzz(func(t *testing.T, req []byte) {
-		ri := inspectRequest(req, int(srv.udpSize))
+		ri := inspectRequest(req, int(srv.snap.Load().udpSize))
 		cache := srv.snap.Load().cache
 		clear(cache.slots)
 		first := bytes.Clone(serveChecked(t, w, log, req, src))
@@ -319,7 +319,7 @@ func FuzzHandlerTCP(f *testing.F) {
 			if got >= len(reqs) {
 				t.Fatalf("response %d to %d complete queries", got+1, len(reqs))
 			}
-			checkResponse(t, reqs[got], out[2:2+n], inspectRequest(reqs[got], int(srv.udpSize)), false)
+			checkResponse(t, reqs[got], out[2:2+n], inspectRequest(reqs[got], int(srv.snap.Load().udpSize)), false)
 			out = out[2+n:]
 		}
 		if got != want {

@@ -52,7 +52,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	w.key = key
 	if fast {
 		if a := snap.cache.get(key); a != nil {
-			r := w.fastReply(req, src, now)
+			r := w.fastReply(snap, req, src, now)
 			if out, err := w.rd.render(a, &r); err == nil {
 				if snap.rrl != nil && !w.tcp {
 					if out = w.limit(snap.rrl, out, a, src.Addr(), key, now); out == nil {
@@ -86,25 +86,25 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	return resp
 }
 
-func (w *worker) fastReply(req []byte, src netip.AddrPort, now int64) reply {
+func (w *worker) fastReply(snap *snapshot, req []byte, src netip.AddrPort, now int64) reply {
 	r := reply{
 		id: w.q.id, flags: w.q.flags, question: req[headerLen : headerLen+w.q.qlen],
-		edns: w.q.edns, udpSize: w.q.udpSize, do: w.q.do, now: now, advertise: w.srv.udpSize,
+		edns: w.q.edns, udpSize: w.q.udpSize, do: w.q.do, now: now, advertise: snap.udpSize,
 		client: client{addr: src.Addr(), prefix: -1},
 	}
 	if w.q.hasECS {
 		r.ecs = &w.q.ecs
 		r.client = w.q.ecs.client()
 	}
-	r.limit = w.sizeLimit(r.edns, r.udpSize)
+	r.limit = w.sizeLimit(snap, r.edns, r.udpSize)
 	return r
 }
 
-func (w *worker) sizeLimit(edns bool, size uint16) int {
+func (w *worker) sizeLimit(snap *snapshot, edns bool, size uint16) int {
 	if w.tcp {
 		return 65535
 	}
-	return udpLimit(edns, size, int(w.srv.udpSize))
+	return udpLimit(edns, size, int(snap.udpSize))
 }
 
 // client returns the subnet an ECS option names.
@@ -136,7 +136,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if len(m.Question) == 1 {
 		question = packQuestion(m.Question[0])
 	}
-	r := reply{id: m.Id, flags: binary.BigEndian.Uint16(req[2:]), question: question, now: now, advertise: w.srv.udpSize, client: client{addr: src.Addr(), prefix: -1}}
+	r := reply{id: m.Id, flags: binary.BigEndian.Uint16(req[2:]), question: question, now: now, advertise: snap.udpSize, client: client{addr: src.Addr(), prefix: -1}}
 	qtype := uint16(0)
 	if len(m.Question) > 0 {
 		qtype = m.Question[0].Qtype
@@ -186,7 +186,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if q.Qclass != dns.ClassINET {
 		return fail(dns.RcodeRefused, true) // CHAOS, HESIOD, ANY: no data here
 	}
-	r.limit = w.sizeLimit(r.edns, r.udpSize)
+	r.limit = w.sizeLimit(snap, r.edns, r.udpSize)
 	qname := dns.CanonicalName(q.Name)
 	key := ""
 	if fast {

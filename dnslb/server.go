@@ -43,7 +43,6 @@ type Server struct {
 	zoneSlots *zoneSlots
 	states    *memberStates
 	prober    *health.Prober
-	udpSize   uint16
 	registry  *prometheus.Registry
 	metrics   *metrics
 
@@ -97,7 +96,6 @@ func New(cfgPath string, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.publish(snap)
-	s.udpSize = uint16(cfg.Server.UDPSize)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
 	if err := s.bind(cfg); err != nil {
@@ -321,8 +319,8 @@ func (s *Server) reload() error {
 	}
 	s.setLogLevel(cfg.Log.Level)
 	s.publish(snap)
-	if fmt.Sprint(old.Server.listen) != fmt.Sprint(cfg.Server.listen) || old.Server.http != cfg.Server.http || old.Server.StateFile != cfg.Server.StateFile {
-		s.log.Warn("listen addresses and state_file change only at restart", "config", s.cfgPath)
+	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
+		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

@@ -23,6 +23,7 @@ type snapshot struct {
 	built      time.Time
 	queryLog   *queryLog // nil unless [log] queries
 	rrl        *rrl      // nil unless [rrl] responses_per_second
+	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
 }
 
 // targetSyncer is the part of the health prober a snapshot build needs.
@@ -101,6 +102,7 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 	s.attachTargets(cfg, prober)
 	s.cache = newAnswerCache(cacheSize)
 	s.rrl = newRRL(cfg.RRL)
+	s.udpSize = uint16(cfg.Server.UDPSize)
 	return s, nil
 }
 

@@ -189,7 +189,7 @@ func (b *batch) flush(fd, k int) {
 // down, then closes it.
 func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 	defer unix.Close(sock.fd)
-	b := newBatch(max(int(s.udpSize), 512))
+	b := newBatch(max(int(s.snap.Load().udpSize), 512)) // grows if udp_size is raised by a reload
 	w := newWorker(s, false, s.newStats())
 	lastYield := nanotime()
 	for {
