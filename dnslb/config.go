@@ -100,11 +100,14 @@ type ConfigError struct {
 	Msg  string
 }
 
+// Error is one line: a message that quotes the file (a TOML parse error
+// can) has its line breaks escaped, so that each error stays one line.
 func (e *ConfigError) Error() string {
+	msg := strings.ReplaceAll(e.Msg, "\n", `\n`)
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
 	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	return fmt.Sprintf("%s: %s", e.File, msg)
 }
 
 // LoadConfig reads and validates path. The error, when not nil, joins every
