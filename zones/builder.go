@@ -80,7 +80,7 @@ func (b *Builder) Add(rr dns.RR, pos Pos) {
 // owner and its wire form without the owner (in buf). rr is consumed.
 func pack(rr dns.RR, origin string, buf []byte) (string, []byte, error) {
 	h := rr.Header()
-	owner := dns.CanonicalName(h.Name)
+	owner := lower(h.Name) // the parser makes names fully qualified
 	switch {
 	case !inZone(owner, origin):
 		return "", nil, fmt.Errorf("record %q is outside zone %s: its owner must be %s or a name below it", compact(rr), origin, origin)
@@ -97,6 +97,17 @@ func pack(rr dns.RR, origin string, buf []byte) (string, []byte, error) {
 		return "", nil, fmt.Errorf("record %q cannot be encoded: %v", compact(rr), err)
 	}
 	return owner, buf[1:off], nil
+}
+
+// lower is dns.CanonicalName for a fully qualified name, without the copy
+// when the name is lowercase already, as almost every name in a file is.
+func lower(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return dns.CanonicalName(name)
+		}
+	}
+	return name
 }
 
 // file adds a packed record to its owner's node.

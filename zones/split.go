@@ -54,7 +54,9 @@ func splitZone(data []byte, origin string, n int) []zoneChunk {
 				}
 			}
 		}
-		depth += parens(text)
+		if depth > 0 || bytes.IndexByte(text, '(') >= 0 {
+			depth += parens(text) // most lines have no parenthesis at all
+		}
 		if depth < 0 {
 			return nil // not a file we understand; let the parser say why
 		}
