@@ -79,11 +79,13 @@ func (b *Builder) AddText(text string, pos Pos) {
 	b.parse(r, pos.File, lines, false, max(pos.Line-1, 0)) // $INCLUDE belongs in zone files, not in a config
 }
 
-// packedBatch is records packed by a parsing goroutine for the builder.
+// packedBatch is records packed by a parsing goroutine for the builder,
+// all from one file (a later chunk's wait here, so they are kept small).
 type packedBatch struct {
+	file   string
 	owners []string
-	ends   []int // record i is buf[ends[i-1]:ends[i]]
-	pos    []Pos
+	ends   []int32 // record i is buf[ends[i-1]:ends[i]]
+	lines  []int32
 	buf    []byte
 	errs   []error // records refused, and the parser's error last
 }
@@ -144,9 +146,9 @@ func (b *Builder) fileAll(q *batchQueue) {
 			return
 		}
 		for _, batch := range bs {
-			start := 0
+			start := int32(0)
 			for i, owner := range batch.owners {
-				b.file(owner, batch.buf[start:batch.ends[i]], batch.pos[i])
+				b.file(owner, batch.buf[start:batch.ends[i]], Pos{File: batch.file, Line: int(batch.lines[i])})
 				start = batch.ends[i]
 			}
 			b.errs = append(b.errs, batch.errs...)
@@ -173,10 +175,15 @@ func (b *Builder) parseInto(q *batchQueue, r *lineReader, file string, lines *li
 			batch.errs = append(batch.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
 			continue
 		}
+		if pos.File != batch.file && len(batch.owners) > 0 { // in or out of an $INCLUDE
+			q.put(batch, false)
+			batch = packedBatch{}
+		}
+		batch.file = pos.File
 		batch.owners = append(batch.owners, owner)
 		batch.buf = append(batch.buf, rec...)
-		batch.ends = append(batch.ends, len(batch.buf))
-		batch.pos = append(batch.pos, pos)
+		batch.ends = append(batch.ends, int32(len(batch.buf)))
+		batch.lines = append(batch.lines, int32(pos.Line))
 		if len(batch.owners) == parseBatch {
 			q.put(batch, false)
 			batch = packedBatch{}
