@@ -126,11 +126,16 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
 		// too short to read gets nothing.
 		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
+		if out == nil {
+			w.stats.dropped.Add(1) // not even a header
+			return nil, nil
+		}
 		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
 		return out, nil
 	}
 	if m.Response {
-		return nil, nil // never answer a response: no loops between servers
+		w.stats.dropped.Add(1) // never answer a response: no loops between servers
+		return nil, nil
 	}
 	var question []byte
 	if len(m.Question) == 1 {

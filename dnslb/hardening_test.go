@@ -92,7 +92,7 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 	}
 }
 
-type statsTotals struct{ rrlDrops, rrlSlips, panics uint64 }
+type statsTotals struct{ rrlDrops, rrlSlips, panics, dropped uint64 }
 
 func (ts *testServer) scrapeStats() statsTotals {
 	ts.statsMu.Lock()
@@ -102,6 +102,7 @@ func (ts *testServer) scrapeStats() statsTotals {
 		out.rrlDrops += st.rrlDrops.Load()
 		out.rrlSlips += st.rrlSlips.Load()
 		out.panics += st.panics.Load()
+		out.dropped += st.dropped.Load()
 	}
 	return out
 }

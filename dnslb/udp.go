@@ -21,8 +21,6 @@ func (s *Server) serveUDPSimple(ctx context.Context, c *net.UDPConn) {
 		}
 		if resp := w.serve(buf[:n], src); resp != nil {
 			_, _ = c.WriteToUDPAddrPort(resp, src) // a lost datagram is the resolver's to retry
-		} else {
-			w.stats.dropped.Add(1)
 		}
 	}
 }

@@ -218,13 +218,13 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 		k := 0
 		for i := range n {
 			h := &b.rhdrs[i]
-			var resp []byte
-			if h.Hdr.Flags&unix.MSG_TRUNC == 0 {
-				resp = w.serve(b.bufs[i][:h.Len], b.source(i))
-			}
-			if resp == nil {
-				w.stats.dropped.Add(1)
+			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+				w.stats.dropped.Add(1) // too large to be a query we read whole
 				continue
+			}
+			resp := w.serve(b.bufs[i][:h.Len], b.source(i))
+			if resp == nil {
+				continue // counted by serve: unreadable, a response, or rate limited
 			}
 			b.queue(k, i, resp)
 			k++

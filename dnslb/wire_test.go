@@ -80,7 +80,11 @@ func TestMalformed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			dropped := ts.scrapeStats().dropped
 			resp := rawUDP(t, ts.addr, tc.pkt, 300*time.Millisecond)
+			if got := ts.scrapeStats().dropped - dropped; got != map[bool]uint64{true: 0, false: 1}[tc.formerr] {
+				t.Errorf("dropped counter moved by %d", got)
+			}
 			switch {
 			case tc.formerr && resp == nil:
 				t.Fatal("no response, want FORMERR")
