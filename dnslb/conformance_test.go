@@ -1,7 +1,9 @@
 package dnslb
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -258,4 +260,45 @@ func sameSet(t *testing.T, what string, got, want []string) {
 	if !slices.Equal(g, w) {
 		t.Errorf("%s:\n  %s\nwant:\n  %s", what, strings.Join(g, "\n  "), strings.Join(w, "\n  "))
 	}
+}
+
+// TestFastPathMatchesGeneral: for every query of the conformance table, the
+// response built by the general path (cache empty) and the one sent from
+// the answer cache are the same bytes, over UDP and TCP limits alike.
+func TestFastPathMatchesGeneral(t *testing.T) {
+	srv, err := New(confPath, Options{Logger: discardLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeListeners()
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	fromCache := 0
+	for _, tcp := range []bool{false, true} {
+		w := newWorker(srv, tcp, srv.newStats())
+		for _, tc := range conformance {
+			m := new(dns.Msg)
+			m.SetQuestion(tc.qname, tc.qtype)
+			m.SetEdns0(1232, false)
+			if tc.edit != nil {
+				tc.edit(m)
+			}
+			req, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			clear(srv.snap.Load().cache.slots)
+			general := bytes.Clone(w.serve(req, src))
+			if key, ok := parseQuery(req, &query{}, nil); ok && srv.snap.Load().cache.get(key) != nil {
+				fromCache++
+			}
+			cached := w.serve(req, src)
+			if !bytes.Equal(general, cached) {
+				t.Errorf("%s (tcp %v): general path % x\ncached path  % x", tc.name, tcp, general, cached)
+			}
+		}
+	}
+	if fromCache < 2*len(conformance)*3/4 {
+		t.Errorf("only %d of %d queries were answered from the cache the second time", fromCache, 2*len(conformance))
+	}
+	t.Logf("%d of %d queries compared against the cached path", fromCache, 2*len(conformance))
 }
