@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +175,39 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Fatalf("closed after %v", d)
+	}
+}
+
+// TestIPv6Listener: an IPv6 listen address serves UDP and TCP, and the
+// hash policy keys IPv6 clients by their /56.
+func TestIPv6Listener(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+listen = ["[::1]:0"]
+http = ""
+[[zone]]
+origin = "lb.test."
+records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN AAAA ::1"]
+[[pool]]
+name = "www.lb.test."
+policy = "hash"
+answers = 1
+members = [{ address = "2001:db8::1" }, { address = "2001:db8::2" }, { address = "2001:db8::3" }]
+`})
+	ts := start(t, dir+"/dnslb.toml", Options{})
+	if !strings.HasPrefix(ts.addr, "[::1]:") {
+		t.Fatalf("listening on %s", ts.addr)
+	}
+	var first string
+	for _, netw := range transports {
+		r := ts.ask(t, netw, "www.lb.test.", dns.TypeAAAA)
+		if len(r.Answer) != 1 || !r.Authoritative {
+			t.Fatalf("%s: %v", netw, r)
+		}
+		got := r.Answer[0].(*dns.AAAA).AAAA.String()
+		if first == "" {
+			first = got
+		} else if got != first {
+			t.Errorf("the same client (::1) got %s over TCP and %s over UDP", got, first)
+		}
 	}
 }
