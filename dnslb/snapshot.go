@@ -3,6 +3,7 @@ package dnslb
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
@@ -25,6 +26,9 @@ type snapshot struct {
 	rrl        *rrl      // nil unless [rrl] responses_per_second
 	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
 }
+
+// loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
+const loadGCPercent = 50
 
 // targetSyncer is the part of the health prober a snapshot build needs.
 type targetSyncer interface {
@@ -80,6 +84,11 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 			}
 		}
 	}
+	// Parsing zone files makes garbage several times the size of the zones
+	// it loads (miekg/dns's parser). The zone data itself holds few
+	// pointers, so collecting more often costs little time and keeps the
+	// peak memory of a start or reload closer to what the zones need.
+	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
 	var errs []error
 	var built []*zones.Zone
 	for i := range cfg.Zones {

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -46,6 +47,8 @@ type Builder struct {
 	buf    []byte   // packing scratch
 	last   *Node    // the node of the last record added
 	arena  [][]Node // nodes made here, a thousand to an allocation
+	recs   recordArena
+	names  nameArena
 }
 
 // DeclaredAt sets where the zone is declared (a config file line), used for
@@ -117,7 +120,13 @@ func (b *Builder) file(owner string, rec []byte, pos Pos) {
 		n = b.node(owner, pos)
 		b.last = n
 	}
-	n.data = append(n.data, rec...)
+	p := b.recs.add(rec)
+	if n.tail != 0 {
+		b.recs.link(n.tail, p)
+	} else {
+		n.head = p
+	}
+	n.tail = p
 	b.size++
 }
 
@@ -171,6 +180,7 @@ func (b *Builder) newNode(name string) *Node {
 	if len(b.arena) == 0 || len(b.arena[len(b.arena)-1]) == cap(b.arena[len(b.arena)-1]) {
 		b.arena = append(b.arena, make([]Node, 0, 1024))
 	}
+	name = b.names.intern(name)
 	chunk := &b.arena[len(b.arena)-1]
 	*chunk = append(*chunk, Node{Name: name})
 	n := &(*chunk)[len(*chunk)-1]
@@ -210,9 +220,7 @@ func (b *Builder) Build() (*Zone, error) {
 	if apex == nil {
 		apex = b.newNode(b.origin)
 	}
-	for _, n := range b.allNodes() {
-		b.size -= n.sortRecords()
-	}
+	b.compact()
 	z := &Zone{Origin: b.origin, Apex: apex, nodes: b.nodes, labels: dns.CountLabel(b.origin), size: b.size}
 	if !b.broken {
 		b.checkApex(z)
@@ -284,35 +292,55 @@ func (b *Builder) allNodes() func(yield func(int, *Node) bool) {
 	}
 }
 
-// sortRecords orders n's records by type (stable: file order within a
-// type) and drops duplicates (RFC 2181 §5: an RRset has none; TTLs aside).
-// It returns how many it dropped.
-func (n *Node) sortRecords() int {
-	type rec struct {
-		t    uint16
-		b    []byte
-		seen bool
+// compact moves every name's records from the load arena into one array,
+// each name's sorted by type (stable: file order within a type) and
+// without duplicates (RFC 2181 §5: an RRset has none; TTLs aside).
+func (b *Builder) compact() {
+	all := make([]byte, 0, b.recs.bytes)
+	var recs []rec
+	for _, n := range b.allNodes() {
+		if n.head == 0 {
+			continue
+		}
+		recs = recs[:0]
+		for p := n.head; p != 0; {
+			r, next := b.recs.at(p)
+			recs = append(recs, rec{t: binary.BigEndian.Uint16(r), b: r})
+			p = next
+		}
+		n.head, n.tail = 0, 0
+		b.size -= sortRecords(recs)
+		start := len(all)
+		for _, r := range recs {
+			if !r.seen {
+				all = append(all, r.b...)
+			}
+		}
+		n.data = all[start:len(all):len(all)]
 	}
-	// Most names have one record, or records already in order and
-	// distinct: leave those as they are.
-	simple := true
-	var prev uint16
-	for off, i := 0, 0; off < len(n.data); i++ {
-		t, next := n.record(off)
-		if i > 0 && t <= prev {
-			simple = false
+	b.recs = recordArena{}
+	b.last = nil
+}
+
+// rec is one record of a name being compacted.
+type rec struct {
+	t    uint16
+	b    []byte
+	seen bool // a duplicate of an earlier one
+}
+
+// sortRecords orders recs by type, stably, and marks duplicates; it
+// returns how many it marked.
+func sortRecords(recs []rec) int {
+	sorted := true
+	for i := 1; i < len(recs); i++ {
+		if recs[i].t <= recs[i-1].t {
+			sorted = false
 			break
 		}
-		prev, off = t, next
 	}
-	if simple {
-		return 0
-	}
-	var recs []rec
-	for off := 0; off < len(n.data); {
-		t, next := n.record(off)
-		recs = append(recs, rec{t: t, b: n.data[off:next]})
-		off = next
+	if sorted {
+		return 0 // types strictly increasing: nothing to order, no duplicates
 	}
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].t < recs[j].t })
 	// Duplicates: pairwise for the usual handful, by content beyond that.
@@ -345,13 +373,6 @@ func (n *Node) sortRecords() int {
 		}
 		i = j
 	}
-	data := make([]byte, 0, len(n.data))
-	for _, r := range recs {
-		if !r.seen {
-			data = append(data, r.b...)
-		}
-	}
-	n.data = data
 	return dropped
 }
 

@@ -33,9 +33,11 @@ type Node struct {
 	data     []byte
 	dyn      [2]int32 // dynamic IDs + 1 of A and AAAA (0: none)
 	line     int32    // where the name was first seen, for errors
-	file     uint16   // (index in Builder.files)
-	Cut      bool     // NS below the apex: a delegation point
-	Occluded bool     // strictly below a delegation point: glue, not authoritative
+	head     uint32   // while loading: the first and last records in the arena (position + 1)
+	tail     uint32
+	file     uint16 // (index in Builder.files)
+	Cut      bool   // NS below the apex: a delegation point
+	Occluded bool   // strictly below a delegation point: glue, not authoritative
 }
 
 // dynIndex is where a dynamic type is kept in Node.dyn; only A and AAAA
