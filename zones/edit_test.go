@@ -1,0 +1,43 @@
+package zones
+
+import (
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+func TestEdit(t *testing.T) {
+	b := NewBuilder("lb.example.")
+	for _, s := range []string{
+		"@ 3600 IN SOA ns1 h 1 3600 600 604800 300", "@ 3600 IN NS ns1", "ns1 IN A 192.0.2.1",
+		"old IN TXT gone", "keep IN TXT kept", "sub IN NS ns.other.",
+	} {
+		b.AddText(s, Pos{})
+	}
+	b.AddDynamic("www.lb.example.", dns.TypeA, 7, Pos{})
+	z, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	add, _ := dns.NewRR("new.lb.example. 60 IN TXT fresh")
+	www, _ := dns.NewRR("www.lb.example. 60 IN TXT beside-the-pool")
+	z2, err := z.Edit(map[string][]dns.RR{"old.lb.example.": nil, "new.lb.example.": {add}, "www.lb.example.": {www}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z2.Node("old.lb.example.") != nil || z.Node("old.lb.example.") == nil {
+		t.Error("old: deleted in the copy only")
+	}
+	if rrs := z2.Node("new.lb.example.").RRset(dns.TypeTXT); len(rrs) != 1 || z.Node("new.lb.example.") != nil {
+		t.Errorf("new: %v", rrs)
+	}
+	if rrs := z2.Node("keep.lb.example.").RRset(dns.TypeTXT); len(rrs) != 1 {
+		t.Errorf("keep: %v", rrs)
+	}
+	if id, ok := z2.Node("www.lb.example.").Dynamic(dns.TypeA); !ok || id != 7 || !z2.Node("www.lb.example.").Has(dns.TypeTXT) {
+		t.Error("www lost its pool or did not get its TXT")
+	}
+	if !z2.Node("sub.lb.example.").Cut || z2.SOA == nil || z2.Len() != z.Len()+1 {
+		t.Errorf("cut %v, SOA %v, len %d want %d", z2.Node("sub.lb.example.").Cut, z2.SOA, z2.Len(), z.Len()+1)
+	}
+}
