@@ -15,6 +15,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/tsig"
+	"github.com/dnslb/dnslb/dnslb/update"
 )
 
 // Config is one dnslb.toml: what was written, with defaults applied and every
@@ -26,6 +29,9 @@ type Config struct {
 	Zones  []ZoneConfig            `toml:"zone"`
 	Checks map[string]*CheckConfig `toml:"check"`
 	Pools  []*PoolConfig           `toml:"pool"`
+	TSIG   map[string]*TSIGConfig  `toml:"tsig"`
+
+	keyring *tsig.Keyring // built from TSIG
 
 	File string    `toml:"-"` // the path it was read from
 	Hash string    `toml:"-"` // sha256 of the file's bytes, hex
@@ -74,6 +80,15 @@ type ZoneConfig struct {
 	Origin  string   `toml:"origin"`  // required
 	File    string   `toml:"file"`    // RFC 1035 master file, relative to the config file
 	Records []string `toml:"records"` // master-file lines, relative to origin
+	// Update lists who may change the zone at run time (RFC 2136); default
+	// none: UPDATE is refused.
+	Update []UpdateRuleConfig `toml:"update"`
+	// Journal is where accepted updates are kept; default FILE.jnl beside
+	// the zone file, or ORIGIN.jnl beside the config for a zone without one.
+	Journal string `toml:"journal"`
+
+	policy  update.Policy
+	journal string // resolved path, "" when the zone takes no updates
 }
 
 // Duration is a TOML string such as "2s" or "500ms".
@@ -190,8 +205,8 @@ func (v *validator) errorf(path, format string, args ...any) {
 func (v *validator) unknownKeys(md toml.MetaData) {
 	seen := map[string]int{}
 	for _, k := range md.Undecoded() {
-		if len(k) >= 2 && k[0] == "check" && len(k) == 2 {
-			continue // the [check.NAME] table itself
+		if len(k) >= 2 && (k[0] == "check" || k[0] == "tsig") && len(k) == 2 {
+			continue // the [check.NAME] or [tsig.NAME] table itself
 		}
 		dotted := k.String()
 		// Key paths from toml carry no array index; find the n-th line
@@ -257,15 +272,19 @@ func knownKeys(k toml.Key) []string {
 	table := k[:len(k)-1]
 	switch {
 	case len(table) == 0:
-		return []string{"server", "log", "rrl", "zone", "check", "pool"}
+		return []string{"server", "log", "rrl", "zone", "check", "pool", "tsig"}
 	case table[0] == "server":
 		return tomlKeys(ServerConfig{})
 	case table[0] == "log":
 		return tomlKeys(LogConfig{})
 	case table[0] == "rrl":
 		return tomlKeys(RRLConfig{})
+	case table[0] == "zone" && len(table) == 2 && table[1] == "update":
+		return tomlKeys(UpdateRuleConfig{})
 	case table[0] == "zone":
 		return tomlKeys(ZoneConfig{})
+	case table[0] == "tsig" && len(table) == 2:
+		return tomlKeys(TSIGConfig{})
 	case table[0] == "check" && len(table) == 2:
 		return tomlKeys(CheckConfig{})
 	case table[0] == "pool" && len(table) == 1:

@@ -76,7 +76,9 @@ func (c *Config) validate(v *validator) {
 	c.validateServer(v)
 	c.validateLog(v)
 	c.validateRRL(v)
+	c.validateTSIG(v)
 	c.validateZones(v)
+	c.validateUpdates(v)
 	names := make([]string, 0, len(c.Checks))
 	for name := range c.Checks {
 		names = append(names, name)

@@ -114,6 +114,9 @@ func (s *Server) publish(snap *snapshot) {
 	}
 	s.snap.Store(snap)
 	s.metrics.configLoaded(snap.cfg)
+	for _, w := range snap.warnings {
+		s.log.Warn(w)
+	}
 }
 
 func newLogger(c LogConfig, w io.Writer, level *slog.LevelVar) *slog.Logger {
