@@ -4,9 +4,10 @@ GO      ?= go
 BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
-# resolver for the end-to-end delegation test.
-TEST_PKGS := dnsutils chromium nsd unbound
-TEST_CMDS := dig chromium nsd unbound
+# resolver for the end-to-end delegation test, and the update clients of
+# BIND (nsupdate, in dnsutils) and Knot (knsupdate).
+TEST_PKGS := dnsutils chromium nsd unbound knot-dnsutils
+TEST_CMDS := dig chromium nsd unbound nsupdate knsupdate
 
 .PHONY: build run test vet tools bench fuzz soak clean screenshot scale
 
@@ -48,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dnslb/journal
 
 clean:
 	rm -f $(BIN)
