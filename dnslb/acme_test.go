@@ -9,8 +9,8 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
-	"os"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,7 +42,7 @@ func (u *acmeUser) GetPrivateKey() crypto.PrivateKey        { return u.key }
 // the TXT record that lego's rfc2136 provider put there with a signed
 // update; afterwards lego deletes it and dnslb no longer serves it.
 func TestACMEDNS01(t *testing.T) {
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")     // no random sleeps before validating
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // no random sleeps before validating
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no deliberately bad nonces
 	dir, _ := updateFixture(t)
 	cfg := filepath.Join(dir, "acme.toml")
