@@ -181,7 +181,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 			}
 		}
 	}
-	if m.Opcode == dns.OpcodeUpdate {
+	if m.Opcode == dns.OpcodeUpdate && len(snap.updates) > 0 { // else NOTIMP, as NSD: no zone takes updates
 		out, rcode := w.srv.update(snap, req, &m, opt, src)
 		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
 		return out, nil

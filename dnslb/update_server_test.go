@@ -46,6 +46,9 @@ origin = "lb.example.com."
 file = "zone"
 journal = "journal/lb.jnl"
 update = [{ key = "acme", names = ["_acme-challenge.lb.example.com.", "_acme-challenge.*.lb.example.com."], types = ["TXT"] }]
+[[zone]]
+origin = "static.example."
+records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
 [[pool]]
 name = "www.lb.example.com."
 policy = "all"
@@ -183,6 +186,7 @@ func TestUpdateTSIG(t *testing.T) {
 				return m
 			}(), "acme.", dns.HmacSHA256, acmeSecret, now, dns.RcodeRefused, 0, true},
 			{"not our zone", func() *dns.Msg { m := new(dns.Msg); m.SetUpdate("other.example."); return m }(), "acme.", dns.HmacSHA256, acmeSecret, now, dns.RcodeNotAuth, 0, true},
+			{"zone takes no updates", func() *dns.Msg { m := new(dns.Msg); m.SetUpdate("static.example."); return m }(), "acme.", dns.HmacSHA256, acmeSecret, now, dns.RcodeRefused, 0, true},
 		} {
 			t.Run(netw+"/"+tc.desc, func(t *testing.T) {
 				before := ts.serial(t)
@@ -218,7 +222,7 @@ func TestUpdateTSIG(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "pool's name") {
 		t.Error("no log line says why the pool update was refused")
 	}
-	for res, n := range map[string]float64{"refused": 8, "notauth": 10, "accepted": 0} {
+	for res, n := range map[string]float64{"refused": 10, "notauth": 10, "accepted": 0} {
 		if got := testutil.ToFloat64(ts.metrics.updates.WithLabelValues(res)); got != n {
 			t.Errorf("dnslb_updates_total{result=%q} = %v, want %v", res, got, n)
 		}
