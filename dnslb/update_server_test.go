@@ -451,3 +451,61 @@ func TestUpdateFileSerialMoved(t *testing.T) {
 		t.Fatal("after -clear-journal and a reload the file alone should be served")
 	}
 }
+
+// TestUpdateUnderQueries: while clients query, updates swap zones in; no
+// query fails, the serial a client sees never goes back, and each answer
+// after an acknowledged update has it.
+func TestUpdateUnderQueries(t *testing.T) {
+	_, cfg := updateFixture(t)
+	ts := start(t, cfg, Options{})
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 3 {
+		go func() {
+			c := &dns.Client{Timeout: 3 * time.Second}
+			last := uint32(0)
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				m := new(dns.Msg)
+				m.SetQuestion(updZone, dns.TypeSOA)
+				r, _, err := c.Exchange(m, ts.addr)
+				if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+					errs <- fmt.Errorf("SOA query: %v %v", r, err)
+					return
+				}
+				s := r.Answer[0].(*dns.SOA).Serial
+				if s < last {
+					errs <- fmt.Errorf("serial went back from %d to %d", last, s)
+					return
+				}
+				last = s
+			}
+		}()
+	}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	name := "_acme-challenge.busy." + updZone
+	for i := range 20 {
+		m := addTXT(name, fmt.Sprint(i))
+		if i%2 == 1 {
+			m = delTXT(name)
+		}
+		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
+		if r, _, err := c.Exchange(m, ts.addr); err != nil || r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("update %d: %v %v", i, r, err)
+		}
+		if got := ts.txt(t, "udp", name); (len(got) == 1) != (i%2 == 0) {
+			t.Fatalf("after update %d: %v", i, got)
+		}
+	}
+	close(stop)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
