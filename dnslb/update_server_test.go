@@ -27,7 +27,7 @@ const (
 // updateFixture writes a config whose zone takes updates from key acme
 // for _acme-challenge names (TXT), and has a pool at www; key other is
 // defined but named by no rule. The journal lives in the folder journal/.
-func updateFixture(t *testing.T) (dir, cfg string) {
+func updateFixture(t testing.TB) (dir, cfg string) {
 	t.Helper()
 	dir = writeFiles(t, map[string]string{
 		"acme.key":  acmeSecret + "\n",

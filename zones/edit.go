@@ -9,6 +9,16 @@ import "github.com/miekg/dns"
 // Records of other names are copied in wire form, not decoded.
 func (z *Zone) Edit(names map[string][]dns.RR) (*Zone, error) {
 	b := NewBuilder(z.Origin)
+	// Arena chunks sized to this zone: the defaults suit loading large
+	// files, and clearing megabytes for a small zone would cost an update
+	// more than everything else it does.
+	recBytes, nameBytes := recHeader*z.size, 0
+	for name, n := range z.nodes {
+		recBytes += len(n.data)
+		nameBytes += len(name)
+	}
+	b.recs.size = min(recBytes+recBytes/4+4096, recChunk)
+	b.names.size = min(nameBytes+nameBytes/4+1024, nameChunk)
 	for name, n := range z.nodes {
 		if _, ok := names[name]; !ok {
 			for off := 0; off < len(n.data); {
