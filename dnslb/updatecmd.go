@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/journal"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 )
@@ -33,7 +34,7 @@ secret_file = "%s.key"
 
 // loadForCommand builds the config's snapshot without serving it.
 func loadForCommand(cfgPath string) (*snapshot, error) {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -75,20 +76,20 @@ func DumpZone(cfgPath, origin string, w io.Writer) error {
 // `dnslb -clear-journal ORIGIN`. A running server keeps serving the
 // updates it holds until it is reloaded.
 func ClearJournal(cfgPath, origin string) (string, error) {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return "", err
 	}
 	origin = dns.CanonicalName(dns.Fqdn(origin))
 	for i := range cfg.Zones {
 		zc := &cfg.Zones[i]
-		if dns.CanonicalName(zc.Origin) != origin {
+		if zc.Origin != origin {
 			continue
 		}
-		if zc.journal == "" {
+		if zc.Journal == "" {
 			return "", fmt.Errorf("zone %s takes no updates: it has no journal", origin)
 		}
-		return zc.journal, journal.Clear(zc.journal)
+		return zc.Journal, journal.Clear(zc.Journal)
 	}
 	return "", fmt.Errorf("zone %s is not in %s", origin, cfgPath)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/journal"
 	"github.com/dnslb/dnslb/dnslb/update"
 	"github.com/dnslb/dnslb/zones"
@@ -27,15 +28,15 @@ type zoneUpdates struct {
 // journal is replayed when it starts at the file's serial; when the
 // operator has moved the file's serial, the file wins and the journal is
 // set aside at the next update (README: "Journal and zone file").
-func (s *snapshot) replayJournal(z *zones.Zone, zc *ZoneConfig) (*zones.Zone, error) {
-	j, c, err := journal.Open(zc.journal)
+func (s *snapshot) replayJournal(z *zones.Zone, zc *config.Zone) (*zones.Zone, error) {
+	j, c, err := journal.Open(zc.Journal)
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", z.Origin, err)
 	}
-	zu := &zoneUpdates{policy: zc.policy, journal: j}
+	zu := &zoneUpdates{policy: zc.Update, journal: j}
 	s.updates[z.Origin] = zu
 	if c.Torn > 0 {
-		s.warnings = append(s.warnings, fmt.Sprintf("zone %s: journal %s ends with %d bytes of an update that was never acknowledged (a crash while writing it); they are dropped", z.Origin, zc.journal, c.Torn))
+		s.warnings = append(s.warnings, fmt.Sprintf("zone %s: journal %s ends with %d bytes of an update that was never acknowledged (a crash while writing it); they are dropped", z.Origin, zc.Journal, c.Torn))
 	}
 	if len(c.Entries) == 0 {
 		return z, nil
@@ -43,7 +44,7 @@ func (s *snapshot) replayJournal(z *zones.Zone, zc *ZoneConfig) (*zones.Zone, er
 	first, last := c.Entries[0], c.Entries[len(c.Entries)-1]
 	if first.From != z.SOA.Serial {
 		zu.stale = true
-		msg := fmt.Sprintf("zone %s: the zone file's serial is %d but journal %s was kept over serial %d: the file is served without the journal's %d updates, and the journal will be renamed %s.old at the next update", z.Origin, z.SOA.Serial, zc.journal, first.From, len(c.Entries), zc.journal)
+		msg := fmt.Sprintf("zone %s: the zone file's serial is %d but journal %s was kept over serial %d: the file is served without the journal's %d updates, and the journal will be renamed %s.old at the next update", z.Origin, z.SOA.Serial, zc.Journal, first.From, len(c.Entries), zc.Journal)
 		if !update.SerialGreater(z.SOA.Serial, last.To) {
 			msg += fmt.Sprintf("; the file's serial is not above the journal's last (%d): secondaries will not see the change until it is", last.To)
 		}
@@ -56,10 +57,10 @@ func (s *snapshot) replayJournal(z *zones.Zone, zc *ZoneConfig) (*zones.Zone, er
 	}
 	nz, err := update.Replay(z, diffs...)
 	if err != nil {
-		return nil, fmt.Errorf("zone %s: replaying journal %s over the zone file: %w; fix the file, or clear the journal (dnslb -clear-journal %s)", z.Origin, zc.journal, err, z.Origin)
+		return nil, fmt.Errorf("zone %s: replaying journal %s over the zone file: %w; fix the file, or clear the journal (dnslb -clear-journal %s)", z.Origin, zc.Journal, err, z.Origin)
 	}
 	if nz.SOA.Serial != last.To {
-		return nil, fmt.Errorf("zone %s: journal %s ends at serial %d but replaying it gives %d", z.Origin, zc.journal, last.To, nz.SOA.Serial)
+		return nil, fmt.Errorf("zone %s: journal %s ends at serial %d but replaying it gives %d", z.Origin, zc.Journal, last.To, nz.SOA.Serial)
 	}
 	return nz, nil
 }

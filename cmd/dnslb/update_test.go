@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,12 +40,31 @@ type daemon struct {
 	cfg  string
 	addr string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *lockedBuffer
+}
+
+// lockedBuffer is the daemon's stderr: written by exec's copying
+// goroutine, read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (d *daemon) start() {
 	d.t.Helper()
-	d.logs = &bytes.Buffer{}
+	d.logs = &lockedBuffer{}
 	d.cmd = exec.Command(d.bin, "-config", d.cfg)
 	d.cmd.Stderr = d.logs
 	if err := d.cmd.Start(); err != nil {

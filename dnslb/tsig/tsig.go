@@ -123,6 +123,19 @@ func (r *Keyring) Key(name string) *Key {
 	return r.keys[dns.CanonicalName(name)]
 }
 
+// Names returns the keys' names as written in a config (no final dot).
+func (r *Keyring) Names() []string {
+	if r == nil {
+		return nil
+	}
+	out := make([]string, 0, len(r.keys))
+	for n := range r.keys {
+		out = append(out, strings.TrimSuffix(n, "."))
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Len returns the number of keys.
 func (r *Keyring) Len() int {
 	if r == nil {

@@ -1,6 +1,7 @@
-package dnslb
+package config
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,12 +16,17 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 // TestUpdateConfigErrors: [tsig.NAME] and update rules are checked with
 // their file and line, saying what is valid.
 func TestUpdateConfigErrors(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
-		"good.key":  acmeSecret + "\n",
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"good.key":  "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=\n",
 		"short.key": "c2hvcnQ=\n",
 		"bad.key":   "not base64!\n",
 		"empty.key": "\n",
-	})
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		name, toml string
 		want       []string
@@ -42,7 +48,7 @@ func TestUpdateConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "c.toml")
-			_, err := ParseConfig(path, []byte(tc.toml))
+			_, err := Parse(path, []byte(tc.toml))
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -60,11 +66,11 @@ func TestUpdateConfigErrors(t *testing.T) {
 	}
 	// And a good one: the default journal sits beside the config for a zone
 	// without a file.
-	cfg, err := ParseConfig(filepath.Join(dir, "c.toml"), []byte("[tsig.acme]\nsecret_file = \"good.key\"\n"+updZoneConf+"update = [{ key = \"acme\", names = [\"*.example.\"], types = [\"txt\"] }]\n"))
+	cfg, err := Parse(filepath.Join(dir, "c.toml"), []byte("[tsig.acme]\nsecret_file = \"good.key\"\n"+updZoneConf+"update = [{ key = \"acme\", names = [\"*.example.\"], types = [\"txt\"] }]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Zones[0].journal; got != filepath.Join(dir, "example.jnl") {
+	if got := cfg.Zones[0].Journal; got != filepath.Join(dir, "example.jnl") {
 		t.Errorf("journal %s", got)
 	}
 }
