@@ -35,6 +35,7 @@ func TestUpdateConfigErrors(t *testing.T) {
 		{"missing secret file", "[tsig.acme]\nsecret_file = \"nope.key\"\n" + updZoneConf, []string{":2: tsig.acme.secret_file:", "no such file"}},
 		{"empty secret", "[tsig.acme]\nsecret_file = \"empty.key\"\n" + updZoneConf, []string{":2: tsig.acme.secret_file:", "first line is empty"}},
 		{"short secret", "[tsig.acme]\nsecret_file = \"short.key\"\n" + updZoneConf, []string{":2: tsig.acme.secret_file:", "at least 16"}},
+		{"a device", "[tsig.acme]\nsecret_file = \"/dev/zero\"\n" + updZoneConf, []string{":2: tsig.acme.secret_file:", "not a regular file"}},
 		{"not base64", "[tsig.acme]\nsecret_file = \"bad.key\"\n" + updZoneConf, []string{":2: tsig.acme.secret_file:", "not base64"}},
 		{"bad algorithm", "[tsig.acme]\nalgorithm = \"hmac-md5\"\nsecret_file = \"good.key\"\n" + updZoneConf, []string{":2: tsig.acme.algorithm:", "hmac-sha256"}},
 		{"unknown tsig key", "[tsig.acme]\nsecret_file = \"good.key\"\nsecrte = 1\n" + updZoneConf, []string{`:3: unknown key "tsig.acme.secrte"`}},

@@ -242,6 +242,9 @@ type Journal struct {
 
 // Open reads the journal at path (a missing file is an empty journal).
 func Open(path string) (*Journal, *Contents, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("journal: %s is not a regular file", path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("journal: %w", err)

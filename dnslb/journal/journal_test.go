@@ -136,6 +136,9 @@ func TestDamageIsAnError(t *testing.T) {
 	if _, _, err := Open(j2.Path()); err == nil {
 		t.Fatal("a gap between serials was accepted")
 	}
+	if _, _, err := Open("/dev/zero"); err == nil {
+		t.Fatal("a device was read as a journal")
+	}
 	if _, err := Decode([]byte("not a journal at all")); err == nil {
 		t.Fatal("bad magic accepted")
 	}

@@ -83,9 +83,21 @@ func algorithmNames() []string {
 	return out
 }
 
-// ReadSecret returns the base64 secret on the first line of path.
+// ReadSecret returns the base64 secret on the first line of path. Only a
+// regular file is read, and only its first 4 KiB: a device or a FIFO
+// named by mistake must neither hang nor exhaust the server.
 func ReadSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	if st, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("tsig: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("tsig: %s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("tsig: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", fmt.Errorf("tsig: %w", err)
 	}
