@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -50,13 +51,14 @@ func BenchmarkEdit(b *testing.B) {
 	bl.AddText("@ 3600 IN SOA ns1 h 1 3600 600 604800 300", Pos{})
 	bl.AddText("@ 3600 IN NS ns1", Pos{})
 	for i := range 100000 {
-		bl.AddText(fmt.Sprintf("h%d 300 IN A 192.0.%d.%d", i, i/256%256, i%256), Pos{})
+		bl.Add(&dns.A{Hdr: dns.RR_Header{Name: fmt.Sprintf("h%d.big.example.", i), Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: []byte{192, 0, byte(i / 256), byte(i)}}, Pos{})
 	}
 	z, err := bl.Build()
 	if err != nil {
 		b.Fatal(err)
 	}
 	rr, _ := dns.NewRR(`_acme-challenge.big.example. 60 IN TXT "x"`)
+	runtime.GC()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := z.Edit(map[string][]dns.RR{"_acme-challenge.big.example.": {rr}}); err != nil {
