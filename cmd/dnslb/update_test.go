@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/journal"
 )
 
 const (
@@ -254,5 +256,78 @@ func TestUpdateSurvivesKill(t *testing.T) {
 	}
 	if got := d.txt(name); len(got) != 3 || d.soa() != serial {
 		t.Fatalf("after reload: %v", got)
+	}
+}
+
+// TestUpdateCommands: -tsig-keygen prints a key that loads; -dump-zone
+// prints the zone with its journal replayed; -clear-journal removes it.
+func TestUpdateCommands(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-tsig-keygen", "acme", "-algorithm", "hmac-sha512"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	text := out.String()
+	lines := strings.Split(text, "\n")
+	secret := ""
+	for i, l := range lines {
+		if strings.HasPrefix(l, "# acme.key") {
+			secret = lines[i+1]
+		}
+	}
+	if !strings.Contains(text, "[tsig.acme]") || !strings.Contains(text, `algorithm   = "hmac-sha512"`) || len(secret) != 88 || !strings.Contains(text, "nsupdate -y hmac-sha512:acme:"+secret) {
+		t.Fatalf("keygen output:\n%s", text)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dnslb.toml")
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("acme.key", secret+"\n")
+	write("dnslb.toml", `[tsig.acme]
+algorithm = "hmac-sha512"
+secret_file = "acme.key"
+[[zone]]
+origin = "lb.example.com."
+records = ["@ 60 IN SOA ns1 hm 7 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
+update = [{ key = "acme", names = ["*.lb.example.com."], types = ["TXT"] }]
+[[pool]]
+name = "www.lb.example.com."
+members = [{ address = "192.0.2.10" }]
+`)
+	if code := run([]string{"-check", "-config", cfg}, &out, &errOut); code != 0 {
+		t.Fatalf("the generated key does not load: %s", errOut.String())
+	}
+	// A journal as the server writes it: one update, serial 7 → 8.
+	soa7, _ := dns.NewRR("lb.example.com. 60 IN SOA ns1.lb.example.com. hm.lb.example.com. 7 3600 600 86400 30")
+	soa8, _ := dns.NewRR("lb.example.com. 60 IN SOA ns1.lb.example.com. hm.lb.example.com. 8 3600 600 86400 30")
+	txt, _ := dns.NewRR(`_acme-challenge.lb.example.com. 60 IN TXT "from-the-journal"`)
+	j, _, err := journal.Open(filepath.Join(dir, "lb.example.com.jnl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(&journal.Entry{From: 7, To: 8, Key: "acme.", Del: []dns.RR{soa7}, Add: []dns.RR{soa8, txt}}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"-dump-zone", "lb.example.com", "-config", cfg}, &out, &errOut); code != 0 {
+		t.Fatalf("dump: %s", errOut.String())
+	}
+	for _, want := range []string{"serial 8", "from-the-journal", "; www.lb.example.com. A: pool www.lb.example.com."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dump lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"-clear-journal", "lb.example.com.", "-config", cfg}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "removed") {
+		t.Fatalf("clear: %d %s %s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := run([]string{"-dump-zone", "lb.example.com", "-config", cfg}, &out, &errOut); code != 0 || strings.Contains(out.String(), "from-the-journal") || !strings.Contains(out.String(), "serial 7") {
+		t.Fatalf("after clear:\n%s", out.String())
+	}
+	if code := run([]string{"-dump-zone", "nowhere.example", "-config", cfg}, &out, &errOut); code == 0 {
+		t.Fatal("dumping an unknown zone succeeded")
 	}
 }
