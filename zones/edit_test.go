@@ -2,7 +2,9 @@ package zones
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -65,4 +67,108 @@ func BenchmarkEdit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// rebuild is Edit done the slow way: every record into a new Builder. The
+// test below holds Edit to it.
+func rebuild(z *Zone, names map[string][]dns.RR) (*Zone, error) {
+	b := NewBuilder(z.Origin)
+	b.recs.size, b.names.size = 1<<16, 1<<12 // small zones: small arenas
+	for name, n := range z.nodes {
+		if _, ok := names[name]; !ok {
+			for off := 0; off < len(n.data); {
+				_, next := n.record(off)
+				b.file(name, n.data[off:next], Pos{})
+				off = next
+			}
+		}
+		for _, d := range n.Dynamics() {
+			b.AddDynamic(name, d.Type, d.ID, Pos{})
+		}
+	}
+	for _, rrs := range names {
+		for _, rr := range rrs {
+			b.Add(dns.Copy(rr), Pos{})
+		}
+	}
+	return b.Build()
+}
+
+// describe renders everything a lookup reads of z.
+func describe(z *Zone) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "len %d soa %v neg %v apex %s\n", z.Len(), z.SOA, z.NegativeSOA, z.Apex.Name)
+	for _, name := range z.Names() {
+		n := z.Node(name)
+		fmt.Fprintf(&sb, "%s cut=%v occluded=%v empty=%v dyn=%v data=%x\n", name, n.Cut, n.Occluded, n.Empty(), n.Dynamics(), n.data)
+	}
+	return sb.String()
+}
+
+// TestEditMatchesRebuild: random edits of a zone with delegations, glue,
+// empty non-terminals, CNAMEs and pools give, through Edit, the zone a
+// full rebuild gives — or both refuse.
+func TestEditMatchesRebuild(t *testing.T) {
+	b := NewBuilder("lb.example.")
+	for _, s := range []string{
+		"@ 3600 IN SOA ns1 h 1 3600 600 604800 300", "@ 3600 IN NS ns1", "ns1 IN A 192.0.2.1",
+		"a.b.c IN TXT deep", "sub IN NS ns.sub", "ns.sub IN A 192.0.2.9", "x.y.sub IN A 192.0.2.8",
+		"alias IN CNAME ns1", "*.wild IN TXT w", "m IN MX 10 ns1",
+	} {
+		b.AddText(s, Pos{})
+	}
+	b.AddDynamic("www.lb.example.", dns.TypeA, 0, Pos{})
+	b.AddDynamic("pool.deep.lb.example.", dns.TypeAAAA, 1, Pos{})
+	base, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := []string{"lb.example.", "ns1", "a.b.c", "b.c", "c", "sub", "ns.sub", "x.y.sub", "y.sub", "alias", "www", "deep", "pool.deep", "new", "n.e.w", "q.sub", "wild", "*.wild", "m"}
+	values := []string{"TXT t1", "TXT t2", "A 192.0.2.50", "NS ns.elsewhere.", "CNAME ns1", "AAAA 2001:db8::1", "MX 5 ns1", "SOA ns1 h 9 3600 600 604800 300"}
+	before := describe(base)
+	rng := rand.New(rand.NewPCG(1, 2))
+	agreed, refused := 0, 0
+	for i := range 1000 {
+		z := base
+		for range 1 + rng.IntN(3) { // a few edits in a row, each over the last
+			names := map[string][]dns.RR{}
+			for range 1 + rng.IntN(3) {
+				o := owners[rng.IntN(len(owners))]
+				name := o
+				if o != "lb.example." {
+					name = o + ".lb.example."
+				}
+				var rrs []dns.RR
+				for range rng.IntN(3) {
+					rr, err := dns.NewRR(name + " 60 IN " + values[rng.IntN(len(values))])
+					if err != nil {
+						t.Fatal(err)
+					}
+					rrs = append(rrs, rr)
+				}
+				names[name] = rrs
+			}
+			want, werr := rebuild(z, names)
+			got, gerr := z.Edit(names)
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("case %d: rebuild error %v, Edit error %v for %v", i, werr, gerr, names)
+			}
+			if werr != nil {
+				refused++
+				break
+			}
+			if d, w := describe(got), describe(want); d != w {
+				t.Fatalf("case %d: %v\nEdit:\n%s\nrebuild:\n%s", i, names, d, w)
+			}
+			agreed++
+			z = got
+		}
+	}
+	if describe(base) != before {
+		t.Fatal("Edit changed the zone it was given")
+	}
+	if agreed < 500 || refused < 50 {
+		t.Fatalf("too few cases of each kind: %d agreed, %d refused", agreed, refused)
+	}
+	t.Logf("%d edits agreed, %d refused by both", agreed, refused)
 }
