@@ -88,13 +88,12 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 	case dns.RcodeServerFailure:
 		s.log.Error("update failed", "zone", origin, "key", key, "reason", res.Reason)
 		return reply(res.Rcode, "servfail")
-	default:
+	case dns.RcodeNotZone:
+		s.log.Info("update rejected", "zone", origin, "key", key, "rcode", "NOTZONE", "reason", res.Reason)
+		return reply(res.Rcode, "notzone")
+	default: // FORMERR
 		s.log.Info("update rejected", "zone", origin, "key", key, "rcode", dns.RcodeToString[res.Rcode], "reason", res.Reason)
-		result := map[int]string{dns.RcodeFormatError: "formerr", dns.RcodeNotZone: "notzone"}[res.Rcode]
-		if result == "" {
-			result = "formerr"
-		}
-		return reply(res.Rcode, result)
+		return reply(res.Rcode, "formerr")
 	}
 	if res.Zone == nil {
 		s.log.Info("update accepted, nothing changed", "zone", origin, "key", key, "names", res.Names, "types", res.Types)
