@@ -509,3 +509,42 @@ func TestUpdateUnderQueries(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateRejections: malformed updates get FORMERR, records outside the
+// zone NOTZONE, each counted under its result.
+func TestUpdateRejections(t *testing.T) {
+	_, cfg := updateFixture(t)
+	ts := start(t, cfg, Options{})
+	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	for _, tc := range []struct {
+		desc   string
+		m      func() *dns.Msg
+		rcode  int
+		result string
+	}{
+		{"record outside the zone", func() *dns.Msg { return addTXT("_acme-challenge.other.example.", "x") }, dns.RcodeNotZone, "notzone"},
+		{"zone section not SOA", func() *dns.Msg {
+			m := addTXT("_acme-challenge."+updZone, "x")
+			m.Question[0].Qtype = dns.TypeA
+			return m
+		}, dns.RcodeFormatError, "formerr"},
+		{"prerequisite with a TTL", func() *dns.Msg {
+			m := addTXT("_acme-challenge."+updZone, "x")
+			// "ns1 exists" (class ANY, no data), but with a TTL: RFC 2136 §3.2.1.
+			m.Answer = append(m.Answer, &dns.ANY{Hdr: dns.RR_Header{Name: "ns1.lb.example.com.", Rrtype: dns.TypeA, Class: dns.ClassANY, Ttl: 60}})
+			return m
+		}, dns.RcodeFormatError, "formerr"},
+	} {
+		m := tc.m()
+		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
+		r, _, err := c.Exchange(m, ts.addr)
+		if err != nil || r.Rcode != tc.rcode {
+			t.Errorf("%s: %v %v, want %s", tc.desc, r, err, dns.RcodeToString[tc.rcode])
+		}
+	}
+	for res, n := range map[string]float64{"notzone": 1, "formerr": 2} {
+		if got := testutil.ToFloat64(ts.metrics.updates.WithLabelValues(res)); got != n {
+			t.Errorf("dnslb_updates_total{result=%q} = %v, want %v", res, got, n)
+		}
+	}
+}
