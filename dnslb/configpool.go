@@ -51,6 +51,9 @@ type PoolConfig struct {
 	WhenAllDown string          `toml:"when_all_down"`  // default "all"; "none" or "pool:<name>"
 	HashPrefix4 int             `toml:"hash_prefix_v4"` // hash: default 24 bits of an IPv4 client
 	HashPrefix6 int             `toml:"hash_prefix_v6"` // hash: default 56 bits of an IPv6 client
+	LoadLow     *float64        `toml:"load_low"`       // least_load: none; up to it a member keeps its full share
+	LoadHigh    *float64        `toml:"load_high"`      // least_load: none; from it a member gets no share
+	FastReturn  bool            `toml:"fast_return"`    // default false: a returning member waits for the TTL
 	Members     []*MemberConfig `toml:"members"`        // required, at least one
 
 	name     string // canonical
@@ -272,6 +275,7 @@ func (c *Config) validatePools(v *validator) {
 		if p.HashPrefix6 < 1 || p.HashPrefix6 > 128 {
 			v.errorf(at+".hash_prefix_v6", "%d: use 1-128", p.HashPrefix6)
 		}
+		p.validateShed(v, at)
 		if p.Check != "" && p.Check != "none" && c.Checks[p.Check] == nil {
 			v.errorf(at+".check", "no [check.%s] is defined%s", p.Check, c.checkHint())
 		}
@@ -310,6 +314,23 @@ func (c *Config) validatePools(v *validator) {
 			}
 			seen[q.name] = true
 		}
+	}
+}
+
+// validateShed checks least_load's watermarks: both or neither, 0 <= low < high.
+func (p *PoolConfig) validateShed(v *validator, at string) {
+	key := at + ".load_low"
+	if p.LoadLow == nil {
+		key = at + ".load_high"
+	}
+	switch {
+	case p.LoadLow == nil && p.LoadHigh == nil:
+	case p.Policy != "least_load":
+		v.errorf(key, "only policy = \"least_load\" uses load_low and load_high")
+	case p.LoadLow == nil || p.LoadHigh == nil:
+		v.errorf(key, "set both load_low and load_high, e.g. load_low = 50, load_high = 100")
+	case *p.LoadLow < 0 || *p.LoadHigh <= *p.LoadLow:
+		v.errorf(at+".load_high", "%g: use more than load_low (%g), which is 0 or more", *p.LoadHigh, *p.LoadLow)
 	}
 }
 

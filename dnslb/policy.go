@@ -15,8 +15,8 @@ type policy interface {
 	live() bool
 }
 
-func newPolicy(name string) policy {
-	switch name {
+func newPolicy(pc *PoolConfig) policy {
+	switch pc.Policy {
 	case "weighted":
 		return weighted{}
 	case "failover":
@@ -26,7 +26,11 @@ func newPolicy(name string) policy {
 	case "fastest":
 		return fastest{}
 	case "least_load":
-		return leastLoad{}
+		l := leastLoad{}
+		if pc.LoadLow != nil {
+			l.shed = &watermarks{low: *pc.LoadLow, high: *pc.LoadHigh}
+		}
+		return l
 	case "all":
 		return all{}
 	}

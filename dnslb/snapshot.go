@@ -3,6 +3,7 @@ package dnslb
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
@@ -56,10 +57,12 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 			f := p.families[fi]
 			if f == nil {
 				f = &family{
-					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc.Policy),
+					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc),
 					answers: pc.Answers, ttl: uint32(*pc.TTL), minTTL: uint32(*pc.MinTTL), minHealthy: pc.MinHealthy,
 					prefix4: pc.HashPrefix4, prefix6: pc.HashPrefix6, health: hs, equalWeights: true,
+					fastReturn: pc.FastReturn,
 				}
+				f.draw.seed(rand.Uint64())
 				switch {
 				case pc.WhenAllDown == "none":
 					f.whenAllDown = allDownServeNone
