@@ -24,7 +24,7 @@ interval = "10s"
 `
 
 // TestPolicyFastestLeastLoad: the first member is drawn in proportion to
-// weight × 1/(figure + mean figure), or with watermarks weight × the share
+// weight × 1/(figure + half the mean figure), or with watermarks weight × the share
 // left between load_low and load_high; members without a figure (no check,
 // never probed, no load header) count as the mean; the rest of each answer
 // is the members by figure, rotating from the first. Shares are written
@@ -46,31 +46,31 @@ func TestPolicyFastestLeastLoad(t *testing.T) {
 		{name: "fastest", policy: "fastest", check: "tcp", // mean 20 ms; .12 unchecked counts as 20
 			figs: map[string]fakeFigures{"192.0.2.10": {rtt: 30 * ms}, "192.0.2.11": {rtt: 10 * ms}, "192.0.2.13": {rtt: 20 * ms}},
 			rank: []string{"192.0.2.11", "192.0.2.13", "192.0.2.10", "192.0.2.12"},
-			want: map[string]float64{"192.0.2.11": 1.0 / 30, "192.0.2.13": 1.0 / 40, "192.0.2.10": 1.0 / 50, "192.0.2.12": 1.0 / 40}},
+			want: map[string]float64{"192.0.2.11": 1 / 20.0, "192.0.2.13": 1 / 30.0, "192.0.2.10": 1 / 40.0, "192.0.2.12": 1 / 30.0}},
 		{name: "fastest, one never probed", policy: "fastest", check: "tcp", unprobed: []string{"192.0.2.10"},
 			figs: map[string]fakeFigures{"192.0.2.10": {rtt: ms}, "192.0.2.11": {rtt: 10 * ms}, "192.0.2.13": {rtt: 20 * ms}},
 			rank: []string{"192.0.2.11", "192.0.2.13", "192.0.2.10", "192.0.2.12"},
-			want: map[string]float64{"192.0.2.11": 1.0 / 25, "192.0.2.13": 1.0 / 35, "192.0.2.10": 1.0 / 30, "192.0.2.12": 1.0 / 30}},
+			want: map[string]float64{"192.0.2.11": 1 / 17.5, "192.0.2.13": 1 / 27.5, "192.0.2.10": 1 / 22.5, "192.0.2.12": 1 / 22.5}},
 		{name: "fastest, answers 2", policy: "fastest", check: "tcp", answers: 2,
 			figs: map[string]fakeFigures{"192.0.2.10": {rtt: 30 * ms}, "192.0.2.11": {rtt: 40 * ms}, "192.0.2.13": {rtt: 20 * ms}},
 			rank: []string{"192.0.2.13", "192.0.2.10", "192.0.2.11", "192.0.2.12"},
-			want: map[string]float64{"192.0.2.13": 1.0 / 50, "192.0.2.10": 1.0 / 60, "192.0.2.11": 1.0 / 70, "192.0.2.12": 1.0 / 60}},
+			want: map[string]float64{"192.0.2.13": 1 / 35.0, "192.0.2.10": 1 / 45.0, "192.0.2.11": 1 / 55.0, "192.0.2.12": 1 / 45.0}},
 		{name: "fastest, a slow member down", policy: "fastest", check: "tcp",
 			figs: map[string]fakeFigures{"192.0.2.10": {rtt: 30 * ms, down: true}, "192.0.2.11": {rtt: 10 * ms}, "192.0.2.13": {rtt: 20 * ms}},
 			rank: []string{"192.0.2.11", "192.0.2.13", "192.0.2.12"}, // the mean of the eligible: 15 ms
-			want: map[string]float64{"192.0.2.11": 1.0 / 25, "192.0.2.13": 1.0 / 35, "192.0.2.12": 1.0 / 30}},
+			want: map[string]float64{"192.0.2.11": 1 / 17.5, "192.0.2.13": 1 / 27.5, "192.0.2.12": 1 / 22.5}},
 		{name: "least_load", policy: "least_load", check: "web",
 			figs: map[string]fakeFigures{"192.0.2.10": {load: 7}, "192.0.2.11": {load: 2}, "192.0.2.13": {load: 6}},
 			rank: []string{"192.0.2.11", "192.0.2.13", "192.0.2.10", "192.0.2.12"}, // mean 5
-			want: map[string]float64{"192.0.2.11": 1.0 / 7, "192.0.2.13": 1.0 / 11, "192.0.2.10": 1.0 / 12, "192.0.2.12": 1.0 / 10}},
+			want: map[string]float64{"192.0.2.11": 1 / 4.5, "192.0.2.13": 1 / 8.5, "192.0.2.10": 1 / 9.5, "192.0.2.12": 1 / 7.5}},
 		{name: "least_load, one reports none", policy: "least_load", check: "web",
 			figs: map[string]fakeFigures{"192.0.2.10": {load: 7}, "192.0.2.11": {}, "192.0.2.13": {load: 5}},
 			rank: []string{"192.0.2.13", "192.0.2.10", "192.0.2.11", "192.0.2.12"},
-			want: map[string]float64{"192.0.2.13": 1.0 / 11, "192.0.2.10": 1.0 / 13, "192.0.2.11": 1.0 / 12, "192.0.2.12": 1.0 / 12}},
+			want: map[string]float64{"192.0.2.13": 1 / 8.0, "192.0.2.10": 1 / 10.0, "192.0.2.11": 1 / 9.0, "192.0.2.12": 1 / 9.0}},
 		{name: "least_load ignores round-trip times", policy: "least_load", check: "web",
 			figs: map[string]fakeFigures{"192.0.2.10": {load: 3, rtt: ms}, "192.0.2.11": {load: 2, rtt: 50 * ms}, "192.0.2.13": {load: 1, rtt: 90 * ms}},
 			rank: []string{"192.0.2.13", "192.0.2.11", "192.0.2.10", "192.0.2.12"},
-			want: map[string]float64{"192.0.2.13": 1.0 / 3, "192.0.2.11": 1.0 / 4, "192.0.2.10": 1.0 / 5, "192.0.2.12": 1.0 / 4}},
+			want: map[string]float64{"192.0.2.13": 1 / 2.0, "192.0.2.11": 1 / 3.0, "192.0.2.10": 1 / 4.0, "192.0.2.12": 1 / 3.0}},
 		{name: "least_load, weights", policy: "least_load", check: "web", weights: []string{"weight=3", "weight=1", "weight=0", "weight=2"},
 			figs: map[string]fakeFigures{"192.0.2.10": {load: 4}, "192.0.2.11": {load: 4}, "192.0.2.13": {load: 4}},
 			rank: []string{"192.0.2.10", "192.0.2.11", "192.0.2.13", "192.0.2.12"},
@@ -82,7 +82,7 @@ func TestPolicyFastestLeastLoad(t *testing.T) {
 		{name: "watermarks: every member above high", policy: "least_load", check: "web", extra: "load_low = 2\nload_high = 6\n",
 			figs: map[string]fakeFigures{"192.0.2.10": {load: 8}, "192.0.2.11": {load: 12}, "192.0.2.13": {load: 10}},
 			rank: []string{"192.0.2.10", "192.0.2.13", "192.0.2.11", "192.0.2.12"},
-			want: map[string]float64{"192.0.2.10": 1.0 / 18, "192.0.2.13": 1.0 / 20, "192.0.2.11": 1.0 / 22, "192.0.2.12": 1.0 / 20}},
+			want: map[string]float64{"192.0.2.10": 1 / 13.0, "192.0.2.13": 1 / 15.0, "192.0.2.11": 1 / 17.0, "192.0.2.12": 1 / 15.0}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestPolicyFastestFollowsFigures(t *testing.T) {
 	f := fx.family("p.lb.test.", dns.TypeA)
 	f.draw.seed(2)
 	const n = 10000
-	slowFirst := map[string]float64{"192.0.2.10": 1.0 / 50, "192.0.2.11": 1.0 / 30} // mean 20 ms
+	slowFirst := map[string]float64{"192.0.2.10": 1 / 40.0, "192.0.2.11": 1 / 20.0} // mean 20 ms
 	checkShares(t, firstCounts(f, n, fixtureNow), n, slowFirst)
 	gen := fx.prober.Generation()
 	probe.set("192.0.2.10", fakeFigures{rtt: time.Millisecond})
@@ -150,7 +150,7 @@ func TestPolicyFastestFollowsFigures(t *testing.T) {
 		checkShares(t, firstCounts(f, n, fixtureNow.Add(refreshEvery/2)), n, slowFirst)
 	})
 	t.Run("after refreshEvery", func(t *testing.T) { // about 1 and 50 ms, mean 25.5
-		checkShares(t, firstCounts(f, n, fixtureNow.Add(refreshEvery)), n, map[string]float64{"192.0.2.10": 1.0 / 26.5, "192.0.2.11": 1.0 / 75.5})
+		checkShares(t, firstCounts(f, n, fixtureNow.Add(refreshEvery)), n, map[string]float64{"192.0.2.10": 1 / 13.75, "192.0.2.11": 1 / 62.75})
 	})
 }
 
