@@ -329,8 +329,10 @@ func (p *PoolConfig) validateShed(v *validator, at string) {
 		v.errorf(key, "only policy = \"least_load\" uses load_low and load_high")
 	case p.LoadLow == nil || p.LoadHigh == nil:
 		v.errorf(key, "set both load_low and load_high, e.g. load_low = 50, load_high = 100")
-	case *p.LoadLow < 0 || *p.LoadHigh <= *p.LoadLow:
-		v.errorf(at+".load_high", "%g: use more than load_low (%g), which is 0 or more", *p.LoadHigh, *p.LoadLow)
+	case *p.LoadLow < 0:
+		v.errorf(at+".load_low", "%g: use 0 or more (the load up to which a member keeps its full share)", *p.LoadLow)
+	case *p.LoadHigh <= *p.LoadLow:
+		v.errorf(at+".load_high", "%g: use more than load_low (%g)", *p.LoadHigh, *p.LoadLow)
 	}
 }
 
