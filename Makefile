@@ -5,8 +5,8 @@ BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
 # resolver for the end-to-end delegation test.
-TEST_PKGS := dnsutils chromium nsd unbound
-TEST_CMDS := dig chromium nsd unbound
+TEST_PKGS := dnsutils chromium nsd unbound python3
+TEST_CMDS := dig chromium nsd unbound python3
 
 .PHONY: build run test vet tools bench fuzz soak clean screenshot scale
 
