@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
-# resolver for the end-to-end delegation test.
+# resolver for the end-to-end delegation test, python3 for the example backend.
 TEST_PKGS := dnsutils chromium nsd unbound python3
 TEST_CMDS := dig chromium nsd unbound python3
 
