@@ -1,5 +1,7 @@
 package dnslb
 
+import "github.com/dnslb/dnslb/dnslb/config"
+
 // policy orders a family's members for one answer. Implementations keep no
 // per-query state of their own: rotation lives in family.turn, and what can
 // be computed once per health generation is computed in prepare and kept in
@@ -15,23 +17,23 @@ type policy interface {
 	live() bool
 }
 
-func newPolicy(pc *PoolConfig) policy {
+func newPolicy(pc *config.Pool) policy {
 	switch pc.Policy {
-	case "weighted":
+	case config.Weighted:
 		return weighted{}
-	case "failover":
+	case config.Failover:
 		return failover{}
-	case "hash":
+	case config.Hash:
 		return hashed{}
-	case "fastest":
+	case config.Fastest:
 		return fastest{}
-	case "least_load":
+	case config.LeastLoad:
 		l := leastLoad{}
-		if pc.LoadLow != nil {
-			l.shed = &watermarks{low: *pc.LoadLow, high: *pc.LoadHigh}
+		if pc.Shed != nil {
+			l.shed = &watermarks{low: pc.Shed.Low, high: pc.Shed.High}
 		}
 		return l
-	case "all":
+	case config.All:
 		return all{}
 	}
 	return roundRobin{}

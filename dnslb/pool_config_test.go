@@ -62,6 +62,8 @@ func TestPoolConfigErrors(t *testing.T) {
 			[]string{"pool[0].load_high: 50: use more than load_low (50)"}},
 		{"negative watermark", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = -1\nload_high = 5\n"),
 			[]string{"pool[0].load_low: -1: use 0 or more"}},
+		{"watermark not a number", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 1\nload_high = inf\n"),
+			[]string{"pool[0].load_low: use plain numbers, not nan or inf"}},
 		{"fast_return is a boolean", poolErrorZone + pool("www.lb.test.", "fast_return = \"yes\"\n"), []string{"fast_return"}},
 	}
 	for _, tc := range tests {
