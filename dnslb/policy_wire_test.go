@@ -431,7 +431,7 @@ func TestPolicyWireHashSpread(t *testing.T) {
 // figure; when the reported loads change, the shares follow.
 func TestPolicyWireShares(t *testing.T) {
 	ts, probe := startPolicyServerProbe(t)
-	const n = 1500
+	const n = 1000
 	firsts := func(t *testing.T, netw, qname string, rank []string) map[string]int {
 		t.Helper()
 		out := map[string]int{}
