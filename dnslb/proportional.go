@@ -45,8 +45,9 @@ func (w *watermarks) factor(x float64) float64 {
 	return (w.high - x) / (w.high - w.low)
 }
 
-// drawScale is the total of the cumulative shares: draws are 32-bit.
-const drawScale = 1 << 32
+// drawScale is the total of the cumulative shares: draws are 30-bit, so
+// that the shares fit an int on 32-bit platforms too.
+const drawScale = 1 << 30
 
 // prepareProportional sets v.order to the eligible members by ascending
 // figure (those without one last, ties in configured order) and v.aux to
@@ -121,7 +122,7 @@ func orderProportional(dst []int, f *family, v *view) []int {
 	if len(v.order) == 0 {
 		return dst
 	}
-	return rotate(dst, v.order, uint64(pickShare(v.aux, int(f.draw.next()>>32))))
+	return rotate(dst, v.order, uint64(pickShare(v.aux, int(f.draw.next()>>34))))
 }
 
 // pickShare returns the first k with r < cum[k]; cum ends at drawScale and
