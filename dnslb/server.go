@@ -26,9 +26,11 @@ type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
 	Registry  *prometheus.Registry // default a new registry, served on /metrics
-	Version   string               // reported by metrics and the API
+	Version   string               // reported by metrics (dnslb_build_info) and the API
+	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
 	CacheSize int                  // answers kept per snapshot, default 65536
+	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -46,7 +48,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu  sync.Mutex // one reload at a time
+	upgradeMu sync.Mutex // one upgrade at a time
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -56,8 +59,11 @@ type Server struct {
 	tcpLns   []*net.TCPListener
 	httpLn   net.Listener
 	ready    atomic.Bool // listeners serving
-	tcpSlots chan struct{}
-	shares   shareSampler
+	// handingOver: a new process has taken the sockets over; stop reading
+	// them without shutting them down, and let TCP clients finish.
+	handingOver atomic.Bool
+	tcpSlots    chan struct{}
+	shares      shareSampler
 }
 
 // New reads the config, restores overrides from the state file, builds the
@@ -88,6 +94,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
 	})
 	if err := s.states.load(cfg.Server.StateFile); err != nil {
+		return nil, err
+	}
+	if err := s.restoreHandover(); err != nil {
 		return nil, err
 	}
 	s.clock.set()
@@ -165,7 +174,7 @@ func (s *Server) bind(cfg *Config) error {
 		for attempt := 0; attempt < 20; attempt++ {
 			var socks []*udpSocket
 			var ln *net.TCPListener
-			socks, ln, err = listenAddr(ap, workers)
+			socks, ln, err = s.openAddr(l, ap, workers)
 			if err == nil {
 				s.udpConns = append(s.udpConns, socks...)
 				s.tcpLns = append(s.tcpLns, ln)
@@ -180,7 +189,7 @@ func (s *Server) bind(cfg *Config) error {
 		}
 	}
 	if cfg.Server.http != "" {
-		ln, err := net.Listen("tcp", cfg.Server.http)
+		ln, err := s.listenHTTP(cfg.Server.http)
 		if err != nil {
 			return fmt.Errorf("listen http %s: %w", cfg.Server.http, err)
 		}
@@ -221,7 +230,9 @@ func listenAddr(ap netip.AddrPort, workers int) ([]*udpSocket, *net.TCPListener,
 
 func (s *Server) closeListeners() {
 	for _, c := range s.udpConns {
-		c.Close()
+		if !s.handingOver.Load() { // the new process reads these sockets now
+			c.Close()
+		}
 	}
 	for _, l := range s.tcpLns {
 		l.Close()
@@ -277,8 +288,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	s.log.Info("dnslb serving", "dns", fmt.Sprint(s.DNSAddrs()), "http", s.HTTPAddr(), "config", s.cfgPath, "version", s.opts.Version)
+	s.signalReady()
 	select {
 	case <-ctx.Done():
+	case <-s.exiting():
+		s.handingOver.Store(true)
 	case err := <-httpDone:
 		if err != nil {
 			s.log.Error("http server failed", "err", err)
