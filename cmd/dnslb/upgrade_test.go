@@ -137,8 +137,30 @@ members = [
 	defer logFile.Close()
 	logs := func() string { b, _ := os.ReadFile(logPath); return string(b) }
 	pidFile := filepath.Join(dir, "dnslb.pid")
+	// As under systemd (Type=notify, NotifyAccess=all): each process says
+	// READY=1 and that it is the main one.
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	var notified []string
+	var pids []int // each process's, in order
+	notifyDone := make(chan struct{})
+	go func() {
+		defer close(notifyDone)
+		buf := make([]byte, 4096)
+		for {
+			n, err := notify.Read(buf)
+			if err != nil {
+				return
+			}
+			notified = append(notified, string(buf[:n]))
+		}
+	}()
 	cmd := exec.Command(bin, "-config", cfg, "-pidfile", pidFile)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -162,6 +184,7 @@ members = [
 		return readPID(pidFile) == cmd.Process.Pid
 	})
 	api := &apiClient{base: "http://" + httpAddr, token: token}
+	pids = append(pids, cmd.Process.Pid)
 	waitUntil(t, 20*time.Second, "the dead member to go down and the live ones to be up", logs, func() bool {
 		st, err := api.status()
 		if err != nil || len(st.Pools) != 1 {
@@ -213,6 +236,7 @@ members = [
 			st, err := api.status()
 			return err == nil && st.Version == want
 		})
+		pids = append(pids, readPID(pidFile))
 	}
 
 	// A binary that cannot start leaves the running one serving.
@@ -259,6 +283,15 @@ members = [
 	}
 	if transitions != 1 {
 		t.Errorf("%d health transitions, want 1 (the dead member going down once, before the upgrades)", transitions)
+	}
+	notify.Close()
+	<-notifyDone
+	var want []string
+	for _, pid := range pids {
+		want = append(want, fmt.Sprintf("MAINPID=%d\nREADY=1", pid))
+	}
+	if strings.Join(notified, "|") != strings.Join(want, "|") {
+		t.Errorf("systemd was told %q, want %q", notified, want)
 	}
 	if t.Failed() {
 		t.Logf("logs:\n%s", logs())

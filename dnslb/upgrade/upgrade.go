@@ -153,11 +153,13 @@ func (u *Upgrader) State() ([]byte, error) {
 // and systemd (READY=1, MAINPID, when run with Type=notify) that this
 // process serves, and writes the PID file.
 func (u *Upgrader) Ready() error {
+	// systemd first: once the previous process hears, it exits, and
+	// systemd must know by then that the main process is this one.
+	if err := notifySystemd("MAINPID=" + strconv.Itoa(os.Getpid()) + "\nREADY=1"); err != nil {
+		return fmt.Errorf("upgrade: tell systemd: %w", err)
+	}
 	if err := u.tf.Ready(); err != nil {
 		return fmt.Errorf("upgrade: %w", err)
-	}
-	if err := notifySystemd("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid())); err != nil {
-		return fmt.Errorf("upgrade: tell systemd: %w", err)
 	}
 	return nil
 }
