@@ -47,7 +47,7 @@ test: tools vet
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	DNSLB_CMD='$(BIN) -config testdata/bench/dnslb.toml' ../shared/bench/compare.sh
+	DNSLB_CMD='$(BIN) -config testdata/bench/dnslb.toml' testdata/bench/compare.sh
 
 # Each fuzz target for FUZZTIME; `make test` runs their seed corpora.
 FUZZTIME ?= 1m
