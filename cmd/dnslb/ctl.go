@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 const ctlUsage = `usage: dnslb ctl [-config FILE] [-json] [-timeout D] COMMAND [ARGS]
@@ -65,7 +65,7 @@ func runCtl(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	addr, tokenFile, err := dnslb.AdminEndpoint(*cfgPath)
+	addr, tokenFile, err := config.AdminEndpoint(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "dnslb ctl:", err)
 		return 1

@@ -1,4 +1,4 @@
-package dnslb
+package config
 
 import (
 	"fmt"
