@@ -329,7 +329,7 @@ func (s *Server) reload() error {
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
 	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
-		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
+		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil
