@@ -78,6 +78,7 @@ func TestCtl(t *testing.T) {
 	noToken := ctlConfig(t, dir, "none", addr, "")
 	wrongToken := ctlConfig(t, dir, "wrong", addr, "not-the-token-0123456789")
 	down := ctlConfig(t, dir, "down", "127.0.0.1:1", "")
+	off := ctlConfig(t, dir, "off", "", "")
 
 	override := func(member string) string {
 		t.Helper()
@@ -124,6 +125,7 @@ func TestCtl(t *testing.T) {
 		{"json", []string{"-config", withToken, "-json", "undrain", "www.lb.ctl.", "192.0.2.10"}, 0, `"override": "none"`, "", "none"},
 		{"upgrade without an upgrader", []string{"-config", withToken, "upgrade"}, 1, "", "upgrades are not available", ""},
 		{"server not running", []string{"-config", down, "status"}, 1, "", "connection refused", ""},
+		{"HTTP side off", []string{"-config", off, "status"}, 1, "", `server.http is "": the HTTP side is off`, ""},
 		{"missing config", []string{"-config", filepath.Join(dir, "absent.toml"), "status"}, 1, "", "no such file", ""},
 		{"unknown command", []string{"-config", withToken, "restart"}, 2, "", `unknown command "restart"`, ""},
 		{"missing arguments", []string{"-config", withToken, "drain", "www.lb.ctl."}, 2, "", "takes 2 arguments, got 1", ""},
