@@ -395,7 +395,7 @@ func (p *perfTotals) run(t *testing.T, ctx context.Context, dir, server string) 
 	host, port, _ := net.SplitHostPort(server)
 	p.rcodes = map[string]int{}
 	for ctx.Err() == nil {
-		out, err := exec.Command("dnsperf", "-s", host, "-p", port, "-d", queries, "-l", "3", "-Q", "20000", "-c", "4", "-q", "500", "-t", "5").CombinedOutput()
+		out, err := exec.Command("dnsperf", "-s", host, "-p", port, "-d", queries, "-l", "3", "-Q", "20000", "-c", "4", "-q", "500", "-t", "5", "-b", "4096").CombinedOutput()
 		p.mu.Lock()
 		if err != nil {
 			p.errs = append(p.errs, err.Error())
