@@ -23,8 +23,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// upgradeAddrs: the pool's members, in prod's fixed range; ports are
-// ephemeral. .21 and .22 answer their checks, .23 never does.
+// The pool's members, in 127.0.4.0/24; ports are ephemeral. .21 and .22
+// answer their checks (.22 is drained by the test), .23 never does.
 const upgradeLive1, upgradeLive2, upgradeDead = "127.0.4.21", "127.0.4.22", "127.0.4.23"
 
 // TestUpgradeUnderLoad replaces the binary ten times (alternating two
@@ -34,8 +34,9 @@ const upgradeLive1, upgradeLive2, upgradeDead = "127.0.4.21", "127.0.4.22", "127
 // and refused. Nothing may be lost: every dnsperf query completed, no
 // SERVFAIL, every TCP query answered (connections open across an upgrade
 // included), no answer listing the dead member (a new process that forgot
-// health would list it: its checks start "up"), one health transition in
-// all (the dead member's first), and each new process is the new build.
+// health would list it: its checks start "up") or the drained one (the
+// override lives in memory only), one health transition in all (the dead
+// member's first), and each new process is the new build.
 func TestUpgradeUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	builds := [2]string{filepath.Join(dir, "dnslb-a"), filepath.Join(dir, "dnslb-b")}
@@ -197,6 +198,10 @@ members = [
 		}
 		return true
 	})
+	// An override kept in memory only (no state_file) must cross too.
+	if code, body := api.post("/api/v1/pools/www.lb.up./members/"+upgradeLive2+"/override", `{"override":"drain"}`); code != http.StatusOK {
+		t.Fatalf("drain %s: %d %s", upgradeLive2, code, body)
+	}
 
 	ctx, stopLoad := context.WithCancel(context.Background())
 	defer stopLoad()
@@ -221,7 +226,7 @@ members = [
 			if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
 				t.Fatal(err)
 			}
-		} else if code, body := api.post("/api/v1/upgrade"); code != http.StatusOK {
+		} else if code, body := api.post("/api/v1/upgrade", ""); code != http.StatusOK {
 			t.Fatalf("upgrade %d: POST /api/v1/upgrade: %d %s\nlogs:\n%s", i+1, code, body, logs())
 		}
 		waitUntil(t, 60*time.Second, fmt.Sprintf("upgrade %d: a new process of %s serving and the old one gone", i+1, want), logs, func() bool {
@@ -246,7 +251,7 @@ members = [
 	}
 	running := readPID(pidFile)
 	install(broken)
-	if code, body := api.post("/api/v1/upgrade"); code != http.StatusInternalServerError || !strings.Contains(body, "exit") {
+	if code, body := api.post("/api/v1/upgrade", ""); code != http.StatusInternalServerError || !strings.Contains(body, "exit") {
 		t.Errorf("upgrade to a broken binary: %d %s, want 500 saying it exited", code, body)
 	}
 	time.Sleep(500 * time.Millisecond) // still under load
@@ -351,8 +356,8 @@ func (c *apiClient) status() (apiStatus, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-func (c *apiClient) post(path string) (int, string) {
-	req, _ := http.NewRequest(http.MethodPost, c.base+path, nil)
+func (c *apiClient) post(path, body string) (int, string) {
+	req, _ := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -450,7 +455,7 @@ func (c *answerChecker) run(ctx context.Context, server string) {
 		c.answered.Add(1)
 		bad := r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0
 		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); !ok || a.A.String() == upgradeDead {
+			if a, ok := rr.(*dns.A); !ok || a.A.String() != upgradeLive1 { // .22 drained, .23 dead
 				bad = true
 			}
 		}
