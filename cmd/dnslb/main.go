@@ -7,8 +7,10 @@
 //	dnslb -tsig-keygen NAME [-algorithm hmac-sha256]   print a new TSIG key
 //	dnslb -dump-zone ORIGIN -config dnslb.toml         print a zone as served (file + journal)
 //	dnslb -clear-journal ORIGIN -config dnslb.toml     remove a zone's update journal
+//	dnslb ctl [-config FILE] [-json] status|drain|undrain|force-up|force-down|reload|upgrade
 //
-// SIGHUP reloads the config; SIGTERM and SIGINT stop the server gracefully.
+// SIGHUP reloads the config; SIGUSR2 replaces the binary without dropping a
+// query; SIGTERM and SIGINT stop the server gracefully.
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -43,6 +46,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return runCtl(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("dnslb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
@@ -52,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	algorithm := fs.String("algorithm", "hmac-sha256", "algorithm for -tsig-keygen: hmac-sha256, hmac-sha384, hmac-sha512 or hmac-sha1")
 	dumpZone := fs.String("dump-zone", "", "print the zone `ORIGIN` as served (zone file with its update journal replayed), and exit")
 	clearJournal := fs.String("clear-journal", "", "remove the update journal of the zone `ORIGIN`, and exit (reload a running server afterwards)")
+	pidFile := fs.String("pidfile", "", "write the PID here once serving (again by each upgraded process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -91,23 +98,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion()})
+	upg, err := upgrade.New(upgrade.Options{PIDFile: *pidFile})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer upg.Stop()
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				_ = srv.Reload() // logged and counted by the server; the old config keeps serving
+			case sig := <-sigs:
+				// Both logged by the server; on failure the running config
+				// or binary keeps serving.
+				if sig == syscall.SIGUSR2 {
+					_ = srv.Upgrade()
+				} else {
+					_ = srv.Reload()
+				}
 			}
 		}
 	}()
@@ -116,6 +135,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// buildRevision is the VCS revision the binary was built from, "" if unknown.
+func buildRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
 
 func buildVersion() string {
