@@ -52,6 +52,8 @@ type Server struct {
 
 	reloadMu  sync.Mutex // one reload at a time
 	upgradeMu sync.Mutex // one upgrade at a time
+	// handedOver: a new process serves; this one takes no more updates.
+	handedOver atomic.Bool
 
 	statsMu  sync.Mutex
 	allStats []*workerStats

@@ -548,3 +548,55 @@ func TestUpdateRejections(t *testing.T) {
 		}
 	}
 }
+
+// fakeUpgrader opens every socket itself and runs upgrade as the new
+// binary's start.
+type fakeUpgrader struct {
+	upgrade func()
+	exit    chan struct{}
+}
+
+func (u *fakeUpgrader) Fd(string) (int, error)     { return -1, nil }
+func (u *fakeUpgrader) Pass(string, int) error     { return nil }
+func (u *fakeUpgrader) State() ([]byte, error)     { return nil, nil }
+func (u *fakeUpgrader) Ready() error               { return nil }
+func (u *fakeUpgrader) Exit() <-chan struct{}      { return u.exit }
+func (u *fakeUpgrader) Upgrade(state []byte) error { u.upgrade(); return nil }
+func (u *fakeUpgrader) Listener(_ string, open func() (net.Listener, error)) (net.Listener, error) {
+	return open()
+}
+
+// TestUpdateDuringUpgrade: an update that arrives while a new binary starts
+// (and reads the journals) or after it serves is not applied by the old
+// process: it would be missing from the new process's zone.
+func TestUpdateDuringUpgrade(t *testing.T) {
+	dir, cfg := updateFixture(t)
+	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
+	got := make(chan int, 1)
+	var ts *testServer
+	u := &fakeUpgrader{exit: make(chan struct{})}
+	u.upgrade = func() {
+		go func() {
+			m := addTXT("_acme-challenge.late."+updZone, "x")
+			m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
+			r, _, err := c.Exchange(m, ts.addr)
+			if err != nil {
+				t.Error(err)
+				got <- -1
+				return
+			}
+			got <- r.Rcode
+		}()
+		time.Sleep(100 * time.Millisecond) // the new binary starting
+	}
+	ts = start(t, cfg, Options{Upgrader: u})
+	if err := ts.Upgrade(); err != nil {
+		t.Fatal(err)
+	}
+	if rc := <-got; rc != dns.RcodeServerFailure {
+		t.Fatalf("update during the upgrade: %s, want SERVFAIL", dns.RcodeToString[rc])
+	}
+	if _, err := os.Stat(filepath.Join(dir, updJournalIn, "lb.jnl")); !os.IsNotExist(err) {
+		t.Fatalf("the old process journaled an update after handing over: %v", err)
+	}
+}

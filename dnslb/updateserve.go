@@ -71,6 +71,10 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 	// lock, so that no update is built on a zone another one replaced.
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if s.handedOver.Load() {
+		s.log.Warn("update not applied: this process is handing over to a new binary; the client may retry", "zone", origin, "key", key)
+		return reply(dns.RcodeServerFailure, "servfail")
+	}
 	snap = s.snap.Load()
 	zu = snap.updates[origin]
 	z := snap.zones.Zone(origin)

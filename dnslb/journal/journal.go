@@ -233,6 +233,9 @@ func hasWholeEntryAfter(b []byte, from int) bool {
 	return false
 }
 
+// errForeign: the file holds entries this Journal did not write.
+var errForeign = errors.New("written by another process since it was read (two dnslb on one journal?); reload to take its updates in")
+
 // Journal is one zone's journal file. It is not safe for concurrent use:
 // a zone's updates are applied one at a time.
 type Journal struct {
@@ -274,7 +277,9 @@ func (j *Journal) Append(e *Entry) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			_ = f.Truncate(j.size)
+			if !errors.Is(err, errForeign) {
+				_ = f.Truncate(j.size)
+			}
 			err = fmt.Errorf("journal: %s: %w", j.path, err)
 		}
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -290,7 +295,21 @@ func (j *Journal) Append(e *Entry) (err error) {
 		rec = append([]byte(Magic), rec...)
 	}
 	if st.Size() != j.size {
-		if err := f.Truncate(j.size); err != nil { // a torn entry, or a failed append
+		// Bytes past what we read are a torn entry or a failed append of
+		// ours, to be cut off. Whole entries there were written by another
+		// process (an old one still finishing a binary upgrade, or two
+		// servers given one journal): cutting them would lose updates that
+		// were acknowledged.
+		if st.Size() > j.size {
+			tail := make([]byte, st.Size()-j.size)
+			if _, err := f.ReadAt(tail, j.size); err != nil {
+				return err
+			}
+			if hasWholeEntryAfter(tail, 0) {
+				return errForeign
+			}
+		}
+		if err := f.Truncate(j.size); err != nil {
 			return err
 		}
 	}

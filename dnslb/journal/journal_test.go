@@ -179,3 +179,24 @@ func TestClear(t *testing.T) {
 		t.Fatalf("clearing a missing journal: %v", err)
 	}
 }
+
+// Another writer's entries are never cut off: an append over a journal
+// that grew behind this one's back fails and leaves them.
+func TestAppendKeepsForeignEntries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.jnl")
+	j1, _, _ := Open(path)
+	if err := j1.Append(entry(t, 1, 2, "a")); err != nil {
+		t.Fatal(err)
+	}
+	j2, _, _ := Open(path) // a second process reads the journal
+	if err := j1.Append(entry(t, 2, 3, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j2.Append(entry(t, 2, 3, "c")); err == nil {
+		t.Fatal("a stale journal appended over another's entry")
+	}
+	_, c, err := Open(path)
+	if err != nil || len(c.Entries) != 2 || c.Entries[1].Add[1].(*dns.TXT).Txt[0] != "b" {
+		t.Fatalf("the other writer's entry is gone: %v %+v", err, c)
+	}
+}
