@@ -72,6 +72,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(rrlTOML{})
 	case table[0] == "zone" && len(table) == 2 && table[1] == "update":
 		return tomlKeys(updateRuleTOML{})
+	case table[0] == "zone" && len(table) == 2 && table[1] == "transfer":
+		return tomlKeys(transferRuleTOML{})
 	case table[0] == "zone":
 		return tomlKeys(zoneTOML{})
 	case table[0] == "tsig" && len(table) == 2:

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -19,6 +21,14 @@ type zoneTOML struct {
 	// Journal is where accepted updates are kept; default FILE.jnl beside
 	// the zone file, or ORIGIN.jnl beside the config for a zone without one.
 	Journal string `toml:"journal"`
+	// Transfer lists who may AXFR/IXFR the zone; default none: REFUSED.
+	Transfer []transferRuleTOML `toml:"transfer"`
+	// Notify lists secondaries told of each new serial (RFC 1996): "addr"
+	// (port 53) or "addr:port"; default none.
+	Notify []string `toml:"notify"`
+	// NotifyInterval is the least time between two new serials made by
+	// health changes, and so between NOTIFYs; default 1s.
+	NotifyInterval duration `toml:"notify_interval"`
 }
 
 // Zone is one [[zone]], checked.
@@ -29,6 +39,16 @@ type Zone struct {
 	At      string        // key path, "zone[2]": with Config.Line, where it is written
 	Update  update.Policy // who may change it (RFC 2136); empty: no one
 	Journal string        // its journal, resolved; "" when it takes no updates
+	// Transfer: who may AXFR/IXFR; empty: no one.
+	Transfer []TransferRule
+	// Notify: secondaries told of each new serial.
+	Notify []netip.AddrPort
+	// NotifyInterval: the least time between two serials made by health
+	// changes (and their NOTIFYs).
+	NotifyInterval time.Duration
+	// SerialFile keeps the zone's last serial across restarts, so that it
+	// never goes back; "" when the zone neither transfers nor notifies.
+	SerialFile string
 }
 
 func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
@@ -57,6 +77,7 @@ func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
 		}
 		z := Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at}
 		buildUpdates(&ts[i], &z, v, c)
+		buildTransfer(&ts[i], &z, v, c)
 		out = append(out, z)
 	}
 	return out
