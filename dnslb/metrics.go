@@ -26,6 +26,9 @@ type metrics struct {
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
 	updates       *prometheus.CounterVec
+	transfers     *prometheus.CounterVec
+	notifies      *prometheus.CounterVec
+	serials       *prometheus.CounterVec
 
 	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
 }
@@ -58,6 +61,15 @@ func newMetrics(s *Server) *metrics {
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
 		}, []string{"result"}),
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_transfers_total", Help: "Zone transfers out, by type (axfr, ixfr) and result: full (whole zone), incremental, uptodate, refused, notauth, busy, failed.",
+		}, []string{"type", "result"}),
+		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_notifies_total", Help: "NOTIFY messages to secondaries, by result: acked, retry, superseded.",
+		}, []string{"result"}),
+		serials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_zone_serials_total", Help: "New zone serials published, by zone.",
+		}, []string{"zone"}),
 		queries:     prometheus.NewDesc("dnslb_queries_total", "Queries answered, by zone, query type, response code and transport.", []string{"zone", "qtype", "rcode", "transport"}, nil),
 		sizes:       prometheus.NewDesc("dnslb_response_size_bytes", "Size of responses sent, by transport.", []string{"transport"}, nil),
 		durations:   prometheus.NewDesc("dnslb_request_duration_seconds", "Time from reading a query to having its response, sampled 1 in 16.", nil, nil),
@@ -69,7 +81,7 @@ func newMetrics(s *Server) *metrics {
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates)
+	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates, m.transfers, m.notifies, m.serials)
 	registerBuildInfo(s.registry, s.opts.Version, s.opts.Revision)
 	// The registry may be shared (tests); Go and process collectors once.
 	_ = s.registry.Register(collectors.NewGoCollector())

@@ -67,6 +67,8 @@ type Server struct {
 	// them without shutting them down, and let TCP clients finish.
 	handingOver atomic.Bool
 	tcpSlots    chan struct{}
+	xfrSlots    chan struct{} // transfers out at once
+	xfr         xfrZones
 	shares      shareSampler
 }
 
@@ -110,6 +112,8 @@ func New(cfgPath string, o Options) (*Server, error) {
 	}
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
+	s.xfrSlots = make(chan struct{}, maxTransfers)
+	s.xfr.m = map[string]*xfrZone{}
 	s.tcpStats = s.newStats()
 	if err := s.bind(cfg); err != nil {
 		s.closeListeners()
@@ -271,6 +275,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	goFn(func() { s.clock.run(ctx) })
 	goFn(func() { s.sampleShares(ctx) })
+	goFn(func() { s.runSerials(ctx) })
 	goFn(func() {
 		if err := s.prober.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("health prober stopped", "err", err)

@@ -76,6 +76,12 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 		if _, err := io.ReadFull(r, msg[:n]); err != nil {
 			return
 		}
+		if transferType(msg[:n]) != 0 {
+			if !s.transferOut(c, msg[:n], src) {
+				return
+			}
+			continue
+		}
 		resp := w.serve(msg[:n], src)
 		if resp == nil {
 			return
