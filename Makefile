@@ -7,8 +7,8 @@ CONFIG  ?= testdata/dnslb.toml
 # resolver for the end-to-end delegation test, dnsperf for the upgrade test,
 # python3 for the example backend, and the update clients of BIND (nsupdate,
 # in dnsutils) and Knot (knsupdate).
-TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3 knot-dnsutils
-TEST_CMDS := dig chromium nsd unbound dnsperf python3 nsupdate knsupdate
+TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3 knot-dnsutils knot
+TEST_CMDS := dig chromium nsd unbound dnsperf python3 nsupdate knsupdate knotd
 
 # make install: where the binary and the systemd unit go (DESTDIR stages).
 PREFIX  ?= /usr/local
