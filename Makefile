@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dnslb/journal
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdate$$' -fuzztime $(FUZZTIME) ./dnslb/update
+	$(GO) test -run '^$$' -fuzz '^FuzzTransferType$$' -fuzztime $(FUZZTIME) ./dnslb
 
 clean:
 	rm -f $(BIN) $(BIN)-deb
