@@ -215,14 +215,13 @@ func soaWith(soa *dns.SOA, serial uint32) *dns.SOA {
 	return n
 }
 
-// staticRecords returns z's records but the apex SOA, in canonical name
-// order: what the zone holds apart from pools.
+// staticRecords returns z's records but the apex SOA, in no particular
+// order (RFC 5936 §2.2 asks none): what the zone holds apart from pools.
 func staticRecords(z *zones.Zone) []dns.RR {
 	out := make([]dns.RR, 0, z.Len())
-	for _, name := range z.Names() {
-		n := z.Node(name)
+	for n := range z.Nodes() {
 		for _, t := range n.Types() {
-			if t == dns.TypeSOA && name == z.Origin {
+			if t == dns.TypeSOA && n == z.Apex {
 				continue
 			}
 			out = append(out, n.RRset(t)...)

@@ -7,6 +7,7 @@ package zones
 
 import (
 	"encoding/binary"
+	"iter"
 	"sort"
 
 	"github.com/miekg/dns"
@@ -160,6 +161,19 @@ func (z *Zone) Node(name string) *Node { return z.nodes[name] }
 
 // Len returns the number of records in the zone.
 func (z *Zone) Len() int { return z.size }
+
+// Nodes returns every node of the zone in no particular order, for walks
+// that need no order (a zone transfer): sorting names costs more than the
+// walk.
+func (z *Zone) Nodes() iter.Seq[*Node] {
+	return func(yield func(*Node) bool) {
+		for _, n := range z.nodes {
+			if !yield(n) {
+				return
+			}
+		}
+	}
+}
 
 // Names returns every owner name in the zone, sorted in canonical order.
 func (z *Zone) Names() []string {
