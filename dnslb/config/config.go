@@ -67,6 +67,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(logTOML{})
 	case table[0] == "rrl":
 		return tomlKeys(rrlTOML{})
+	case table[0] == "zone" && len(table) == 2 && table[1] == "dnssec":
+		return tomlKeys(dnssecTOML{})
 	case table[0] == "zone":
 		return tomlKeys(zoneTOML{})
 	case table[0] == "check" && len(table) == 2:

@@ -2,15 +2,29 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/miekg/dns"
 )
 
 // zoneTOML is one [[zone]].
 type zoneTOML struct {
-	Origin  string   `toml:"origin"`  // required
-	File    string   `toml:"file"`    // RFC 1035 master file, relative to the config file
-	Records []string `toml:"records"` // master-file lines, relative to origin
+	Origin  string      `toml:"origin"`  // required
+	File    string      `toml:"file"`    // RFC 1035 master file, relative to the config file
+	Records []string    `toml:"records"` // master-file lines, relative to origin
+	DNSSEC  *dnssecTOML `toml:"dnssec"`  // absent: the zone is served unsigned
+}
+
+// dnssecTOML is [zone.dnssec].
+type dnssecTOML struct {
+	Algorithm string `toml:"algorithm"` // "ecdsap256sha256" (default) or "ed25519": of keys created
+	KeyDir    string `toml:"key_dir"`   // required; relative to the config file
+}
+
+// DNSSEC is [zone.dnssec], checked: the zone is signed online.
+type DNSSEC struct {
+	Algorithm uint8  // DNSSEC algorithm number of keys dnslb creates
+	KeyDir    string // resolved against the config's folder
 }
 
 // Zone is one [[zone]], checked.
@@ -19,6 +33,7 @@ type Zone struct {
 	File    string   // resolved against the config's folder; "" = none
 	Records []string // master-file lines, relative to Origin
 	At      string   // key path, "zone[2]": with Config.Line, where it is written
+	DNSSEC  *DNSSEC  // nil: unsigned
 }
 
 func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
@@ -45,7 +60,7 @@ func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
 		if t.File == "" && len(t.Records) == 0 {
 			v.errorf(at, "zone %s has no data: set file = \"zones/%szone\" or records = [...]", o, o)
 		}
-		out = append(out, Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at})
+		out = append(out, Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at, DNSSEC: buildDNSSEC(t.DNSSEC, at+".dnssec", v, c)})
 	}
 	return out
 }
@@ -61,4 +76,26 @@ func (c *Config) ZoneOf(name string) int {
 		}
 	}
 	return best
+}
+
+// algorithms are the DNSSEC algorithms dnslb creates keys with.
+var algorithms = map[string]uint8{"ecdsap256sha256": dns.ECDSAP256SHA256, "ed25519": dns.ED25519}
+
+func buildDNSSEC(t *dnssecTOML, at string, v *validator, c *Config) *DNSSEC {
+	if t == nil {
+		return nil
+	}
+	d := &DNSSEC{Algorithm: dns.ECDSAP256SHA256}
+	if t.Algorithm != "" {
+		alg, ok := algorithms[strings.ToLower(t.Algorithm)]
+		if !ok {
+			v.errorf(at+".algorithm", "%q is not a supported algorithm: use \"ecdsap256sha256\" or \"ed25519\"", t.Algorithm)
+		}
+		d.Algorithm = alg
+	}
+	if t.KeyDir == "" {
+		v.errorf(at+".key_dir", "key_dir is required: the folder of the zone's key files, e.g. key_dir = \"keys\"")
+	}
+	d.KeyDir = c.Path(t.KeyDir)
+	return d
 }
