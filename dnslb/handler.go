@@ -51,7 +51,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
 	if fast {
-		if a := snap.cache.get(key); a != nil {
+		if a := snap.cache.get(key); a != nil && (a.refresh == 0 || now < a.refresh) {
 			r := w.fastReply(snap, req, src, now)
 			if out, err := w.rd.render(a, &r); err == nil {
 				if snap.rrl != nil && !w.tcp {
@@ -197,7 +197,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if fast {
 		key = string(w.key)
 	}
-	a, err := snap.resolve(qname, q.Qtype, key, resolveFull)
+	a, err := snap.resolve(qname, q.Qtype, key, resolveFull, r.do, now)
 	if err != nil {
 		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		return fail(dns.RcodeServerFailure, true)
@@ -211,7 +211,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	switch err {
 	case nil:
 	case errNoMembers:
-		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers)
+		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers, r.do, now)
 		if err == nil {
 			a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
 			out, err = w.rd.render(a, &r)
@@ -233,7 +233,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 // asks again over TCP (RFC 1035 §4.2.1, RFC 7766).
 func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype uint16) ([]byte, bool) {
 	if a.shrink != shrinkAll {
-		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional); err == nil {
+		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional, r.do, r.now); err == nil {
 			if out, err := w.rd.render(b, r); err == nil {
 				if a.shrink == shrinkGlue {
 					out[2] |= byte(flagTC >> 8)

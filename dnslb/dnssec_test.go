@@ -1,0 +1,490 @@
+package dnslb
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/dnssec"
+)
+
+// signedZone is a zone with every kind of answer: static, wildcard (A and
+// CNAME into a pool), CNAME chains into a pool, delegations with and
+// without DS.
+const signedZone = `$ORIGIN signed.example.
+@       3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+@       3600 IN NS  ns1
+ns1     3600 IN A   192.0.2.53
+txt      300 IN TXT "hello"
+mx       300 IN MX  10 ns1
+*.wild   300 IN A   192.0.2.80
+*.wcname 300 IN CNAME www
+alias    300 IN CNAME www
+chain    300 IN CNAME alias
+sub     3600 IN NS  ns.sub
+ns.sub  3600 IN A   192.0.2.54
+sub     3600 IN DS  12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+nods    3600 IN NS  ns.nods
+ns.nods 3600 IN A   192.0.2.55
+`
+
+func signedConfig(alg string) string {
+	return `[server]
+listen = ["127.0.0.1:0"]
+
+[[zone]]
+origin = "signed.example."
+file = "signed.zone"
+[zone.dnssec]
+algorithm = "` + alg + `"
+key_dir = "keys"
+
+[check.c]
+type = "tcp"
+port = 80
+interval = "100ms"
+timeout = "50ms"
+rise = 1
+fall = 1
+
+[[pool]]
+name = "www.signed.example."
+policy = "hash"
+answers = 2
+ttl = 20
+check = "c"
+members = [{ address = "192.0.2.1" }, { address = "192.0.2.2" }, { address = "192.0.2.3" }, { address = "2001:db8::1" }]
+`
+}
+
+// signedServer runs a server for the signed zone; its keys are created on
+// start in dir/keys.
+func signedServer(t testing.TB, alg string, probe *fakeProbe) (*testServer, string) {
+	dir := writeFiles(t, map[string]string{"dnslb.toml": signedConfig(alg), "signed.zone": signedZone})
+	return start(t, dir+"/dnslb.toml", Options{Probe: probe.probe}), dir
+}
+
+// askDO queries with DO=1.
+func (ts *testServer) askDO(t testing.TB, netw, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(4096, true)
+	return ts.exchange(t, netw, m)
+}
+
+// rrsets groups a section's records (RRSIGs and OPT aside) into RRsets.
+func rrsets(rrs []dns.RR) (sets [][]dns.RR, sigs []*dns.RRSIG) {
+	idx := map[string]int{}
+	for _, rr := range rrs {
+		switch rr := rr.(type) {
+		case *dns.RRSIG:
+			sigs = append(sigs, rr)
+			continue
+		case *dns.OPT:
+			continue
+		}
+		k := strings.ToLower(rr.Header().Name) + "/" + dns.TypeToString[rr.Header().Rrtype]
+		if i, ok := idx[k]; ok {
+			sets[i] = append(sets[i], rr)
+			continue
+		}
+		idx[k] = len(sets)
+		sets = append(sets, []dns.RR{rr})
+	}
+	return sets, sigs
+}
+
+// verifySigned checks that every authoritative RRset of r carries an
+// RRSIG that verifies against one of keys, now, and that no RRSIG is
+// left over. A referral's NS RRset and glue are not signed.
+func verifySigned(t *testing.T, r *dns.Msg, keys []*dns.DNSKEY, zone string) {
+	t.Helper()
+	for _, sec := range [][]dns.RR{r.Answer, r.Ns, r.Extra} {
+		sets, sigs := rrsets(sec)
+		used := 0
+		for _, set := range sets {
+			h := set[0].Header()
+			if h.Rrtype == dns.TypeNS && h.Name != zone || !r.Authoritative && h.Rrtype != dns.TypeDS && h.Rrtype != dns.TypeNSEC {
+				continue // a delegation's NS RRset and glue are the child's
+			}
+			if r.Authoritative == false && (h.Rrtype == dns.TypeA || h.Rrtype == dns.TypeAAAA) {
+				continue
+			}
+			ok := false
+			for _, sig := range sigs {
+				if !strings.EqualFold(sig.Hdr.Name, h.Name) || sig.TypeCovered != h.Rrtype {
+					continue
+				}
+				used++
+				if sig.Hdr.Ttl != h.Ttl {
+					t.Errorf("%s/%s: RRSIG TTL %d, RRset TTL %d", h.Name, dns.TypeToString[h.Rrtype], sig.Hdr.Ttl, h.Ttl)
+				}
+				if !sig.ValidityPeriod(time.Now()) {
+					t.Errorf("%s/%s: RRSIG not valid now: %s", h.Name, dns.TypeToString[h.Rrtype], sig)
+				}
+				for _, k := range keys {
+					if k.KeyTag() == sig.KeyTag {
+						if err := sig.Verify(k, set); err != nil {
+							t.Errorf("%s/%s: %v\n%v\n%v", h.Name, dns.TypeToString[h.Rrtype], err, set, sig)
+						} else {
+							ok = true
+						}
+					}
+				}
+			}
+			if !ok {
+				t.Errorf("%s/%s: no valid RRSIG in %v", h.Name, dns.TypeToString[h.Rrtype], r)
+			}
+		}
+		if used != len(sigs) {
+			t.Errorf("%d RRSIGs cover no RRset of the section: %v", len(sigs)-used, sigs)
+		}
+	}
+}
+
+// canonicalLess orders names as DNSSEC does (RFC 4034 §6.1).
+func canonicalLess(a, b string) bool {
+	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
+	for i := 1; i <= min(len(la), len(lb)); i++ {
+		x, y := labelBytes(la[len(la)-i]), labelBytes(lb[len(lb)-i])
+		if c := bytes.Compare(x, y); c != 0 {
+			return c < 0
+		}
+	}
+	return len(la) < len(lb)
+}
+
+func labelBytes(l string) []byte {
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(l+".", buf, 0, nil, false)
+	if err != nil {
+		panic(err)
+	}
+	return bytes.ToLower(buf[1 : n-1])
+}
+
+func nsecs(rrs []dns.RR) []*dns.NSEC {
+	var out []*dns.NSEC
+	for _, rr := range rrs {
+		if n, ok := rr.(*dns.NSEC); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func zoneKeys(t *testing.T, ts *testServer) []*dns.DNSKEY {
+	t.Helper()
+	r := ts.askDO(t, "udp", "signed.example.", dns.TypeDNSKEY)
+	var keys []*dns.DNSKEY
+	for _, rr := range r.Answer {
+		if k, ok := rr.(*dns.DNSKEY); ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatalf("no DNSKEY: %v", r)
+	}
+	verifySigned(t, r, keys, "signed.example.")
+	return keys
+}
+
+// TestSignedAnswers: over UDP and TCP, for both algorithms, every RRset of
+// every kind of answer verifies, and each denial proves what it must.
+func TestSignedAnswers(t *testing.T) {
+	for _, alg := range []string{"ecdsap256sha256", "ed25519"} {
+		t.Run(alg, func(t *testing.T) {
+			probe := newFakeProbe()
+			ts, dir := signedServer(t, alg, probe)
+			keys := zoneKeys(t, ts)
+			files, _ := filepath.Glob(filepath.Join(dir, "keys", "Ksigned.example.+*.private"))
+			if len(files) != 1 {
+				t.Fatalf("key files: %v", files)
+			}
+			if st, err := os.Stat(files[0]); err != nil || st.Mode().Perm() != 0o600 {
+				t.Fatalf("private key file mode: %v %v", st.Mode(), err)
+			}
+			for _, netw := range []string{"udp", "tcp"} {
+				for _, tc := range []struct {
+					qname string
+					qtype uint16
+					check func(t *testing.T, r *dns.Msg)
+				}{
+					{"txt.signed.example.", dns.TypeTXT, answerOf(dns.TypeTXT, 1)},
+					{"mx.signed.example.", dns.TypeMX, answerOf(dns.TypeMX, 1)},
+					{"signed.example.", dns.TypeSOA, answerOf(dns.TypeSOA, 1)},
+					{"signed.example.", dns.TypeNS, answerOf(dns.TypeNS, 1)},
+					{"signed.example.", dns.TypeCDS, answerOf(dns.TypeCDS, 1)},
+					{"signed.example.", dns.TypeCDNSKEY, answerOf(dns.TypeCDNSKEY, 1)},
+					{"www.signed.example.", dns.TypeA, answerOf(dns.TypeA, 2)},
+					{"www.signed.example.", dns.TypeAAAA, answerOf(dns.TypeAAAA, 1)},
+					{"alias.signed.example.", dns.TypeA, answerOf(dns.TypeA, 2)},
+					{"chain.signed.example.", dns.TypeA, answerOf(dns.TypeA, 2)},
+					{"x.wild.signed.example.", dns.TypeA, wildcardProof("*.wild.signed.example.", "x.wild.signed.example.")},
+					{"a.b.wild.signed.example.", dns.TypeA, wildcardProof("*.wild.signed.example.", "b.wild.signed.example.")},
+					{"p.wcname.signed.example.", dns.TypeA, answerOf(dns.TypeA, 2)},
+					{"txt.signed.example.", dns.TypeA, nodata("txt.signed.example.", dns.TypeTXT)},
+					{"signed.example.", dns.TypeA, nodata("signed.example.", dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY)},
+					{"www.signed.example.", dns.TypeMX, nodata("www.signed.example.", dns.TypeA, dns.TypeAAAA)},
+					{"x.wild.signed.example.", dns.TypeMX, nodata("x.wild.signed.example.", dns.TypeA)},
+					{"nope.signed.example.", dns.TypeA, nxname("nope.signed.example.")},
+					{"deep.nope.signed.example.", dns.TypeAAAA, nxname("deep.nope.signed.example.")},
+					{"sub.signed.example.", dns.TypeDS, answerOf(dns.TypeDS, 1)},
+					{"host.sub.signed.example.", dns.TypeA, referral(true)},
+					{"host.nods.signed.example.", dns.TypeA, referral(false)},
+				} {
+					r := ts.askDO(t, netw, tc.qname, tc.qtype)
+					t.Run(netw+"/"+tc.qname+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
+						if r.Truncated {
+							t.Fatalf("truncated: %v", r)
+						}
+						verifySigned(t, r, keys, "signed.example.")
+						tc.check(t, r)
+					})
+				}
+			}
+		})
+	}
+}
+
+func answerOf(qtype uint16, n int) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		got := 0
+		for _, rr := range r.Answer {
+			if rr.Header().Rrtype == qtype {
+				got++
+			}
+		}
+		if r.Rcode != dns.RcodeSuccess || got != n || len(nsecs(r.Ns)) > 0 {
+			t.Errorf("want %d %s and no NSEC, got %v", n, dns.TypeToString[qtype], r)
+		}
+	}
+}
+
+// wildcardProof: the RRSIG's labels count the wildcard's labels but "*",
+// and one NSEC covers the next closer name (RFC 4035 §3.1.3.3).
+func wildcardProof(wildcard, nextCloser string) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		_, sigs := rrsets(r.Answer)
+		if len(sigs) == 0 || int(sigs[0].Labels) != dns.CountLabel(wildcard)-1 {
+			t.Fatalf("RRSIG labels: %v", sigs)
+		}
+		ns := nsecs(r.Ns)
+		if len(ns) != 1 || !canonicalLess(ns[0].Hdr.Name, nextCloser) || !canonicalLess(nextCloser, ns[0].NextDomain) {
+			t.Fatalf("no NSEC covering %s: %v", nextCloser, ns)
+		}
+		q := r.Question[0].Name
+		if !canonicalLess(q, ns[0].NextDomain) || dns.IsSubDomain(q, ns[0].NextDomain) {
+			t.Errorf("NSEC %s next %s does not cover %s as a name error", ns[0].Hdr.Name, ns[0].NextDomain, q)
+		}
+		if !dns.IsSubDomain(dns.Fqdn(strings.Join(dns.SplitDomainName(wildcard)[1:], ".")), ns[0].Hdr.Name) {
+			t.Errorf("NSEC owner %s outside the wildcard's encloser", ns[0].Hdr.Name)
+		}
+	}
+}
+
+// nodata: NOERROR, SOA, and an NSEC at the name whose bitmap holds types
+// (with NSEC and RRSIG) but not the asked type.
+func nodata(name string, has ...uint16) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		ns := nsecs(r.Ns)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(ns) != 1 || ns[0].Hdr.Name != name || ns[0].NextDomain != `\000.`+name {
+			t.Fatalf("not a compact NODATA at %s: %v", name, r)
+		}
+		bm := ns[0].TypeBitMap
+		if slices.Contains(bm, r.Question[0].Qtype) || slices.Contains(bm, dnssec.TypeNXNAME) {
+			t.Errorf("bitmap %v holds the asked type or NXNAME", bm)
+		}
+		for _, ty := range append(has, dns.TypeNSEC, dns.TypeRRSIG) {
+			if !slices.Contains(bm, ty) {
+				t.Errorf("bitmap %v lacks %s", bm, dns.TypeToString[ty])
+			}
+		}
+	}
+}
+
+// nxname: RFC 9824 §3.2: NOERROR, NSEC at the name with RRSIG NSEC NXNAME.
+func nxname(name string) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		ns := nsecs(r.Ns)
+		if r.Rcode != dns.RcodeSuccess || len(ns) != 1 || ns[0].Hdr.Name != name || ns[0].NextDomain != `\000.`+name {
+			t.Fatalf("not a compact NXDOMAIN for %s: %v", name, r)
+		}
+		if want := []uint16{dns.TypeRRSIG, dns.TypeNSEC, dnssec.TypeNXNAME}; !slices.Equal(ns[0].TypeBitMap, want) {
+			t.Errorf("bitmap %v, want %v", ns[0].TypeBitMap, want)
+		}
+	}
+}
+
+// referral: the NS RRset unsigned, then a signed DS, or a signed NSEC at
+// the cut whose bitmap has NS but no DS.
+func referral(ds bool) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		sets, _ := rrsets(r.Ns)
+		var types []uint16
+		for _, s := range sets {
+			types = append(types, s[0].Header().Rrtype)
+		}
+		if r.Authoritative || !slices.Contains(types, dns.TypeNS) {
+			t.Fatalf("not a referral: %v", r)
+		}
+		ns := nsecs(r.Ns)
+		if ds {
+			if !slices.Contains(types, dns.TypeDS) || len(ns) > 0 {
+				t.Errorf("want DS and no NSEC: %v", r)
+			}
+			return
+		}
+		if slices.Contains(types, dns.TypeDS) || len(ns) != 1 || !slices.Contains(ns[0].TypeBitMap, dns.TypeNS) || slices.Contains(ns[0].TypeBitMap, dns.TypeDS) {
+			t.Errorf("want an NSEC proving no DS: %v", r)
+		}
+	}
+}
+
+// TestUnsignedWithoutDO: DO=0 answers carry no DNSSEC records and keep
+// NXDOMAIN; the signed NXDOMAIN is still counted as NXDOMAIN.
+func TestUnsignedWithoutDO(t *testing.T) {
+	ts, _ := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		rcode int
+	}{
+		{"www.signed.example.", dns.TypeA, dns.RcodeSuccess},
+		{"txt.signed.example.", dns.TypeA, dns.RcodeSuccess},
+		{"nope.signed.example.", dns.TypeA, dns.RcodeNameError},
+		{"x.wild.signed.example.", dns.TypeA, dns.RcodeSuccess},
+		{"host.nods.signed.example.", dns.TypeA, dns.RcodeSuccess},
+	} {
+		r := ts.ask(t, "udp", q.name, q.qtype)
+		if r.Rcode != q.rcode {
+			t.Errorf("%s: rcode %s", q.name, dns.RcodeToString[r.Rcode])
+		}
+		for _, rr := range append(append(r.Answer, r.Ns...), r.Extra...) {
+			switch rr.Header().Rrtype {
+			case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY:
+				t.Errorf("%s: DO=0 answer holds %v", q.name, rr)
+			}
+		}
+	}
+}
+
+// TestSignedPoolFollowsHealth: as members die and return, each answer
+// lists only live members and its RRSIG verifies for the set listed.
+func TestSignedPoolFollowsHealth(t *testing.T) {
+	probe := newFakeProbe()
+	ts, _ := signedServer(t, "ecdsap256sha256", probe)
+	keys := zoneKeys(t, ts)
+	steps := []struct {
+		down []string
+		want []string // the set any answer may list from
+	}{
+		{nil, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
+		{[]string{"192.0.2.1"}, []string{"192.0.2.2", "192.0.2.3"}},
+		{[]string{"192.0.2.1", "192.0.2.2"}, []string{"192.0.2.3"}},
+		{nil, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
+	}
+	for _, st := range steps {
+		for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+			probe.set(a, fakeFigures{down: slices.Contains(st.down, a)})
+		}
+		waitFor(t, 10*time.Second, "answers of "+strings.Join(st.want, " "), func() bool {
+			got := addresses(ts.askDO(t, "udp", "alias.signed.example.", dns.TypeA))
+			want := min(2, len(st.want))
+			if len(got) != want {
+				return false
+			}
+			for _, g := range got {
+				if !slices.Contains(st.want, g) {
+					return false
+				}
+			}
+			return true
+		})
+		for _, name := range []string{"www.signed.example.", "alias.signed.example."} {
+			r := ts.askDO(t, "udp", name, dns.TypeA)
+			verifySigned(t, r, keys, "signed.example.")
+		}
+	}
+	// Every member down: NODATA, proven without A in the bitmap.
+	for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		probe.set(a, fakeFigures{down: true})
+	}
+	waitFor(t, 10*time.Second, "all down", func() bool {
+		return len(addresses(ts.askDO(t, "udp", "www.signed.example.", dns.TypeA))) != 2
+	})
+	r := ts.askDO(t, "udp", "www.signed.example.", dns.TypeA)
+	verifySigned(t, r, keys, "signed.example.")
+}
+
+// TestSignedFastPathMatchesGeneral: a signed answer from the cache is the
+// same bytes as the general path's, for every kind of answer; the cached
+// pooled answer allocates nothing and signs nothing.
+func TestSignedFastPathMatchesGeneral(t *testing.T) {
+	ts, _ := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	srv := ts.Server
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	for _, tcp := range []bool{false, true} {
+		w := newWorker(srv, tcp, srv.newStats())
+		for _, q := range []struct {
+			name  string
+			qtype uint16
+		}{
+			{"www.signed.example.", dns.TypeA}, {"alias.signed.example.", dns.TypeA}, {"chain.signed.example.", dns.TypeA},
+			{"p.wcname.signed.example.", dns.TypeA}, {"x.wild.signed.example.", dns.TypeA}, {"txt.signed.example.", dns.TypeTXT},
+			{"nope.signed.example.", dns.TypeA}, {"txt.signed.example.", dns.TypeA}, {"host.sub.signed.example.", dns.TypeA},
+			{"host.nods.signed.example.", dns.TypeA}, {"signed.example.", dns.TypeDNSKEY},
+		} {
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qtype)
+			m.SetEdns0(4096, true)
+			req, _ := m.Pack()
+			clear(srv.snap.Load().cache.slots)
+			general := bytes.Clone(w.serve(req, src))
+			key, ok := parseQuery(req, &query{}, nil)
+			if !ok || srv.snap.Load().cache.get(key) == nil {
+				t.Fatalf("%s: not cached", q.name)
+			}
+			cached := w.serve(req, src)
+			if !bytes.Equal(general, cached) {
+				t.Errorf("%s %s (tcp %v): general path % x\ncached path  % x", q.name, dns.TypeToString[q.qtype], tcp, general, cached)
+			}
+			var r dns.Msg
+			if err := r.Unpack(cached); err != nil || len(r.Answer)+len(r.Ns) == 0 {
+				t.Fatalf("%s: %v %v", q.name, err, r)
+			}
+			_, sigs := rrsets(append(r.Answer, r.Ns...))
+			if len(sigs) == 0 {
+				t.Errorf("%s: cached answer unsigned", q.name)
+			}
+		}
+	}
+	for _, name := range []string{"www.signed.example.", "alias.signed.example."} {
+		w := newWorker(srv, false, srv.newStats())
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		m.SetEdns0(4096, true)
+		req, _ := m.Pack()
+		w.serve(req, src)
+		signed := srv.snap.Load().signers["signed.example."].Signed()
+		if n := testing.AllocsPerRun(200, func() { w.serve(req, src) }); n != 0 {
+			t.Errorf("%s: %v allocations per cached signed answer", name, n)
+		}
+		if s := srv.snap.Load().signers["signed.example."].Signed(); s != signed {
+			t.Errorf("%s: %d RRsets signed by repeated answers", name, s-signed)
+		}
+	}
+}
