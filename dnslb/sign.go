@@ -119,11 +119,15 @@ func (sn *signing) wildcard(m *dns.Msg, name, w string) {
 	if _, ok := sn.wild[name]; ok {
 		return
 	}
-	sn.wild[name] = w
 	labels := dns.SplitDomainName(name)
 	encloser := dns.CountLabel(w) - 1
 	nextCloser := dns.Fqdn(joinLabels(labels[len(labels)-encloser-1:]))
-	m.Ns = append(m.Ns, dnssec.Cover(nextCloser, sn.negTTL))
+	nsec := dnssec.Cover(nextCloser, sn.negTTL)
+	if nsec == nil {
+		return // no name precedes it: signed as the name asked for, as if it existed
+	}
+	sn.wild[name] = w
+	m.Ns = append(m.Ns, nsec)
 }
 
 func joinLabels(ls []string) string {
@@ -292,4 +296,29 @@ func (e *poolSig) appendRRSIGs(out []byte, owner uint16, ttl uint32) ([]byte, in
 		out = append(out, rd...)
 	}
 	return out, len(e.rdata)
+}
+
+// DS returns the DS records (SHA-256) for the parent of zone, signed by
+// the config at path: one per key in its key_dir, which gets its first key
+// now when it has none (`dnslb -ds ZONE`).
+func DS(path, zone string) ([]*dns.DS, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	zone = dns.CanonicalName(zone)
+	for _, zc := range cfg.Zones {
+		if zc.Origin != zone {
+			continue
+		}
+		if zc.DNSSEC == nil {
+			return nil, fmt.Errorf("%s: zone %s is not signed: add [zone.dnssec] with key_dir", path, zone)
+		}
+		keys, err := dnssec.LoadKeys(zone, zc.DNSSEC.KeyDir, zc.DNSSEC.Algorithm)
+		if err != nil {
+			return nil, err
+		}
+		return dnssec.NewSigner(zone, keys, 1).DS(keyTTL), nil
+	}
+	return nil, fmt.Errorf("%s: no [[zone]] with origin %s", path, zone)
 }

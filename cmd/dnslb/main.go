@@ -52,8 +52,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	pidFile := fs.String("pidfile", "", "write the PID here once serving (again by each upgraded process)")
+	dsZone := fs.String("ds", "", "print the DS records of this signed zone for its parent (creating its first key if none) and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *dsZone != "" {
+		ds, err := dnslb.DS(*cfgPath, *dsZone)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		for _, d := range ds {
+			fmt.Fprintln(stdout, d.String())
+		}
+		return 0
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())

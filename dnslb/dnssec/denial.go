@@ -28,10 +28,16 @@ func NSEC(name string, types []uint16, ttl uint32) *dns.NSEC {
 // Cover is a minimally covering NSEC for name (RFC 4470 §3.1.2): from just
 // before name to just after name and all names below it. A wildcard answer
 // carries it to prove that the next closer name does not exist (RFC 4035
-// §3.1.3.3). name must be below the zone's apex.
+// §3.1.3.3). name must be below the zone's apex. It is nil for a name
+// whose first label is one \000 octet: nothing lies between it and its
+// parent to name the NSEC by.
 func Cover(name string, ttl uint32) *dns.NSEC {
+	before := epsilon(name, -1)
+	if before == "" {
+		return nil
+	}
 	return &dns.NSEC{
-		Hdr:        dns.RR_Header{Name: epsilon(name, -1), Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
+		Hdr:        dns.RR_Header{Name: before, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
 		NextDomain: epsilon(name, +1),
 		TypeBitMap: []uint16{dns.TypeRRSIG, dns.TypeNSEC},
 	}
@@ -39,7 +45,8 @@ func Cover(name string, ttl uint32) *dns.NSEC {
 
 // epsilon returns a name that sorts just before (dir < 0) or just after
 // every name at or below name, changing its first label only: the label's
-// last octet decremented and padded with \255, or \000 appended.
+// last octet decremented and padded with \255 (or a last \000 dropped), or
+// \000 appended. "" when there is no such name before it.
 func epsilon(name string, dir int) string {
 	wire := make([]byte, 256)
 	n, err := dns.PackDomainName(dns.CanonicalName(name), wire, 0, nil, false)
@@ -59,18 +66,19 @@ func epsilon(name string, dir int) string {
 	} else {
 		last := &label[len(label)-1]
 		if *last == 0 {
+			// "a\000" follows "a" and the names below it: no padding.
 			label = label[:len(label)-1]
+			if len(label) == 0 {
+				return "" // "\000.parent" follows its parent at once
+			}
 		} else {
 			*last--
 			if *last >= 'A' && *last <= 'Z' {
 				*last = '@' // canonical order compares lowercase: stay below the original
 			}
-		}
-		for len(label) < 63 && len(label) < room {
-			label = append(label, 0xff)
-		}
-		if len(label) == 0 {
-			return name // only for a first label of one \000: never a real query
+			for len(label) < 63 && len(label) < room {
+				label = append(label, 0xff)
+			}
 		}
 	}
 	out := append([]byte{byte(len(label))}, label...)
