@@ -60,6 +60,7 @@ policy = "hash"
 answers = 2
 ttl = 20
 check = "c"
+when_all_down = "none"
 members = [{ address = "192.0.2.1" }, { address = "192.0.2.2" }, { address = "192.0.2.3" }, { address = "2001:db8::1" }]
 `
 }
@@ -425,10 +426,11 @@ func TestSignedPoolFollowsHealth(t *testing.T) {
 		probe.set(a, fakeFigures{down: true})
 	}
 	waitFor(t, 10*time.Second, "all down", func() bool {
-		return len(addresses(ts.askDO(t, "udp", "www.signed.example.", dns.TypeA))) != 2
+		return len(addresses(ts.askDO(t, "udp", "www.signed.example.", dns.TypeA))) == 0
 	})
 	r := ts.askDO(t, "udp", "www.signed.example.", dns.TypeA)
 	verifySigned(t, r, keys, "signed.example.")
+	nodata("www.signed.example.", dns.TypeAAAA)(t, r)
 }
 
 // TestSignedFastPathMatchesGeneral: a signed answer from the cache is the
