@@ -533,3 +533,97 @@ func BenchmarkServeSigned(b *testing.B) {
 		}
 	}
 }
+
+// setTiming rewrites a BIND timing line of the key's .private file.
+func setTiming(t *testing.T, k *dnssec.Key, field string, at time.Time) {
+	t.Helper()
+	priv := strings.TrimSuffix(k.File, ".key") + ".private"
+	b, err := os.ReadFile(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if !strings.HasPrefix(l, field+":") {
+			lines = append(lines, l)
+		}
+	}
+	lines = append(lines, field+": "+at.UTC().Format("20060102150405"))
+	if err := os.WriteFile(priv, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signedBy returns the key tags of the RRSIGs over www's A RRset, and the
+// tags in the DNSKEY RRset.
+func signedBy(t *testing.T, ts *testServer) (sigTags, keyTags []uint16) {
+	t.Helper()
+	keys := zoneKeys(t, ts)
+	for _, k := range keys {
+		keyTags = append(keyTags, k.KeyTag())
+	}
+	r := ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	verifySigned(t, r, keys, "signed.example.")
+	_, sigs := rrsets(r.Answer)
+	for _, s := range sigs {
+		sigTags = append(sigTags, s.KeyTag)
+	}
+	slices.Sort(sigTags)
+	slices.Sort(keyTags)
+	return sigTags, keyTags
+}
+
+// TestKeyRollover follows the README: pre-publish a new key (published,
+// not signing), switch (the new one signs, the old one stays published),
+// remove the old key; each step by a reload, each answer verifying.
+func TestKeyRollover(t *testing.T) {
+	ts, dir := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	keyDir := filepath.Join(dir, "keys")
+	old, err := dnssec.ReadKeys("signed.example.", keyDir)
+	if err != nil || len(old) != 1 {
+		t.Fatal(old, err)
+	}
+	oldTag := old[0].Tag()
+	sigs, keys := signedBy(t, ts)
+	if !slices.Equal(sigs, []uint16{oldTag}) || !slices.Equal(keys, []uint16{oldTag}) {
+		t.Fatalf("start: signed by %v, keys %v", sigs, keys)
+	}
+	// 1. Pre-publish.
+	nk, err := dnssec.NewKey("signed.example.", keyDir, dns.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTiming(t, nk, "Activate", time.Now().Add(30*24*time.Hour))
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	sigs, keys = signedBy(t, ts)
+	both := []uint16{oldTag, nk.Tag()}
+	slices.Sort(both)
+	if !slices.Equal(sigs, []uint16{oldTag}) || !slices.Equal(keys, both) {
+		t.Fatalf("pre-published: signed by %v, keys %v", sigs, keys)
+	}
+	// 2. Switch: the new key signs, the old one is only published.
+	setTiming(t, nk, "Activate", time.Now().Add(-time.Minute))
+	setTiming(t, old[0], "Inactive", time.Now().Add(-time.Minute))
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	sigs, keys = signedBy(t, ts)
+	if !slices.Equal(sigs, []uint16{nk.Tag()}) || !slices.Equal(keys, both) {
+		t.Fatalf("switched: signed by %v, keys %v", sigs, keys)
+	}
+	// 3. Remove the old key.
+	for _, ext := range []string{".key", ".private"} {
+		if err := os.Remove(strings.TrimSuffix(old[0].File, ".key") + ext); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	sigs, keys = signedBy(t, ts)
+	if !slices.Equal(sigs, []uint16{nk.Tag()}) || !slices.Equal(keys, []uint16{nk.Tag()}) {
+		t.Fatalf("removed: signed by %v, keys %v", sigs, keys)
+	}
+}
