@@ -627,3 +627,57 @@ func TestKeyRollover(t *testing.T) {
 		t.Fatalf("removed: signed by %v, keys %v", sigs, keys)
 	}
 }
+
+// TestSignedAnswerRefreshed: a cached signed answer whose signatures are
+// due is built again on its next query, and the new one is cached in its
+// place.
+func TestSignedAnswerRefreshed(t *testing.T) {
+	ts, _ := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	srv := ts.Server
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	w := newWorker(srv, false, srv.newStats())
+	for _, name := range []string{"alias.signed.example."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		if name == "txt.signed.example." {
+			m.SetQuestion(name, dns.TypeTXT)
+		}
+		m.SetEdns0(4096, true)
+		req, _ := m.Pack()
+		key, _ := parseQuery(req, &query{}, nil)
+		cache := srv.snap.Load().cache
+		// Fill both ways of the set with it, the older one due.
+		w.serve(req, src)
+		first := cache.get(key)
+		if first == nil || first.refresh == 0 {
+			t.Fatalf("%s: not cached with a refresh time: %+v", name, first)
+		}
+		first.refresh = 1 // due
+		w.serve(req, src)
+		second := cache.get(key)
+		if second == nil || second == first || second.refresh <= srv.clock.now() {
+			t.Fatalf("%s: the due answer was not replaced", name)
+		}
+		w.serve(req, src)
+		if cache.get(key) != second {
+			t.Errorf("%s: the fresh answer was built again", name)
+		}
+		// The pool's signature too, in its own table.
+		var due *poolSig
+		for i := range second.sigs.slots {
+			if e := second.sigs.slots[i].Load(); e != nil {
+				due = e
+				due.refresh = 1
+			}
+		}
+		if due == nil {
+			t.Fatalf("%s: no pool signature kept", name)
+		}
+		w.serve(req, src)
+		for i := range second.sigs.slots {
+			if e := second.sigs.slots[i].Load(); e == due {
+				t.Errorf("%s: a due pool signature is still served", name)
+			}
+		}
+	}
+}

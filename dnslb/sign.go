@@ -212,7 +212,7 @@ func (sn *signing) sign(set []dns.RR, w string) (*dnssec.Sig, error) {
 type poolSigs struct {
 	sg    *dnssec.Signer
 	owner string // the name the pool's records are owned by
-	slots [16]atomic.Pointer[poolSig]
+	slots [64]atomic.Pointer[poolSig]
 }
 
 type poolSig struct {
