@@ -2,6 +2,8 @@ package dnslb
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -679,5 +681,54 @@ func TestSignedAnswerRefreshed(t *testing.T) {
 				t.Errorf("%s: a due pool signature is still served", name)
 			}
 		}
+	}
+}
+
+// TestSignedNXDomainCountedAndLimited: a compact NXDOMAIN (sent NOERROR)
+// is counted as NXDOMAIN, and rate limiting puts names that do not exist
+// into the zone's one bucket, as it does unsigned NXDOMAINs: a flood of
+// random names from one source is limited, signed or not.
+func TestSignedNXDomainCountedAndLimited(t *testing.T) {
+	cfg := strings.Replace(signedConfig("ecdsap256sha256"), "listen = [\"127.0.0.1:0\"]\n", "listen = [\"127.0.0.1:0\"]\n[rrl]\nresponses_per_second = 5\nslip = 2\n", 1)
+	dir := writeFiles(t, map[string]string{"dnslb.toml": cfg, "signed.zone": signedZone})
+	ts := start(t, dir+"/dnslb.toml", Options{Probe: newFakeProbe().probe})
+	for i := range 3 {
+		r := ts.askDO(t, "tcp", "counted"+string(rune('a'+i))+".signed.example.", dns.TypeA)
+		if r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("rcode %s", dns.RcodeToString[r.Rcode])
+		}
+	}
+	if got := ts.scrape(t)["dnslb_queries_total{qtype=A,rcode=NXDOMAIN,transport=tcp,zone=signed.example.}"]; got != 3 {
+		t.Errorf("counted %v signed NXDOMAINs, want 3", got)
+	}
+	la, _ := net.ResolveUDPAddr("udp", "127.0.9.21:0")
+	ra, _ := net.ResolveUDPAddr("udp", ts.addr)
+	c, err := net.DialUDP("udp", la, ra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	answered := 0
+	buf := make([]byte, 4096)
+	for i := range 60 {
+		m := new(dns.Msg)
+		m.SetQuestion(fmt.Sprintf("flood%d.signed.example.", i), dns.TypeA)
+		m.SetEdns0(4096, true)
+		b, _ := m.Pack()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err != nil {
+			continue
+		}
+		var r dns.Msg
+		if r.Unpack(buf[:n]) == nil && !r.Truncated && len(nsecs(r.Ns)) == 1 {
+			answered++
+		}
+	}
+	if answered > 15 {
+		t.Errorf("%d of 60 signed NXDOMAINs for random names answered in full; want about 5 (one bucket per zone)", answered)
 	}
 }

@@ -55,7 +55,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 			r := w.fastReply(snap, req, src, now)
 			if out, err := w.rd.render(a, &r); err == nil {
 				if snap.rrl != nil && !w.tcp {
-					if out = w.limit(snap.rrl, out, a, src.Addr(), key, now); out == nil {
+					if out = w.limit(snap.rrl, out, a, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 						return nil
 					}
 				}
@@ -75,7 +75,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		if !fast {
 			key = nil // not a question we could key on
 		}
-		resp = w.limit(snap.rrl, resp, a, src.Addr(), key, now)
+		resp = w.limit(snap.rrl, resp, a, src.Addr(), rrlKey(key, fast && w.q.do), now)
 	}
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
@@ -303,4 +303,13 @@ func (e *ecsOption) fromMiekg(o *dns.EDNS0_SUBNET) bool {
 	}
 	b := append([]byte{byte(o.Family >> 8), byte(o.Family), o.SourceNetmask, o.SourceScope}, addr[:n]...)
 	return e.parse(b)
+}
+
+// rrlKey is the question without the DO mark (parseQuery): signed and
+// unsigned answers to one question share a rate-limit bucket.
+func rrlKey(key []byte, do bool) []byte {
+	if do && len(key) > 0 {
+		return key[:len(key)-1]
+	}
+	return key
 }
