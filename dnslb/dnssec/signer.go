@@ -131,7 +131,9 @@ func contentKey(rrs []dns.RR) ([32]byte, error) {
 	rdata := make([][]byte, 0, len(rrs))
 	for _, rr := range rrs {
 		b := make([]byte, dns.Len(rr)+16)
-		off, err := dns.PackRR(rr, b, 0, nil, false)
+		// PackRR sets the header's RDLENGTH: pack a copy, the records
+		// may be shared with other queries.
+		off, err := dns.PackRR(dns.Copy(rr), b, 0, nil, false)
 		if err != nil {
 			return [32]byte{}, fmt.Errorf("dnssec: %s: %w", rr.Header().Name, err)
 		}
