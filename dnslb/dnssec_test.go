@@ -732,3 +732,56 @@ func TestSignedNXDomainCountedAndLimited(t *testing.T) {
 		t.Errorf("%d of 60 signed NXDOMAINs for random names answered in full; want about 5 (one bucket per zone)", answered)
 	}
 }
+
+// TestSignedUpdate: an RFC 2136 update to a signed zone is served signed
+// at once, and re-signs nothing it did not change.
+func TestSignedUpdate(t *testing.T) {
+	_, cfg := updateFixture(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "types = [\"TXT\"] }]\n", "types = [\"TXT\"] }]\n[zone.dnssec]\nkey_dir = \"keys\"\n", 1)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := start(t, cfg, Options{})
+	ask := func(name string) *dns.Msg {
+		r := ts.askDO(t, "udp", name, dns.TypeTXT)
+		var keys []*dns.DNSKEY
+		for _, rr := range ts.askDO(t, "udp", updZone, dns.TypeDNSKEY).Answer {
+			if k, ok := rr.(*dns.DNSKEY); ok {
+				keys = append(keys, k)
+			}
+		}
+		verifySigned(t, r, keys, updZone)
+		return r
+	}
+	ask("static." + updZone)
+	signer := ts.snap.Load().signers[updZone]
+	name := "_acme-challenge.h." + updZone
+	if r := ask(name); len(nsecs(r.Ns)) != 1 {
+		t.Fatalf("before the update: %v", r)
+	}
+	m := addTXT(name, "token")
+	m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	if r, _, err := c.Exchange(m, ts.addr); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("update: %v %v", r, err)
+	}
+	before := signer.Signed()
+	if r := ask(name); len(r.Answer) != 2 {
+		t.Fatalf("after the update: %v", r)
+	}
+	if n := signer.Signed() - before; n != 1 {
+		t.Errorf("%d RRsets signed to serve the new TXT, want 1", n)
+	}
+	if ts.snap.Load().signers[updZone] != signer {
+		t.Error("the update replaced the zone's signer (and its signatures)")
+	}
+	before = signer.Signed()
+	ask("static." + updZone)
+	if n := signer.Signed() - before; n != 0 {
+		t.Errorf("an unchanged RRset was signed again after the update (%d)", n)
+	}
+}

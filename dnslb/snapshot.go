@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -25,9 +26,13 @@ type snapshot struct {
 	poolByName map[string]*pool
 	cache      *answerCache
 	built      time.Time
-	queryLog   *queryLog                 // nil unless [log] queries
-	rrl        *rrl                      // nil unless [rrl] responses_per_second
-	udpSize    uint16                    // [server] udp_size: the largest UDP response, our EDNS size
+	queryLog   *queryLog // nil unless [log] queries
+	rrl        *rrl      // nil unless [rrl] responses_per_second
+	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
+	cacheSize  int
+	keyring    *tsig.Keyring
+	updates    map[string]*zoneUpdates   // by origin: zones that take RFC 2136 updates
+	warnings   []string                  // for the log once the snapshot is published
 	signers    map[string]*dnssec.Signer // zone origin → signer, for zones with [zone.dnssec]
 }
 
@@ -43,7 +48,7 @@ type targetSyncer interface {
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
 func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
-	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
+	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now(), cacheSize: cacheSize, keyring: cfg.Keys, updates: map[string]*zoneUpdates{}}
 	// Pools first: zones need to know which names are dynamic.
 	zonePools := map[int][]int{}
 	for i, pc := range cfg.Pools {
@@ -145,7 +150,11 @@ func (s *snapshot) buildZoneAt(cfg *config.Config, i int, pools []int, line func
 			}
 		}
 	}
-	return b.Build()
+	z, err := b.Build()
+	if err != nil || zc.Journal == "" {
+		return z, err
+	}
+	return s.replayJournal(z, zc)
 }
 
 // attachTargets registers every (check, address) with the prober, which
