@@ -219,33 +219,39 @@ type poolSig struct {
 	fam     *family
 	members []int // indices into fam.members, sorted
 	sum     uint64
+	mask    uint64 // the members as bits, for a family of up to 64
 	refresh int64
 	rdata   [][]byte // RRSIG RDATA, one per signing key
 }
 
 // find returns the signature of the members sel lists, making it when
 // none fits: the members as a set (the order differs per answer), fresh.
+// A family of up to 64 members names a set by a bit mask, exactly; a
+// larger one by the sum of its members' hashes, checked member by member.
 func (ps *poolSigs) find(sel *selection, now int64) (*poolSig, error) {
-	var sum uint64
+	var sum, mask uint64
+	small := len(sel.fam.members) <= 64
 	for _, i := range sel.members {
 		sum += sel.fam.members[i].seed
+		if small {
+			mask |= 1 << uint(i)
+		}
 	}
 	slot := &ps.slots[sum%uint64(len(ps.slots))]
-	if e := slot.Load(); e != nil && e.fam == sel.fam && e.sum == sum && now < e.refresh && e.same(sel.members) {
+	if e := slot.Load(); e != nil && e.fam == sel.fam && e.sum == sum && len(e.members) == len(sel.members) && now < e.refresh &&
+		(small && e.mask == mask || !small && e.same(sel.members)) {
 		return e, nil
 	}
 	e, err := ps.make(sel, sum, now)
 	if err != nil {
 		return nil, err
 	}
+	e.mask = mask
 	slot.Store(e)
 	return e, nil
 }
 
 func (e *poolSig) same(members []int) bool {
-	if len(members) != len(e.members) {
-		return false
-	}
 	for _, i := range members {
 		if _, ok := slices.BinarySearch(e.members, i); !ok {
 			return false
