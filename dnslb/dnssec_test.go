@@ -372,6 +372,7 @@ func TestUnsignedWithoutDO(t *testing.T) {
 		{"nope.signed.example.", dns.TypeA, dns.RcodeNameError},
 		{"x.wild.signed.example.", dns.TypeA, dns.RcodeSuccess},
 		{"host.nods.signed.example.", dns.TypeA, dns.RcodeSuccess},
+		{"www.signed.example.", dnssec.TypeNXNAME, dns.RcodeFormatError}, // RFC 9824 §3.5
 	} {
 		r := ts.ask(t, "udp", q.name, q.qtype)
 		if r.Rcode != q.rcode {

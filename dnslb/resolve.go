@@ -5,6 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -34,8 +35,8 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 	case dns.TypeAXFR, dns.TypeIXFR:
 		m.Rcode = dns.RcodeRefused // no zone transfers
 		return newAnswer(m, key, "", nil, shrinkAll)
-	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB:
-		m.Rcode = dns.RcodeFormatError // meta types are not questions (RFC 6895 §3.1)
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dnssec.TypeNXNAME:
+		m.Rcode = dns.RcodeFormatError // meta types are not questions (RFC 6895 §3.1, RFC 9824 §3.5)
 		return newAnswer(m, key, "", nil, shrinkAll)
 	}
 	z := s.zones.Find(qname, qtype)
