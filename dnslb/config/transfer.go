@@ -80,6 +80,11 @@ func buildTransfer(t *zoneTOML, z *Zone, v *validator, c *Config) {
 		z.Notify = append(z.Notify, ap)
 	}
 	z.NotifyInterval = v.positiveDuration(z.At+".notify_interval", t.NotifyInterval, DefaultNotifyInterval)
+	if z.DNSSEC != nil && (len(t.Transfer) > 0 || len(t.Notify) > 0) {
+		// Signatures are made per answer: a transfer would hand secondaries
+		// an unsigned copy of a signed zone.
+		v.errorf(z.At+".transfer", "a zone signed online ([zone.dnssec]) cannot be transferred yet: remove transfer and notify, or dnssec")
+	}
 	if len(z.Transfer) > 0 || len(z.Notify) > 0 {
 		if z.File != "" {
 			z.SerialFile = z.File + ".serial"

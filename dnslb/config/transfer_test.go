@@ -58,6 +58,7 @@ func TestTransferConfig(t *testing.T) {
 		{"bad prefix", updZoneConf + "transfer = [{ addresses = [\"192.0.2.0/33\"] }]\n", []string{":5: zone[0].transfer[0].addresses[0]: \"192.0.2.0/33\" is not an address or prefix"}},
 		{"bad notify", updZoneConf + "notify = [\"192.0.2.1:0\", \"ns1\"]\n", []string{":5: zone[0].notify[0]:", "zone[0].notify[1]: \"ns1\" is not an address"}},
 		{"bad interval", updZoneConf + "notify_interval = \"0s\"\n", []string{":5: zone[0].notify_interval: 0s: use a positive duration"}},
+		{"signed online", updZoneConf + "notify = [\"192.0.2.1\"]\n[zone.dnssec]\nkey_dir = \"k\"\n", []string{"zone[0].transfer: a zone signed online ([zone.dnssec]) cannot be transferred yet"}},
 		{"near miss", updZoneConf + "transfer = [{ adresses = [\"192.0.2.1\"] }]\n", []string{`unknown key "zone.transfer.adresses" (did you mean "addresses"?)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -29,6 +30,20 @@ type zoneTOML struct {
 	// NotifyInterval is the least time between two new serials made by
 	// health changes, and so between NOTIFYs; default 1s.
 	NotifyInterval duration `toml:"notify_interval"`
+	// DNSSEC signs the zone online; absent: served unsigned.
+	DNSSEC *dnssecTOML `toml:"dnssec"`
+}
+
+// dnssecTOML is [zone.dnssec].
+type dnssecTOML struct {
+	Algorithm string `toml:"algorithm"` // "ecdsap256sha256" (default) or "ed25519": of keys created
+	KeyDir    string `toml:"key_dir"`   // required; relative to the config file
+}
+
+// DNSSEC is [zone.dnssec], checked: the zone is signed online.
+type DNSSEC struct {
+	Algorithm uint8  // DNSSEC algorithm number of keys dnslb creates
+	KeyDir    string // resolved against the config's folder
 }
 
 // Zone is one [[zone]], checked.
@@ -49,6 +64,7 @@ type Zone struct {
 	// SerialFile keeps the zone's last serial across restarts, so that it
 	// never goes back; "" when the zone neither transfers nor notifies.
 	SerialFile string
+	DNSSEC     *DNSSEC // nil: unsigned
 }
 
 func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
@@ -75,7 +91,7 @@ func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
 		if t.File == "" && len(t.Records) == 0 {
 			v.errorf(at, "zone %s has no data: set file = \"zones/%szone\" or records = [...]", o, o)
 		}
-		z := Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at}
+		z := Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at, DNSSEC: buildDNSSEC(t.DNSSEC, at+".dnssec", v, c)}
 		buildUpdates(&ts[i], &z, v, c)
 		buildTransfer(&ts[i], &z, v, c)
 		out = append(out, z)
@@ -94,4 +110,26 @@ func (c *Config) ZoneOf(name string) int {
 		}
 	}
 	return best
+}
+
+// algorithms are the DNSSEC algorithms dnslb creates keys with.
+var algorithms = map[string]uint8{"ecdsap256sha256": dns.ECDSAP256SHA256, "ed25519": dns.ED25519}
+
+func buildDNSSEC(t *dnssecTOML, at string, v *validator, c *Config) *DNSSEC {
+	if t == nil {
+		return nil
+	}
+	d := &DNSSEC{Algorithm: dns.ECDSAP256SHA256}
+	if t.Algorithm != "" {
+		alg, ok := algorithms[strings.ToLower(t.Algorithm)]
+		if !ok {
+			v.errorf(at+".algorithm", "%q is not a supported algorithm: use \"ecdsap256sha256\" or \"ed25519\"", t.Algorithm)
+		}
+		d.Algorithm = alg
+	}
+	if t.KeyDir == "" {
+		v.errorf(at+".key_dir", "key_dir is required: the folder of the zone's key files, e.g. key_dir = \"keys\"")
+	}
+	d.KeyDir = c.Path(t.KeyDir)
+	return d
 }
