@@ -69,8 +69,12 @@ func (s *Server) transferOut(c net.Conn, req []byte, src netip.AddrPort) bool {
 	origin := dns.CanonicalName(q.Name)
 	sig := snap.keyring.Verify(req, &m)
 	now := time.Now()
+	edns := m.IsEdns0() != nil
 	resp := new(dns.Msg)
 	resp.SetReply(&m)
+	if edns {
+		resp.SetEdns0(snap.udpSize, false) // RFC 6891 §7: answer EDNS with EDNS
+	}
 	single := func(rcode int, result string) bool {
 		resp.Rcode = rcode
 		s.metrics.transfers.WithLabelValues(kind, result).Inc()
@@ -149,6 +153,9 @@ func (s *Server) transferOut(c net.Conn, req []byte, src netip.AddrPort) bool {
 		out.SetReply(&m)
 		out.Authoritative = true
 		out.Compress = true
+		if edns {
+			out.SetEdns0(snap.udpSize, false)
+		}
 		size := 0
 		n := 0
 		for n < len(records) && (n == 0 || size+dns.Len(records[n]) < xfrMessageSize) {
