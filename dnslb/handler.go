@@ -53,13 +53,14 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	if fast {
 		if a := snap.cache.get(key); a != nil {
 			r := w.fastReply(snap, req, src, now)
-			if out, err := w.rd.render(a, &r); err == nil {
+			out, used, truncated, err := w.respond(snap, a, &r)
+			if err == nil {
 				if snap.rrl != nil && !w.tcp {
-					if out = w.limit(snap.rrl, out, a, src.Addr(), key, now); out == nil {
+					if out = w.limit(snap.rrl, out, used, src.Addr(), key, now); out == nil {
 						return nil
 					}
 				}
-				w.stats.count(w.tcp, a.zoneSlot, w.q.qtype, a.rcode, len(out), false)
+				w.stats.count(w.tcp, used.zoneSlot, w.q.qtype, used.rcode, len(out), truncated)
 				if timed {
 					w.stats.observeDuration(nanotime() - start)
 				}
@@ -206,34 +207,43 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if fast {
 		snap.cache.put(a)
 	}
-	out, err := w.rd.render(a, &r)
-	truncated := false
-	switch err {
-	case nil:
-	case errNoMembers:
-		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers)
-		if err == nil {
-			a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
-			out, err = w.rd.render(a, &r)
-		}
-	case errTooBig:
-		out, truncated = w.shrink(snap, a, &r, qname, q.Qtype)
-		err = nil
-	}
+	out, used, truncated, err := w.respond(snap, a, &r)
 	if err != nil {
+		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		return fail(dns.RcodeServerFailure, true)
 	}
-	w.stats.count(w.tcp, a.zoneSlot, q.Qtype, a.rcode, len(out), truncated)
-	return out, a
+	w.stats.count(w.tcp, used.zoneSlot, q.Qtype, used.rcode, len(out), truncated)
+	return out, used
+}
+
+// respond renders a for r, or what stands in for it when a cannot be sent
+// as it is: a pool with nothing to serve (when_all_down = "none") gets its
+// NODATA answer; a response over r.limit loses its optional additional
+// records, or is truncated. The stand-ins are built once and kept with a,
+// so that the cached path neither resolves nor allocates for them. used is
+// the answer sent.
+func (w *worker) respond(snap *snapshot, a *answer, r *reply) (out []byte, used *answer, truncated bool, err error) {
+	out, err = w.rd.render(a, r)
+	if err == errNoMembers {
+		if a, err = a.variant(snap, resolveNoPoolMembers); err != nil {
+			return nil, a, false, err
+		}
+		out, err = w.rd.render(a, r)
+	}
+	if err == errTooBig {
+		out, truncated = w.shrink(snap, a, r)
+		err = nil
+	}
+	return out, a, truncated, err
 }
 
 // shrink makes a response that fits r.limit: without optional additional
 // records when that is enough; a referral without glue and with TC set
 // (RFC 9471); otherwise TC with the question alone, so that the resolver
 // asks again over TCP (RFC 1035 §4.2.1, RFC 7766).
-func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype uint16) ([]byte, bool) {
+func (w *worker) shrink(snap *snapshot, a *answer, r *reply) ([]byte, bool) {
 	if a.shrink != shrinkAll {
-		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional); err == nil {
+		if b, err := a.variant(snap, resolveNoAdditional); err == nil {
 			if out, err := w.rd.render(b, r); err == nil {
 				if a.shrink == shrinkGlue {
 					out[2] |= byte(flagTC >> 8)
@@ -254,6 +264,7 @@ func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype
 		out = appendOPT(out, r, 0, 0)
 		binary.BigEndian.PutUint16(out[10:], 1)
 	}
+	w.rd.out = out[:0]
 	return out, true
 }
 
