@@ -282,6 +282,7 @@ func (c *Config) validatePools(v *validator) {
 		for j, m := range p.Members {
 			c.validateMember(v, fmt.Sprintf("%s.members[%d]", at, j), p, m, seen)
 		}
+		validateAnswerSize(v, at, p)
 	}
 	for i, p := range c.Pools {
 		at := fmt.Sprintf("pool[%d].when_all_down", i)
@@ -309,6 +310,40 @@ func (c *Config) validatePools(v *validator) {
 				break
 			}
 			seen[q.name] = true
+		}
+	}
+}
+
+// validateAnswerSize refuses a pool whose answer could not fit in a DNS
+// message (65535 bytes): it could only ever be answered with TC, over TCP
+// too. The bound counts the header, the question, each record with its
+// owner compressed, and our largest OPT (with an IPv6 client subnet).
+func validateAnswerSize(v *validator, at string, p *PoolConfig) {
+	const fixed = 12 + 4 + 11 + 4 + 4 + 16
+	var n4, n6 int
+	for _, m := range p.Members {
+		if m.addr.Is4() {
+			n4++
+		} else if m.addr.Is6() {
+			n6++
+		}
+	}
+	for _, f := range []struct {
+		n        int
+		size     int
+		addrType string
+	}{{n4, 2 + 10 + 4, "IPv4"}, {n6, 2 + 10 + 16, "IPv6"}} {
+		limit := (65535 - fixed - len(p.name) - 1) / f.size
+		listed := f.n
+		if p.Answers > 0 {
+			listed = min(listed, p.Answers)
+		}
+		if listed > limit {
+			key, now := ".members", fmt.Sprintf("%d %s members, all in one answer (answers = 0),", f.n, f.addrType)
+			if p.Answers > 0 {
+				key, now = ".answers", fmt.Sprintf("%d: answers of %d %s members", p.Answers, listed, f.addrType)
+			}
+			v.errorf(at+key, "%s would not fit in a DNS message (65535 bytes): set answers to at most %d", now, limit)
 		}
 	}
 }

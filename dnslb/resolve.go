@@ -88,6 +88,24 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 			}
 			name = target
 			continue
+		case zones.DNAME:
+			// RFC 6672 §3.2: the DNAME, then a CNAME synthesized from it
+			// (TTL the DNAME's), chased as a CNAME is.
+			d := r.Records[0].(*dns.DNAME)
+			m.Answer = append(m.Answer, d)
+			target := name[:len(name)-len(r.Node.Name)] + dns.CanonicalName(d.Target)
+			if _, ok := dns.IsDomainName(target); !ok {
+				m.Rcode = dns.RcodeYXDomain // the substitution overflows a name
+				break
+			}
+			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target})
+			seen++
+			// ANY goes on too, as in NSD: the CNAME is not at the name.
+			if qtype == dns.TypeCNAME || !z.Contains(target) || seen >= maxChase || inAnswer(m.Answer, target) {
+				break
+			}
+			name = target
+			continue
 		case zones.Dynamic:
 			if mode != resolveNoPoolMembers {
 				return newAnswer(m, key, z.Origin, s.pools[r.DynamicID].family(qtype), shrinkAll)

@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -55,6 +56,36 @@ func BenchmarkLargeRRset(b *testing.B) {
 					w.serve(req, src)
 				}
 			})
+		}
+	}
+}
+
+// TestLargeAnswers: the largest pool the config accepts and a 4,000-record
+// RRset are answered whole over TCP, even with an IPv6 client subnet in the
+// query, and truncated over UDP.
+func TestLargeAnswers(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"dnslb.toml": "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[[zone]]\norigin = \"big.test.\"\nfile = \"big.zone\"\n" +
+			strings.Replace(manyMembers("www.big.test.", "", 4091, 0), "[[pool]]", "[[pool]]\npolicy = \"hash\"", 1),
+		"big.zone": largeZone(4000),
+	})
+	ts := start(t, dir+"/dnslb.toml", Options{})
+	for _, tc := range []struct {
+		name string
+		n    int
+	}{{"www.big.test.", 4091}, {"n4000.big.test.", 4000}} {
+		for _, netw := range transports {
+			m := new(dns.Msg)
+			m.SetQuestion(tc.name, dns.TypeA)
+			m.SetEdns0(1232, false)
+			o := m.IsEdns0()
+			o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 2, SourceNetmask: 128, Address: net.ParseIP("2001:db8::1")})
+			for range 2 { // the general path, then the cache
+				r := ts.exchange(t, netw, m)
+				if netw == "udp" && (!r.Truncated || len(r.Answer) != 0) || netw == "tcp" && (r.Truncated || len(r.Answer) != tc.n) {
+					t.Fatalf("%s %s: TC %v, %d records", netw, tc.name, r.Truncated, len(r.Answer))
+				}
+			}
 		}
 	}
 }
