@@ -161,6 +161,11 @@ var conformance = []dnsCase{
 	{name: "STATUS is NOTIMP", qname: "example.", qtype: dns.TypeSOA, rcode: dns.RcodeNotImplemented,
 		edit: func(m *dns.Msg) { m.Opcode = dns.OpcodeStatus }},
 	{name: "AXFR is REFUSED", qname: "example.", qtype: dns.TypeAXFR, rcode: dns.RcodeRefused},
+	{name: "IXFR with its SOA in authority is REFUSED", qname: "example.", qtype: dns.TypeIXFR, rcode: dns.RcodeRefused,
+		edit: func(m *dns.Msg) {
+			soa, _ := dns.NewRR("example. 300 IN SOA ns1.example. hostmaster.example. 2026112400 3600 600 604800 60")
+			m.Ns = []dns.RR{soa}
+		}},
 	{name: "ANY gets the RFC 8482 answer", qname: "www.example.", qtype: dns.TypeANY, aa: true,
 		answer: []string{"www.example. 3789 IN HINFO \"RFC8482\" \"\""}},
 	{name: "ANY at a CNAME is the CNAME", qname: "alias.example.", qtype: dns.TypeANY, aa: true,

@@ -48,6 +48,10 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 			w.stats.count(w.tcp, 0, 0, dns.RcodeServerFailure, len(resp), false)
 		}
 	}()
+	if !w.tcp && reflectorPort(src.Port()) {
+		w.stats.dropped.Add(1)
+		return nil
+	}
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
 	if fast {
@@ -122,6 +126,16 @@ func (e *ecsOption) client() client {
 // general answers anything the fast path did not: cache misses, and every
 // request of an unusual shape, which it parses fully with miekg/dns.
 func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bool, now int64) ([]byte, *answer) {
+	verdict, optAt := checkWire(req)
+	switch verdict {
+	case wireDrop:
+		w.stats.dropped.Add(1)
+		return nil, nil
+	case wireFormErr:
+		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
+		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
+		return out, nil
+	}
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil {
 		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
@@ -171,19 +185,30 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		if opt.Version() != ednsVersion {
 			return fail(dns.RcodeBadVers, true)
 		}
-		for _, o := range opt.Option {
-			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+		// Client subnet from the bytes sent: miekg/dns pads a short
+		// address and drops bytes beyond it, which RFC 7871 §6 makes
+		// FORMERR.
+		for opts := req[optAt[0] : optAt[0]+max(optAt[1], 0)]; len(opts) >= 4; {
+			code, olen := binary.BigEndian.Uint16(opts), int(binary.BigEndian.Uint16(opts[2:]))
+			if 4+olen > len(opts) {
+				return fail(dns.RcodeFormatError, false)
+			}
+			if code == optCodeECS {
 				var ecs ecsOption
-				if r.ecs != nil || !ecs.fromMiekg(e) {
+				if r.ecs != nil || !ecs.parse(opts[4:4+olen]) {
 					return fail(dns.RcodeFormatError, false)
 				}
 				r.ecs = &ecs
 				r.client = ecs.client()
 			}
+			opts = opts[4+olen:]
 		}
 	}
 	if m.Opcode != dns.OpcodeQuery {
 		return fail(dns.RcodeNotImplemented, true) // NOTIFY, UPDATE, … (RFC 8906 §3.1.4: never silence)
+	}
+	if len(m.Question) == 1 && m.Question[0].Qtype == dns.TypeIXFR && len(m.Answer) == 0 {
+		return fail(dns.RcodeRefused, true) // its SOA is in the authority section; no transfers (yet)
 	}
 	if len(m.Question) != 1 || len(m.Answer) > 0 || len(m.Ns) > 0 {
 		return fail(dns.RcodeFormatError, true)
@@ -299,19 +324,15 @@ func packQuestion(q dns.Question) []byte {
 	return buf[:off+4]
 }
 
-// fromMiekg copies a parsed ECS option, refusing what RFC 7871 §6 forbids.
-func (e *ecsOption) fromMiekg(o *dns.EDNS0_SUBNET) bool {
-	var addr []byte
-	switch o.Family {
-	case 1:
-		addr = o.Address.To4()
-	case 2:
-		addr = o.Address.To16()
+// reflectorPort reports whether a datagram from port p must go unanswered:
+// port 0 cannot be answered, and the small services that answer whatever
+// they get — echo, daytime, quote of the day, chargen, time — would bounce
+// our response back forever (BIND drops the same list, plus kpasswd's
+// errors). Port 53 stays: resolvers may query from it.
+func reflectorPort(p uint16) bool {
+	switch p {
+	case 0, 7, 13, 17, 19, 37, 123, 464:
+		return true
 	}
-	n := (int(o.SourceNetmask) + 7) / 8
-	if addr == nil || n > len(addr) {
-		return false
-	}
-	b := append([]byte{byte(o.Family >> 8), byte(o.Family), o.SourceNetmask, o.SourceScope}, addr[:n]...)
-	return e.parse(b)
+	return false
 }
