@@ -303,7 +303,7 @@ func FuzzHandlerTCP(f *testing.F) {
 		}
 		want := min(len(reqs), maxQueries)
 		for i, r := range reqs[:want] {
-			if len(r) < headerLen || r[2]&0x80 != 0 {
+			if !couldBeQuery(r) {
 				want = i // no response, and the server hangs up
 				break
 			}

@@ -57,6 +57,7 @@ type Server struct {
 	httpLn   net.Listener
 	ready    atomic.Bool // listeners serving
 	tcpSlots chan struct{}
+	tcpBufs  sync.Pool // *tcpBuffers, taken while a connection has a query to answer
 	shares   shareSampler
 }
 
@@ -98,6 +99,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
+	s.tcpBufs.New = s.newTCPBuffers
 	if err := s.bind(cfg); err != nil {
 		s.closeListeners()
 		for _, c := range s.udpConns {
