@@ -98,7 +98,7 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 		if b != nil {
 			s.putTCPBuffers(b)
 		}
-		closeGracefully(c, min(cfg.TCPReadTimeout.Duration, maxLinger))
+		closeGracefully(c, min(cfg.TCPReadTimeout, maxLinger))
 	}()
 	var lb [2]byte
 	for range cfg.TCPMaxQueries {
@@ -108,18 +108,18 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 				s.putTCPBuffers(b)
 				b = nil
 			}
-			_ = c.SetReadDeadline(time.Now().Add(s.idleTimeout(cfg.TCPIdleTimeout.Duration)))
+			_ = c.SetReadDeadline(time.Now().Add(s.idleTimeout(cfg.TCPIdleTimeout)))
 			if _, err := io.ReadFull(c, lb[:1]); err != nil {
 				return // idle timeout, or the client closed
 			}
 			b = s.tcpBufs.Get().(*tcpBuffers)
 			b.r.Reset(c)
-			_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout.Duration))
+			_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout))
 			if _, err := io.ReadFull(b.r, lb[1:]); err != nil {
 				return
 			}
 		} else {
-			_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout.Duration))
+			_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout))
 			if _, err := io.ReadFull(b.r, lb[:]); err != nil {
 				return
 			}
@@ -134,7 +134,7 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 		}
 		b.out = binary.BigEndian.AppendUint16(b.out[:0], uint16(len(resp)))
 		b.out = append(b.out, resp...)
-		_ = c.SetWriteDeadline(time.Now().Add(cfg.TCPReadTimeout.Duration))
+		_ = c.SetWriteDeadline(time.Now().Add(cfg.TCPReadTimeout))
 		if _, err := c.Write(b.out); err != nil {
 			return
 		}
