@@ -43,7 +43,7 @@ func (s *Server) serveTCP(ctx context.Context, l *net.TCPListener) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-s.tcpSlots }()
-			stop := context.AfterFunc(ctx, func() { c.Close() })
+			stop := context.AfterFunc(ctx, func() { s.endConn(c) })
 			defer stop()
 			s.serveConn(c, c.RemoteAddr().(*net.TCPAddr).AddrPort())
 		}()
@@ -77,10 +77,15 @@ func (s *Server) newTCPBuffers() any {
 // clients that ask now and then cannot keep every slot to themselves.
 const busyIdleTimeout = 250 * time.Millisecond
 
-// idleTimeout is how long a connection may wait for its next query.
+// idleTimeout is how long a TCP connection waits for its next query:
+// shorter under load, and shorter still while a new process takes the
+// sockets over (handoverIdle).
 func (s *Server) idleTimeout(configured time.Duration) time.Duration {
 	if len(s.tcpSlots) > cap(s.tcpSlots)/2 {
-		return min(configured, busyIdleTimeout)
+		configured = min(configured, busyIdleTimeout)
+	}
+	if s.handingOver.Load() {
+		configured = min(configured, handoverIdle)
 	}
 	return configured
 }
