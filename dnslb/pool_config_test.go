@@ -60,6 +60,18 @@ func TestPoolConfigErrors(t *testing.T) {
 		{"pool below a DNAME", strings.Replace(poolErrorZone, `"sub 300`, `"old 300 IN DNAME lb.test.", "sub 300`, 1) + pool("www.old.lb.test.", ""),
 			[]string{"c.toml:14: www.old.lb.test. A is below the DNAME at old.lb.test."}},
 		{"policy least_load", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\n"), nil},
+		{"watermarks", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 0\nload_high = 0.8\nfast_return = true\n"), nil},
+		{"watermarks on another policy", poolErrorZone + pool("www.lb.test.", "policy = \"fastest\"\nload_high = 80\n"),
+			[]string{`pool[0].load_high: only policy = "least_load" uses load_low and load_high`}},
+		{"one watermark", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 50\n"),
+			[]string{"pool[0].load_low: set both load_low and load_high, e.g. load_low = 50, load_high = 100"}},
+		{"watermarks reversed", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 50\nload_high = 50\n"),
+			[]string{"pool[0].load_high: 50: use more than load_low (50)"}},
+		{"negative watermark", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = -1\nload_high = 5\n"),
+			[]string{"pool[0].load_low: -1: use 0 or more"}},
+		{"watermark not a number", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 1\nload_high = inf\n"),
+			[]string{"pool[0].load_low: use plain numbers, not nan or inf"}},
+		{"fast_return is a boolean", poolErrorZone + pool("www.lb.test.", "fast_return = \"yes\"\n"), []string{"fast_return"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
