@@ -36,21 +36,26 @@ func (c *answerCache) get(key []byte) *answer {
 	return nil
 }
 
-// put stores a, over an entry for the same question (two workers may
-// have missed on it at once), else in the free way of its set or over the
-// older guess: a question is never held twice, evicting a neighbour.
+// put stores a, over an answer to the same question (one whose
+// signatures are due, say), else in the free way of its set or over the
+// older guess.
 func (c *answerCache) put(a *answer) {
 	i := maphash.String(c.seed, a.key) & c.mask
-	first, second := c.slots[i].Load(), c.slots[i+1].Load()
 	switch {
-	case first == nil || first.key == a.key:
+	case sameKey(c.slots[i].Load(), a):
 		c.slots[i].Store(a)
-	case second == nil || second.key == a.key:
+	case sameKey(c.slots[i+1].Load(), a):
+		c.slots[i+1].Store(a)
+	case c.slots[i].Load() == nil:
+		c.slots[i].Store(a)
+	case c.slots[i+1].Load() == nil:
 		c.slots[i+1].Store(a)
 	default:
 		// Move the first way to the second, so that the newest entry is
 		// found first and the older of the two is the one evicted next.
-		c.slots[i+1].Store(first)
+		c.slots[i+1].Store(c.slots[i].Load())
 		c.slots[i].Store(a)
 	}
 }
+
+func sameKey(old, a *answer) bool { return old != nil && old.key == a.key }

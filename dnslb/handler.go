@@ -55,12 +55,12 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
 	if fast {
-		if a := snap.cache.get(key); a != nil {
+		if a := snap.cache.get(key); a != nil && (a.refresh == 0 || now < a.refresh) {
 			r := w.fastReply(snap, req, src, now)
 			out, used, truncated, err := w.respond(snap, a, &r)
 			if err == nil {
 				if snap.rrl != nil && !w.tcp {
-					if out = w.limit(snap.rrl, out, used, src.Addr(), key, now); out == nil {
+					if out = w.limit(snap.rrl, out, used, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 						return nil
 					}
 				}
@@ -80,7 +80,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		if !fast {
 			key = nil // not a question we could key on
 		}
-		resp = w.limit(snap.rrl, resp, a, src.Addr(), key, now)
+		resp = w.limit(snap.rrl, resp, a, src.Addr(), rrlKey(key, fast && w.q.do), now)
 	}
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
@@ -228,7 +228,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if fast {
 		key = string(w.key)
 	}
-	a, err := snap.resolve(qname, q.Qtype, key, resolveFull)
+	a, err := snap.resolve(qname, q.Qtype, key, resolveFull, r.do, now)
 	if err != nil {
 		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		return fail(dns.RcodeServerFailure, true)
@@ -255,7 +255,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 func (w *worker) respond(snap *snapshot, a *answer, r *reply) (out []byte, used *answer, truncated bool, err error) {
 	out, err = w.rd.render(a, r)
 	if err == errNoMembers {
-		if a, err = a.variant(snap, resolveNoPoolMembers); err != nil {
+		if a, err = a.variant(snap, resolveNoPoolMembers, r.do, r.now); err != nil {
 			return nil, a, false, err
 		}
 		out, err = w.rd.render(a, r)
@@ -273,7 +273,7 @@ func (w *worker) respond(snap *snapshot, a *answer, r *reply) (out []byte, used 
 // asks again over TCP (RFC 1035 §4.2.1, RFC 7766).
 func (w *worker) shrink(snap *snapshot, a *answer, r *reply) ([]byte, bool) {
 	if a.shrink != shrinkAll {
-		if b, err := a.variant(snap, resolveNoAdditional); err == nil {
+		if b, err := a.variant(snap, resolveNoAdditional, r.do, r.now); err == nil {
 			if out, err := w.rd.render(b, r); err == nil {
 				if a.shrink == shrinkGlue {
 					out[2] |= byte(flagTC >> 8)
@@ -340,4 +340,13 @@ func reflectorPort(p uint16) bool {
 		return true
 	}
 	return false
+}
+
+// rrlKey is the question without the DO mark (parseQuery): signed and
+// unsigned answers to one question share a rate-limit bucket.
+func rrlKey(key []byte, do bool) []byte {
+	if do && len(key) > 0 {
+		return key[:len(key)-1]
+	}
+	return key
 }
