@@ -146,7 +146,7 @@ func TestBuildErrors(t *testing.T) {
 		{"cname at apex", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n@ 60 IN CNAME www\n", "", []string{"CNAME at the zone apex"}},
 		{"two SOA", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN SOA a b 2 2 3 4 5\n@ 60 IN NS ns1\n", "", []string{"2 SOA records"}},
 		{"SOA below apex", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nx 60 IN SOA a b 1 2 3 4 5\n", "", []string{"only the zone apex"}},
-		{"syntax", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.300\n", "", []string{"test:3:", "bad A"}},
+		{"syntax", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.300\n", "", []string{"test:3:", `A record: "192.0.2.300" is not a valid IPv4 address`}},
 		{"pool and A", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.1\n", "www.example.", []string{"has A records in the zone and a pool"}},
 		{"pool below cut", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nsub 60 IN NS ns.other.\n", "www.sub.example.", []string{"below the delegation"}},
 		{"pool on cname", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN CNAME x\n", "www.example.", []string{"is a CNAME and cannot also be a pool"}},

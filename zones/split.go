@@ -118,9 +118,3 @@ func parens(text []byte) int {
 	}
 	return d
 }
-
-// prefix is what a chunk's parser reads before the chunk: the directives in
-// effect where it starts.
-func (c *zoneChunk) prefix() string {
-	return "$ORIGIN " + c.origin + "\n$TTL " + c.ttl + "\n"
-}
