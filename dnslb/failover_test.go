@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -72,42 +74,42 @@ func TestFailover(t *testing.T) {
 			for j := 1; j <= 4; j++ {
 				hosts = append(hosts, fmt.Sprintf("127.0.%d.%d", 10+i, j))
 			}
-			bs, port := startBackends(t, backendKind, hosts...)
+			bs, port := testutil.Backends(t, backendKind, hosts...)
 			dir := t.TempDir()
 			check := fmt.Sprintf("type = %q\nport = %d\ninterval = %q\ntimeout = %q\nrise = %d\nfall = %d\n", backendKind, port, foInterval, foTimeout, foRise, foFall)
 			switch backendKind {
 			case "https":
-				check += fmt.Sprintf("host = \"example.com\"\nca_file = %q\n", writeCA(t, dir))
+				check += fmt.Sprintf("host = \"example.com\"\nca_file = %q\n", testutil.WriteCA(t, dir))
 			case "dns":
 				check += "name = \"probe.test.\"\n"
 			}
-			cfg := writeFiles(t, map[string]string{"dnslb.toml": poolConfig("", check, "all", hosts, "")})
+			cfg := testutil.WriteFiles(t, map[string]string{"dnslb.toml": poolConfig("", check, "all", hosts, "")})
 			ts := start(t, cfg+"/dnslb.toml", Options{})
-			waitFor(t, 5*time.Second, "all four members served", func() bool {
+			testutil.WaitFor(t, 5*time.Second, "all four members served", func() bool {
 				return len(addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA))) == 4
 			})
 			victim := bs[0]
 			down := func() {
 				switch kind {
 				case "http-503":
-					victim.status.Store(503)
+					victim.Status.Store(503)
 				default:
-					victim.stop()
+					victim.Stop()
 				}
 			}
 			up := func() {
 				switch kind {
 				case "http-503":
-					victim.status.Store(200)
+					victim.Status.Store(200)
 				default:
-					victim.restart()
+					victim.MustRestart(t)
 				}
 			}
 			withdraw := foFall*foInterval + foTimeout
-			took := ts.watch(t, down, victim.host(), false, withdraw+foMargin)
+			took := ts.watch(t, down, victim.Host(), false, withdraw+foMargin)
 			t.Logf("%s: withdrawn after %v (bound %v)", kind, took.Round(time.Millisecond), withdraw)
 			restore := foRise*foInterval + foTimeout
-			took = ts.watch(t, up, victim.host(), true, restore+foMargin)
+			took = ts.watch(t, up, victim.Host(), true, restore+foMargin)
 			t.Logf("%s: restored after %v (bound %v)", kind, took.Round(time.Millisecond), restore)
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // wireConfig has a pool of every policy, for the on-the-wire tests. The
@@ -118,7 +120,7 @@ func startPolicyServer(t testing.TB) *testServer {
 	probe.set("192.0.2.52", fakeFigures{rtt: 20 * time.Millisecond})
 	probe.set("192.0.2.60", fakeFigures{load: 5})
 	probe.set("192.0.2.61", fakeFigures{load: 1})
-	dir := writeFiles(t, map[string]string{"dnslb.toml": wireConfig})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": wireConfig})
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)

@@ -70,7 +70,7 @@ func (f *flapper) flip() {
 		b.stop(m)
 		at := time.Now()
 		f.tl.record(i, false, m, at)
-		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.addr.Addr(), m)
+		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.Host(), m)
 		return
 	}
 	if err := b.start(); err != nil {
@@ -80,5 +80,5 @@ func (f *flapper) flip() {
 	}
 	at := time.Now()
 	f.tl.record(i, true, modeUp, at)
-	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.addr.Addr())
+	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.Host())
 }

@@ -127,15 +127,14 @@ func soak(abort context.Context, o *options, out io.Writer) (*result, error) {
 		return fail(err)
 	}
 	res.setup = s
-	backends, port, backendsWG, err := startBackends(s.members)
+	backends, port, err := startBackends(s.members)
 	if err != nil {
 		return fail(err)
 	}
 	defer func() {
 		for _, b := range backends {
-			b.close()
+			b.Close()
 		}
-		backendsWG.Wait()
 	}()
 	s.backendPort = port
 	if err := s.write(variants[0]); err != nil {
