@@ -26,7 +26,7 @@ type metrics struct {
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
 
-	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
 }
 
 func newMetrics(s *Server) *metrics {
@@ -60,6 +60,7 @@ func newMetrics(s *Server) *metrics {
 		truncated:   prometheus.NewDesc("dnslb_truncated_responses_total", "Responses sent with TC=1, by transport.", []string{"transport"}, nil),
 		panics:      prometheus.NewDesc("dnslb_panics_total", "Queries whose handling panicked (answered SERVFAIL).", nil, nil),
 		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, or responses themselves.", nil, nil),
+		readErrors:  prometheus.NewDesc("dnslb_udp_read_errors_total", "UDP socket reads that failed (logged at most once a minute).", nil, nil),
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
@@ -105,7 +106,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
 		ch <- d
 	}
 }
@@ -118,11 +119,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	s.statsMu.Unlock()
 	zoneNames := s.zoneSlots.all()
 
-	var q [maxZoneSlots]*[17][8][2]uint64
-	var sizes [2][11]uint64
-	var sizeSum, trunc [2]uint64
-	var durs [11]uint64
-	var durSum, panics, dropped, rrlD, rrlS uint64
+	var q [maxZoneSlots]*zoneTotals
+	var sizes [len(transportLabels)][len(sizeBuckets) + 1]uint64
+	var sizeSum, trunc [len(transportLabels)]uint64
+	var durs [len(durationBuckets) + 1]uint64
+	var durSum, panics, dropped, readErrs, rrlD, rrlS uint64
 	for _, st := range all {
 		for z := range zoneNames {
 			zc := st.zones[z].Load()
@@ -130,7 +131,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			if q[z] == nil {
-				q[z] = new([17][8][2]uint64)
+				q[z] = new(zoneTotals)
 			}
 			for a := range zc {
 				for b := range zc[a] {
@@ -140,7 +141,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		for t := range 2 {
+		for t := range transportLabels {
 			for b := range sizes[t] {
 				sizes[t][b] += st.sizes[t][b].Load()
 			}
@@ -153,6 +154,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		durSum += st.durSum.Load()
 		panics += st.panics.Load()
 		dropped += st.dropped.Load()
+		readErrs += st.readErrors.Load()
 		rrlD += st.rrlDrops.Load()
 		rrlS += st.rrlSlips.Load()
 	}
@@ -170,13 +172,14 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for t := range 2 {
-		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets, float64(sizeSum[t]), transportLabels[t])
+	for t := range transportLabels {
+		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets[:], float64(sizeSum[t]), transportLabels[t])
 		ch <- prometheus.MustNewConstMetric(m.truncated, prometheus.CounterValue, float64(trunc[t]), transportLabels[t])
 	}
-	ch <- constHistogram(m.durations, durs[:], durationBuckets, float64(durSum)/1e9)
+	ch <- constHistogram(m.durations, durs[:], durationBuckets[:], float64(durSum)/1e9)
 	ch <- prometheus.MustNewConstMetric(m.panics, prometheus.CounterValue, float64(panics))
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
+	ch <- prometheus.MustNewConstMetric(m.readErrors, prometheus.CounterValue, float64(readErrs))
 	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {
