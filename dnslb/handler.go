@@ -10,7 +10,9 @@ import (
 )
 
 // worker answers queries one at a time with its own scratch space. Each UDP
-// socket and each TCP connection has one; nothing in it is shared.
+// socket and each TCP connection has one. Only its counters may be shared:
+// every TCP connection's worker counts into the server's one tcpStats
+// (atomics).
 type worker struct {
 	srv   *Server
 	tcp   bool

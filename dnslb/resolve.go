@@ -45,12 +45,7 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 	name := qname
 	seen := 0
 	for {
-		var r zones.Result
-		if qtype == dns.TypeANY {
-			r = z.Lookup(name, dns.TypeANY)
-		} else {
-			r = z.Lookup(name, qtype)
-		}
+		r := z.Lookup(name, qtype)
 		switch r.Kind {
 		case zones.Answer:
 			m.Answer = append(m.Answer, owned(r.Records, name, r.Wildcard)...)
@@ -99,17 +94,15 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 }
 
 // owned returns rrs, with owner names set to name when synthesized from a
-// wildcard (RFC 4592 §3.4.1); shared records are copied, never changed.
+// wildcard (RFC 4592 §3.4.1). Lookup decodes records for each call, so
+// they are changed in place: nothing else holds them.
 func owned(rrs []dns.RR, name string, wildcard bool) []dns.RR {
-	if !wildcard {
-		return rrs
+	if wildcard {
+		for _, rr := range rrs {
+			rr.Header().Name = name
+		}
 	}
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		out[i] = dns.Copy(rr)
-		out[i].Header().Name = name
-	}
-	return out
+	return rrs
 }
 
 func inAnswer(rrs []dns.RR, name string) bool {

@@ -233,3 +233,20 @@ func TestRRsetRoundTrip(t *testing.T) {
 		t.Errorf("types %v", n.Types())
 	}
 }
+
+// TestLookupRecordsOwned: Lookup's records are the caller's (decoded for
+// each call, as Result says): changing them, as a wildcard answer renames
+// its owners, changes nothing the next lookup sees.
+func TestLookupRecordsOwned(t *testing.T) {
+	z := build(t, "example.", "@ 60 IN SOA ns1 hm 1 2 3 4 5\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.1\n* 60 IN A 192.0.2.2\n")
+	r := z.Lookup("a.example.", dns.TypeA)
+	if !r.Wildcard || len(r.Records) != 1 {
+		t.Fatalf("lookup %+v", r)
+	}
+	r.Records[0].Header().Name = "a.example."
+	r.Records[0].(*dns.A).A[3] = 99
+	again := z.Lookup("b.example.", dns.TypeA)
+	if got := again.Records[0].String(); got != "*.example.\t60\tIN\tA\t192.0.2.2" {
+		t.Errorf("after changing one lookup's records the next sees %q", got)
+	}
+}
