@@ -23,7 +23,7 @@ func (fastest) prepare(f *family, v *view) {
 }
 
 func (fastest) order(dst []int, _ *family, v *view, _ client) ([]int, uint8) {
-	return append(dst, v.order...), 0
+	return append(dst, v.sorted...), 0
 }
 
 // leastLoad orders eligible members by the load they report in their HTTP
@@ -43,10 +43,10 @@ func (leastLoad) prepare(f *family, v *view) {
 }
 
 func (leastLoad) order(dst []int, _ *family, v *view, _ client) ([]int, uint8) {
-	return append(dst, v.order...), 0
+	return append(dst, v.sorted...), 0
 }
 
-// sortKnownFirst sets v.order to the eligible members by ascending figure,
+// sortKnownFirst sets v.sorted to the eligible members by ascending figure,
 // those without one last; ties keep configured order.
 func sortKnownFirst(v *view, figure func(int) (float64, bool)) {
 	type entry struct {
@@ -65,8 +65,8 @@ func sortKnownFirst(v *view, figure func(int) (float64, bool)) {
 		}
 		return es[a].known && es[a].x < es[b].x
 	})
-	v.order = make([]int, len(es))
+	v.sorted = make([]int, len(es))
 	for k, e := range es {
-		v.order[k] = e.i
+		v.sorted[k] = e.i
 	}
 }

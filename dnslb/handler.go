@@ -112,12 +112,12 @@ func (w *worker) sizeLimit(snap *snapshot, edns bool, size uint16) int {
 // client returns the subnet an ECS option names.
 func (e *ecsOption) client() client {
 	var a netip.Addr
-	if e.family == 2 {
+	if e.addrFamily == 2 {
 		a = netip.AddrFrom16(e.addr)
 	} else {
 		a = netip.AddrFrom4([4]byte(e.addr[:4]))
 	}
-	return client{addr: a, prefix: int(e.sourcePrefx)}
+	return client{addr: a, prefix: int(e.sourcePrefix)}
 }
 
 // general answers anything the fast path did not: cache misses, and every
