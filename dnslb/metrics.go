@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +30,10 @@ type metrics struct {
 	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
 }
 
-func newMetrics(s *Server) *metrics {
+// newMetrics registers the server's metrics on its registry. A registry
+// holds one server's: on one that holds another's it fails, registering
+// nothing.
+func newMetrics(s *Server) (*metrics, error) {
 	m := &metrics{
 		srv: s,
 		probeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -66,11 +70,20 @@ func newMetrics(s *Server) *metrics {
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused)
-	// The registry may be shared (tests); Go and process collectors once.
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused} {
+		if err := s.registry.Register(c); err != nil {
+			for _, d := range done {
+				s.registry.Unregister(d)
+			}
+			return nil, fmt.Errorf("metrics: the registry holds another server's metrics; give each server its own: %w", err)
+		}
+		done = append(done, c)
+	}
+	// Go and process collectors once: the caller's registry may have them.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	return m, nil
 }
 
 // Probed implements health.Hooks.
