@@ -41,14 +41,7 @@ func (c *checker) run(ctx context.Context) {
 	q := new(dns.Msg)
 	q.SetQuestion(poolName, dns.TypeA)
 	q.RecursionDesired = false
-	t := time.NewTicker(checkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, func() time.Duration { return checkEvery }, func() {
 		q.Id = dns.Id()
 		sent := time.Now()
 		ownQueries.Add(1)
@@ -57,7 +50,7 @@ func (c *checker) run(ctx context.Context) {
 		// look lost.
 		r, _, err := cl.ExchangeContext(context.WithoutCancel(ctx), q, c.server.String())
 		c.weigh(sent, r, err)
-	}
+	})
 }
 
 func (c *checker) weigh(sent time.Time, r *dns.Msg, err error) {

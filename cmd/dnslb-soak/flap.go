@@ -24,19 +24,7 @@ type flapper struct {
 	errs     []error // restarts that failed
 }
 
-func (f *flapper) run(ctx context.Context) {
-	t := time.NewTimer(f.next())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		f.flip()
-		t.Reset(f.next())
-	}
-}
+func (f *flapper) run(ctx context.Context) { every(ctx, f.next, f.flip) }
 
 func (f *flapper) next() time.Duration {
 	return minFlap + time.Duration(f.rnd.Int64N(int64(maxFlap-minFlap)))
@@ -81,4 +69,19 @@ func (f *flapper) flip() {
 	at := time.Now()
 	f.tl.record(i, true, modeUp, at)
 	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.Host())
+}
+
+// every calls fn after each wait next returns, until ctx is done.
+func every(ctx context.Context, next func() time.Duration, fn func()) {
+	t := time.NewTimer(next())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
+		t.Reset(next())
+	}
 }

@@ -254,14 +254,7 @@ func waitAllServed(ctx context.Context, s *setup, within time.Duration) error {
 // progress prints a line every 30 s, from the checker's counts and dnslb's
 // own metrics.
 func progress(ctx context.Context, out io.Writer, res *result) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, func() time.Duration { return 30 * time.Second }, func() {
 		c := res.checker.stats()
 		line := fmt.Sprintf("%7s  checker %d q, %d stale, %d empty, %d timeouts, %d SERVFAIL | flaps %d, %d down now",
 			time.Since(res.start).Truncate(time.Second), c.queries, c.stale, c.empty, c.timeouts, c.servfail,
@@ -271,7 +264,7 @@ func progress(ctx context.Context, out io.Writer, res *result) {
 				int(sm.reloadOK), int(sm.reloadKO), mb(sm.rss), int(sm.goroutines), int(sm.fds))
 		}
 		fmt.Fprintln(out, line)
-	}
+	})
 }
 
 func downNow(bs []*backend) int {

@@ -36,14 +36,7 @@ type reloader struct {
 }
 
 func (r *reloader) run(ctx context.Context) {
-	t := time.NewTicker(reloadEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, func() time.Duration { return reloadEvery }, func() {
 		r.n++
 		bySignal := r.n%2 == 0 && r.proc != nil
 		whileDown := r.memberDown(time.Now())
@@ -68,7 +61,7 @@ func (r *reloader) run(ctx context.Context) {
 		} else {
 			r.ok++
 		}
-	}
+	})
 }
 
 // memberDown reports whether a backend has been down longer than the

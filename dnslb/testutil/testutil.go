@@ -69,3 +69,23 @@ func WriteFiles(t testing.TB, files map[string]string) string {
 	}
 	return dir
 }
+
+// AddSeeds adds every file of dir (the project's testdata/fuzz/<Target>,
+// where `go test` does not look by itself) to f's seed corpus.
+func AddSeeds(f *testing.F, dir string) {
+	f.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		f.Fatalf("seed corpus: %v", err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
