@@ -4,7 +4,7 @@
 // than the detection time, empty answers, failed reloads, and the growth of
 // dnslb's RSS and goroutines. It exits 1 when any of them is out of bounds.
 //
-//	go run ./cmd/dnslb-soak -duration 10m     # or: make soak SOAK=10m
+//	go run ./dnslb/internal/soak -duration 10m     # or: make soak SOAK=10m
 //
 // Everything listens on loopback (127.0.0.0/8): dnslb on 127.0.0.1, one HTTP
 // backend per member on 127.0.9.1-4. dnslb is built from ./cmd/dnslb and run
