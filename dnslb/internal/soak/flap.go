@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // Flap timing: one change every minFlap to maxFlap, drawn uniformly.
@@ -18,7 +20,7 @@ const (
 // stopped, and records each change on the timeline and in log.
 type flapper struct {
 	backends []*backend
-	tl       *timeline
+	tl       *testutil.Timeline
 	rnd      *rand.Rand
 	log      io.Writer
 	errs     []error // restarts that failed
@@ -57,8 +59,8 @@ func (f *flapper) flip() {
 		}
 		b.stop(m)
 		at := time.Now()
-		f.tl.record(i, false, m, at)
-		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.Host(), m)
+		f.tl.Record(i, false, m.String(), at)
+		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.Rel(at), i+1, b.Host(), m)
 		return
 	}
 	if err := b.start(); err != nil {
@@ -67,8 +69,8 @@ func (f *flapper) flip() {
 		return
 	}
 	at := time.Now()
-	f.tl.record(i, true, modeUp, at)
-	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.Host())
+	f.tl.Record(i, true, "", at)
+	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.Rel(at), i+1, b.Host())
 }
 
 // every calls fn after each wait next returns, until ctx is done.

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func main() {
@@ -196,13 +198,13 @@ func soak(abort context.Context, o *options, out io.Writer) (*result, error) {
 	res.udpBefore, _ = udpCounters()
 	t0 := time.Now()
 	res.start = t0
-	tl := newTimeline(len(s.members), t0)
+	tl := testutil.NewTimeline(len(s.members), t0)
 	runCtx, cancel := context.WithDeadline(abort, t0.Add(o.duration))
 	defer cancel()
 
 	res.sampler = &sampler{hc: hc, httpAddr: s.httpAddr, pid: proc.pid(), csv: csv}
 	members := s.members[:]
-	res.checker = &checker{server: s.dnsAddr, members: members, judge: newJudge(tl, len(members), s.detection(), s.riseDetection())}
+	res.checker = &checker{server: s.dnsAddr, members: members, judge: testutil.NewJudge(tl, len(members), s.detection(), s.riseDetection())}
 	res.flapper = &flapper{backends: backends, tl: tl, rnd: rnd, log: flapLog}
 	res.reloader = &reloader{s: s, proc: proc.cmd.Process, http: hc, log: reloadLog, tl: tl}
 	res.tl = tl
@@ -258,7 +260,7 @@ func progress(ctx context.Context, out io.Writer, res *result) {
 		c := res.checker.stats()
 		line := fmt.Sprintf("%7s  checker %d q, %d stale, %d empty, %d timeouts, %d SERVFAIL | flaps %d, %d down now",
 			time.Since(res.start).Truncate(time.Second), c.queries, c.stale, c.empty, c.timeouts, c.servfail,
-			res.tl.flaps(), downNow(res.flapper.backends))
+			res.tl.Flaps(), downNow(res.flapper.backends))
 		if sm, ok := res.sampler.latest(); ok {
 			line += fmt.Sprintf(" | reloads %d ok %d failed | RSS %s, %d goroutines, %d fds",
 				int(sm.reloadOK), int(sm.reloadKO), mb(sm.rss), int(sm.goroutines), int(sm.fds))

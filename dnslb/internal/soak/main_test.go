@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -45,16 +47,16 @@ func TestSummaryCriteria(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Unix(1e9, 0)
-	tl := newTimeline(4, start)
-	tl.record(0, false, modeRefuse, start.Add(10*time.Second))
+	tl := testutil.NewTimeline(4, start)
+	tl.Record(0, false, modeRefuse.String(), start.Add(10*time.Second))
 	res := &result{opts: o, setup: s, start: start, perfEnd: start.Add(o.duration), tl: tl,
 		perf:     perfReport{sent: 1000, completed: 1000, rcodes: map[string]int64{"NOERROR": 1000}},
 		sampler:  &sampler{},
 		reloader: &reloader{ok: 3},
 		flapper:  &flapper{},
 	}
-	res.checker = &checker{judge: newJudge(tl, 4, s.detection(), s.riseDetection())}
-	res.checker.judge.answer(start.Add(time.Minute), []bool{true, true, true, true})
+	res.checker = &checker{judge: testutil.NewJudge(tl, 4, s.detection(), s.riseDetection())}
+	res.checker.judge.Answer(start.Add(time.Minute), []bool{true, true, true, true})
 	// RSS and goroutines grew 20% between the windows judged.
 	for _, at := range []time.Duration{o.warmup, o.duration - time.Second} {
 		g := 100.0

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // growthLimit is the growth of RSS or goroutines, start to end, that fails
@@ -31,7 +33,7 @@ type result struct {
 	checker  *checker
 	flapper  *flapper
 	reloader *reloader
-	tl       *timeline
+	tl       *testutil.Timeline
 
 	final    sample // scraped after the load, before dnslb stops
 	finalErr error
@@ -127,18 +129,18 @@ func (r *result) print(out io.Writer) []string {
 	if r.finalErr == nil {
 		row("reloads dnslb counted", fmt.Sprintf("%d success, %d failure", int(r.final.reloadOK), int(r.final.reloadKO)))
 	}
-	var downs = map[failMode]int{}
+	var downs = map[string]int{}
 	ups := 0
-	for _, cs := range r.tl.changes {
+	for _, cs := range r.tl.Changes() {
 		for _, ch := range cs {
-			if ch.up {
+			if ch.Up {
 				ups++
 			} else {
-				downs[ch.mode]++
+				downs[ch.How]++
 			}
 		}
 	}
-	flaps := fmt.Sprintf("%d (down: %d refuse, %d 503, %d hang; up: %d)", r.tl.flaps(), downs[modeRefuse], downs[mode503], downs[modeHang], ups)
+	flaps := fmt.Sprintf("%d (down: %d refuse, %d 503, %d hang; up: %d)", r.tl.Flaps(), downs[modeRefuse.String()], downs[mode503.String()], downs[modeHang.String()], ups)
 	if r.finalErr == nil {
 		flaps += fmt.Sprintf("; dnslb saw %d down, %d up", int(r.final.toDown), int(r.final.toUp))
 		row("failed probes by reason", rcodes(toInt(r.final.probeFailures)))
@@ -286,7 +288,7 @@ func scanLog(path string) (map[string]int, []string) {
 		}
 		lv, _, _ := strings.Cut(rest, " ")
 		counts[lv]++
-		if (lv == "ERROR" || lv == "WARN") && len(firsts) < maxExamples {
+		if (lv == "ERROR" || lv == "WARN") && len(firsts) < testutil.MaxExamples {
 			firsts = append(firsts, l)
 		}
 	}
