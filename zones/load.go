@@ -166,8 +166,12 @@ func (b *Builder) parseInto(q *batchQueue, src source) {
 		zp.SetDefaultTTL(DefaultTTL)
 		zp.SetIncludeAllowed(s.includes)
 		zp.SetIncludeFS(lines)
+		lastEnd := 0 // line of s the last record read ended on
 		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 			pos := lines.pos()
+			if pos.File == s.name {
+				lastEnd = pos.Line
+			}
 			owner, rec, err := pack(rr, b.origin, scratch)
 			if err != nil {
 				batch.errs = append(batch.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
@@ -191,7 +195,7 @@ func (b *Builder) parseInto(q *batchQueue, src source) {
 		if err == nil {
 			break
 		}
-		next, serr := b.syntaxError(err, s, r, lines, lineOffset)
+		next, serr := b.syntaxError(err, s, r, lines, lineOffset, lastEnd)
 		batch.errs = append(batch.errs, serr)
 		batch.syntax = true
 		if next != nil && len(next.data) >= len(s.data) {
@@ -209,7 +213,7 @@ var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*) at line: (\d+):\d+$`)
 // error in s is placed in s's name, its line moved by lineOffset (s may
 // start inside a file); one in an $INCLUDEd file stays at that file's line,
 // and parsing goes on in s after the $INCLUDE (r's line).
-func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS, lineOffset int) (*source, error) {
+func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS, lineOffset, lastEnd int) (*source, error) {
 	var pe *dns.ParseError
 	var m []string
 	if errors.As(err, &pe) {
@@ -223,13 +227,13 @@ func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS
 	line, _ := strconv.Atoi(m[3])
 	if name == s.file {
 		line += lineOffset
-		text, at := s.explain(b.origin, line, msg)
-		return s.rest(b.origin, line), &Error{File: s.name, Line: at, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
+		text, at, resume, exact := s.explain(b.origin, line, lastEnd, msg)
+		return s.rest(b.origin, resume, exact), &Error{File: s.name, Line: at, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
 	}
 	// miekg/dns names an included file by the path it gave our fs.FS:
 	// without its leading slash.
 	name = "/" + strings.TrimLeft(name, "/")
-	return s.rest(b.origin, r.line), &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", b.origin, plainWords(msg, lines.lineText(name, line)))}
+	return s.rest(b.origin, r.line+1, false), &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", b.origin, plainWords(msg, lines.lineText(name, line)))}
 }
 
 // lineFS opens zone files (and their $INCLUDEs) through readers that count

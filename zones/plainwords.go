@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/miekg/dns"
 )
 
 // miekg/dns words its parse errors for its own developers ("bad A A:
@@ -48,24 +50,46 @@ func plainWords(msg, line string) string {
 	if m := parseMsg.FindStringSubmatch(msg); m != nil {
 		what, tok = m[1], m[2]
 	}
-	blank := strings.TrimSpace(tok) == ""
+	blank := strings.TrimSpace(tok) == "" || tok == `\n`
 	switch {
 	case what == "not a TTL" && strings.HasPrefix(strings.TrimSpace(line), "$"):
+		d := strings.ToUpper(strings.Fields(line)[0])
+		switch d {
+		case "$ORIGIN":
+			return "$ORIGIN needs the new origin, e.g. $ORIGIN example.com."
+		case "$TTL":
+			return "$TTL needs the default TTL in seconds, e.g. $TTL 3600"
+		case "$INCLUDE":
+			return "$INCLUDE needs the file to include, e.g. $INCLUDE hosts.zone"
+		}
 		return fmt.Sprintf("%q is not a directive: use $ORIGIN, $TTL or $INCLUDE", strings.Fields(line)[0])
+	case what == "unexpected newline":
+		typ := recordType(line)
+		return fmt.Sprintf("%s record: it ends before its data: write the data after the type%s", typ, example(typ))
+	case what == "bad RFC3597 Rdata":
+		return `generic (RFC 3597) data: write \# then its length in bytes, then the bytes in hex, e.g. \# 4 c0000201`
+	case what == "extra closing brace" || what == "garbage after rdata" && tok == "extra closing brace":
+		return `")" closes no "(": remove it, or open the record's data with "("`
+	case what == "not a TTL" && tok != "" && strings.Trim(tok, "0123456789") == "":
+		return fmt.Sprintf("TTL %s is too large: use at most 2147483647 seconds (RFC 2181 §8)", tok)
 	case what == "not a TTL":
 		return fmt.Sprintf("%q is neither a TTL, a class nor a record type: write owner, TTL (seconds), class and type, e.g. %q", tok, examples["A"])
+	case strings.HasPrefix(what, "expecting $TTL value") && blank:
+		return "$TTL needs the default TTL in seconds, e.g. $TTL 3600"
 	case strings.HasPrefix(what, "expecting $TTL value"):
 		return fmt.Sprintf("$TTL %q is not a TTL: write seconds, e.g. $TTL 3600", tok)
+	case strings.HasPrefix(what, "expecting $ORIGIN value") && blank:
+		return "$ORIGIN needs the new origin, e.g. $ORIGIN example.com."
 	case strings.HasPrefix(what, "expecting $ORIGIN value"):
 		return fmt.Sprintf("$ORIGIN %q is not a domain name: write e.g. $ORIGIN example.com.", tok)
+	case strings.HasPrefix(what, "expecting $INCLUDE value") && blank:
+		return "$INCLUDE needs the file to include, e.g. $INCLUDE hosts.zone"
 	case strings.HasPrefix(what, "expecting $INCLUDE value"):
 		return fmt.Sprintf("$INCLUDE %q: write the file to include, e.g. $INCLUDE hosts.zone", tok)
 	case what == "unknown RR type":
 		return fmt.Sprintf("%q is not a record type: use A, AAAA, CNAME, MX, NS, TXT, SRV, CAA, PTR… (RFC 3597 TYPEnnn for others)", tok)
 	case what == "bad owner name":
 		return fmt.Sprintf("%q is not a domain name: labels of 1 to 63 characters joined by dots, 255 in all", tok)
-	case what == "garbage after rdata" && tok == "extra closing brace":
-		return `")" closes no "(": remove it, or open the record's data with "("`
 	case what == "garbage after rdata":
 		return fmt.Sprintf("%q follows the record's data: one record per line (a record continues over lines only inside \"( )\")", tok)
 	case strings.HasPrefix(what, "$INCLUDE directive not allowed"):
@@ -80,10 +104,7 @@ func plainWords(msg, line string) string {
 		if words == "" {
 			words = strings.ToLower(field)
 		}
-		ex := ""
-		if e := examples[typ]; e != "" {
-			ex = fmt.Sprintf(", e.g. %q", e)
-		}
+		ex := example(typ)
 		if blank {
 			return fmt.Sprintf("%s record: it ends where its %s should be: write every field%s", typ, words, ex)
 		}
@@ -93,4 +114,30 @@ func plainWords(msg, line string) string {
 		return fmt.Sprintf("%q cannot be read here: check the record against its type's syntax (RFC 1035 master file)", tok)
 	}
 	return "this line cannot be read: check the record against its type's syntax (RFC 1035 master file)"
+}
+
+// example is ", e.g. <a record of typ>" when one is known, else "".
+func example(typ string) string {
+	if e := examples[typ]; e != "" {
+		return fmt.Sprintf(", e.g. %q", e)
+	}
+	return ""
+}
+
+// recordType finds the type of the record written on line: the first
+// field after the owner that names a type ("?" when none does).
+func recordType(line string) string {
+	if i := strings.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Fields(line)
+	if len(line) > 0 && line[0] != ' ' && line[0] != '\t' && len(fields) > 0 {
+		fields = fields[1:] // the owner
+	}
+	for _, f := range fields {
+		if _, ok := dns.StringToType[strings.ToUpper(f)]; ok {
+			return strings.ToUpper(f)
+		}
+	}
+	return "the"
 }

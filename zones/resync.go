@@ -93,29 +93,67 @@ func startsRecord(text []byte) bool {
 	return true
 }
 
-// explain rewords a parse error at line errLine of s, and moves it to
-// where the mistake is when it is an unclosed parenthesis.
-func (s source) explain(origin string, errLine int, msg string) (string, int) {
+// explain rewords a parse error at line errLine of s, and moves it to the
+// line of the mistake: the "(" never closed, or the record that ran over
+// into the next line for want of fields (lastEnd is the line the last
+// record read ended on, 0 for none). Parsing can go on at the first record
+// from line resume; at resume itself when exact (a record the mistake
+// swallowed).
+func (s source) explain(origin string, errLine, lastEnd int, msg string) (text string, at, resume int, exact bool) {
 	l, _, openAt, ok := s.scan(origin, func(l sourceLine) bool { return l.line == errLine })
 	if !ok {
-		return plainWords(msg, ""), errLine
+		return plainWords(msg, ""), errLine, errLine + 1, false
 	}
-	text := s.data[l.off:l.end]
-	if l.depth > 0 && openAt > 0 && startsRecord(text) {
+	line := s.data[l.off:l.end]
+	if l.depth > 0 && openAt > 0 && startsRecord(line) {
 		// A record with its own owner inside parentheses: the "(" of the
 		// record before was never closed.
-		return fmt.Sprintf(`"(" is not closed before the next record (line %d): end the record with ")"`, errLine), openAt
+		return fmt.Sprintf(`"(" is not closed before the next record (line %d): end the record with ")"`, errLine), openAt, errLine, true
 	}
-	return plainWords(msg, string(text)), errLine
+	if l.depth == 0 && startsRecord(line) {
+		// The error is on a line that starts a record, but the record being
+		// read began earlier: it lacked fields and ran into this line.
+		start, _, _, found := s.scan(origin, func(m sourceLine) bool {
+			text := s.data[m.off:m.end]
+			return m.line > lastEnd && m.line < errLine && m.depth == 0 && startsRecord(text) && text[0] != '$'
+		})
+		if found {
+			typ := recordType(string(s.data[start.off:start.end]))
+			return fmt.Sprintf("%s record: it lacks fields, so the next line (%d) was read as its data: write every field%s", typ, errLine, example(typ)), start.line, errLine, true
+		}
+	}
+	if unclosedQuote(line) {
+		return `a quoted string is not closed: end it with '"' on the same line`, errLine, errLine + 1, false
+	}
+	return plainWords(msg, string(line)), errLine, errLine + 1, false
 }
 
-// rest returns s from the first record after line after (at line after
-// itself when it starts a record inside parentheses: an unclosed one's
-// victim), with the directives in effect there; nil when none is left.
-func (s source) rest(origin string, after int) *source {
+// unclosedQuote reports whether line has a '"' that is not closed on it
+// (outside a comment).
+func unclosedQuote(line []byte) bool {
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				return false
+			}
+		}
+	}
+	return quoted
+}
+
+// rest returns s from the first record at or after line from, outside
+// parentheses (or at from itself when exact), with the directives in effect
+// there; nil when none is left.
+func (s source) rest(origin string, from int, exact bool) *source {
 	l, cur, _, ok := s.scan(origin, func(l sourceLine) bool {
 		text := s.data[l.off:l.end]
-		return (l.line > after && l.depth == 0 || l.line == after && l.depth > 0) && startsRecord(text)
+		return (l.line >= from && l.depth == 0 || exact && l.line == from) && startsRecord(text)
 	})
 	if !ok {
 		return nil

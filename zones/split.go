@@ -71,6 +71,9 @@ func splitZone(data []byte, origin string, n int) []zoneChunk {
 
 // directive follows $ORIGIN and $TTL.
 func (c *zoneChunk) directive(text []byte) {
+	if i := bytes.IndexByte(text, ';'); i >= 0 {
+		text = text[:i] // a comment (a directive's value never holds ';')
+	}
 	f := strings.Fields(string(text))
 	if len(f) < 2 {
 		return

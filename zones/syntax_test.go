@@ -72,3 +72,41 @@ func TestSyntaxErrorsAll(t *testing.T) {
 		}
 	}
 }
+
+// TestSyntaxErrorPlaced: an error miekg/dns finds on a later line is
+// placed where the mistake is — the record that lacked fields and ran into
+// the next line, a quote never closed — and the record it swallowed is
+// still read (here: its own mistake is reported too).
+func TestSyntaxErrorPlaced(t *testing.T) {
+	b := NewBuilder("example.")
+	b.AddText(strings.Join([]string{
+		"$TTL 300",
+		"@ IN SOA ns1 hm 1 2 3 4 5",
+		"@ IN NS ns1",
+		"mx IN MX 10", // the mail server is missing: the next line is read as it
+		"x IN A 192.0.2.300",
+		"t IN TXT \"open",
+		"y IN AAAA 192.0.2.1",
+		"$ORIGIN ; no name",
+		"z IN A 192.0.2.1",
+	}, "\n"), Pos{File: "c.toml", Line: 1})
+	_, err := b.Build()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		"c.toml:4: zone example.: MX record: it lacks fields, so the next line (5) was read as its data",
+		`c.toml:5: zone example.: A record: "192.0.2.300" is not a valid IPv4 address`,
+		`c.toml:6: zone example.: a quoted string is not closed`,
+		`c.toml:7: zone example.: AAAA record: "192.0.2.1" is not a valid IPv6 address`,
+		"c.toml:8: zone example.: $ORIGIN needs the new origin",
+	}
+	if got := strings.Split(err.Error(), "\n"); len(got) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for _, w := range want {
+		if strings.Count(err.Error(), w) != 1 {
+			t.Errorf("%q not reported once:\n%v", w, err)
+		}
+	}
+}
