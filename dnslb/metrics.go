@@ -80,6 +80,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		}
 		done = append(done, c)
 	}
+	registerBuildInfo(s.registry, s.opts.Version, s.opts.Revision)
 	// Go and process collectors once: the caller's registry may have them.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
