@@ -131,19 +131,7 @@ func (s source) explain(origin string, errLine, lastEnd int, msg string) (text s
 // unclosedQuote reports whether line has a '"' that is not closed on it
 // (outside a comment).
 func unclosedQuote(line []byte) bool {
-	quoted := false
-	for i := 0; i < len(line); i++ {
-		switch line[i] {
-		case '\\':
-			i++
-		case '"':
-			quoted = !quoted
-		case ';':
-			if !quoted {
-				return false
-			}
-		}
-	}
+	_, quoted := scanLine(line)
 	return quoted
 }
 

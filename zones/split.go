@@ -97,8 +97,13 @@ func (c *zoneChunk) directive(text []byte) {
 // parens returns the change in parenthesis depth over a line, outside
 // quotes and comments.
 func parens(text []byte) int {
-	d := 0
-	quoted := false
+	d, _ := scanLine(text)
+	return d
+}
+
+// scanLine returns the change in parenthesis depth over a line and whether
+// a quote is left open at its end, outside comments.
+func scanLine(text []byte) (depth int, quoted bool) {
 	for i := 0; i < len(text); i++ {
 		switch text[i] {
 		case '\\':
@@ -107,17 +112,17 @@ func parens(text []byte) int {
 			quoted = !quoted
 		case ';':
 			if !quoted {
-				return d
+				return depth, false
 			}
 		case '(':
 			if !quoted {
-				d++
+				depth++
 			}
 		case ')':
 			if !quoted {
-				d--
+				depth--
 			}
 		}
 	}
-	return d
+	return depth, quoted
 }
