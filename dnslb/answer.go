@@ -156,15 +156,15 @@ func appendOPT(out []byte, r *reply, scope uint8, extRcode uint8) []byte {
 	if r.ecs == nil {
 		return append(out, 0, 0)
 	}
-	n := (int(r.ecs.sourcePrefx) + 7) / 8
+	n := (int(r.ecs.sourcePrefix) + 7) / 8
 	rdlen := 4 + 4 + n
 	out = append(out, byte(rdlen>>8), byte(rdlen), 0, optCodeECS, byte((4+n)>>8), byte(4+n))
-	out = append(out, byte(r.ecs.family>>8), byte(r.ecs.family), r.ecs.sourcePrefx, min(scope, maxPrefix(r.ecs.family)))
+	out = append(out, byte(r.ecs.addrFamily>>8), byte(r.ecs.addrFamily), r.ecs.sourcePrefix, min(scope, maxPrefix(r.ecs.addrFamily)))
 	return append(out, r.ecs.addr[:n]...)
 }
 
-func maxPrefix(family uint16) uint8 {
-	if family == 2 {
+func maxPrefix(addrFamily uint16) uint8 {
+	if addrFamily == 2 {
 		return 128
 	}
 	return 32

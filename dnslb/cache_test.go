@@ -1,6 +1,8 @@
 package dnslb
 
 import (
+	"github.com/dnslb/dnslb/dnslb/testutil"
+
 	"fmt"
 	"net/netip"
 	"testing"
@@ -21,7 +23,7 @@ func standInConfig(t testing.TB) string {
 	for i := range 20 {
 		zone += fmt.Sprintf("sub 300 IN NS ns%d.sub\nns%d.sub 300 IN A 10.2.0.%d\n", i, i, i)
 	}
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""

@@ -64,6 +64,18 @@ func txtRecords(owner, fill string, n int) []string {
 	return out
 }
 
+// request is the case's query, with EDNS as dig sends it.
+func (tc dnsCase) request(id uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(tc.qname, tc.qtype)
+	m.Id = id
+	m.SetEdns0(1232, false)
+	if tc.edit != nil {
+		tc.edit(m)
+	}
+	return m
+}
+
 var conformance = []dnsCase{
 	// Authoritative answers: AA=1, RD copied, RA=0.
 	{name: "A", qname: "www.example.", qtype: dns.TypeA, aa: true, answer: []string{wwwA}},
@@ -226,12 +238,7 @@ func TestConformance(t *testing.T) {
 	for _, netw := range transports {
 		for _, tc := range conformance {
 			t.Run(netw+"/"+tc.name, func(t *testing.T) {
-				m := new(dns.Msg)
-				m.SetQuestion(tc.qname, tc.qtype)
-				m.SetEdns0(1232, false)
-				if tc.edit != nil {
-					tc.edit(m)
-				}
+				m := tc.request(dns.Id())
 				r := ts.exchange(t, netw, m)
 				tc.verify(t, netw, m, r)
 			})
@@ -305,12 +312,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 	for _, tcp := range []bool{false, true} {
 		w := newWorker(srv, tcp, srv.newStats())
 		for _, tc := range conformance {
-			m := new(dns.Msg)
-			m.SetQuestion(tc.qname, tc.qtype)
-			m.SetEdns0(1232, false)
-			if tc.edit != nil {
-				tc.edit(m)
-			}
+			m := tc.request(dns.Id())
 			req, err := m.Pack()
 			if err != nil {
 				t.Fatal(err)

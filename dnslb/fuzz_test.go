@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // The fuzz targets of the query handler (UDP and TCP framing) and of the
@@ -22,38 +23,12 @@ import (
 // look for corpora by itself); every crash found is kept there under a name
 // that says what it was, and `go test` replays them all.
 
-// addSeeds adds every file of ../testdata/fuzz/<name>/ to f's corpus.
-func addSeeds(f *testing.F, name string) {
-	f.Helper()
-	dir := filepath.Join("..", "testdata", "fuzz", name)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
-
 // conformanceQueries packs the query of every conformance case as the
 // conformance test sends it, so that the corpus follows the table.
 func conformanceQueries() [][]byte {
 	var out [][]byte
 	for i, tc := range conformance {
-		m := new(dns.Msg)
-		m.SetQuestion(tc.qname, tc.qtype)
-		m.Id = uint16(i + 1)
-		m.SetEdns0(1232, false)
-		if tc.edit != nil {
-			tc.edit(m)
-		}
+		m := tc.request(uint16(i + 1))
 		if b, err := m.Pack(); err == nil {
 			out = append(out, b)
 		}
@@ -388,4 +363,10 @@ func FuzzCheckWire(f *testing.F) {
 			t.Fatalf("sections %d %d %d %d, the header says % x", len(m.Question), len(m.Answer), len(m.Ns), len(m.Extra), req[4:12])
 		}
 	})
+}
+
+// addSeeds adds every file of ../testdata/fuzz/<name>/ to f's corpus.
+func addSeeds(f *testing.F, name string) {
+	f.Helper()
+	testutil.AddSeeds(f, filepath.Join("..", "testdata", "fuzz", name))
 }

@@ -10,7 +10,9 @@ import (
 )
 
 // worker answers queries one at a time with its own scratch space. Each UDP
-// socket and each TCP connection has one; nothing in it is shared.
+// socket and each TCP connection has one. Only its counters may be shared:
+// every TCP connection's worker counts into the server's one tcpStats
+// (atomics).
 type worker struct {
 	srv   *Server
 	tcp   bool
@@ -115,12 +117,12 @@ func (w *worker) sizeLimit(snap *snapshot, edns bool, size uint16) int {
 // client returns the subnet an ECS option names.
 func (e *ecsOption) client() client {
 	var a netip.Addr
-	if e.family == 2 {
+	if e.addrFamily == 2 {
 		a = netip.AddrFrom16(e.addr)
 	} else {
 		a = netip.AddrFrom4([4]byte(e.addr[:4]))
 	}
-	return client{addr: a, prefix: int(e.sourcePrefx)}
+	return client{addr: a, prefix: int(e.sourcePrefix)}
 }
 
 // general answers anything the fast path did not: cache misses, and every

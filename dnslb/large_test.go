@@ -1,6 +1,8 @@
 package dnslb
 
 import (
+	"github.com/dnslb/dnslb/dnslb/testutil"
+
 	"fmt"
 	"net"
 	"net/netip"
@@ -29,7 +31,7 @@ var largeSizes = []int{1, 100, 1000, 4000}
 // RRsets of growing size, over UDP (a 1232-byte limit: TC from 100
 // records on) and over TCP (the whole RRset).
 func BenchmarkLargeRRset(b *testing.B) {
-	dir := writeFiles(b, map[string]string{
+	dir := testutil.WriteFiles(b, map[string]string{
 		"dnslb.toml": "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[[zone]]\norigin = \"big.test.\"\nfile = \"big.zone\"\n",
 		"big.zone":   largeZone(largeSizes...),
 	})
@@ -64,7 +66,7 @@ func BenchmarkLargeRRset(b *testing.B) {
 // RRset are answered whole over TCP, even with an IPv6 client subnet in the
 // query, and truncated over UDP.
 func TestLargeAnswers(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"dnslb.toml": "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[[zone]]\norigin = \"big.test.\"\nfile = \"big.zone\"\n" +
 			manyMembers("www.big.test.", "", 4091, 0),
 		"big.zone": largeZone(4000),

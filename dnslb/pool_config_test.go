@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // poolErrorZone is a zone with a static address, a CNAME and a delegation.
@@ -75,7 +77,7 @@ func TestPoolConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"c.toml": tc.toml})
+			dir := testutil.WriteFiles(t, map[string]string{"c.toml": tc.toml})
 			err := Check(filepath.Join(dir, "c.toml"))
 			if tc.want == nil {
 				if err != nil {

@@ -57,8 +57,6 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 		var r zones.Result
 		if sg != nil && name == z.Origin && apexKeys(sg, qtype) != nil {
 			r = zones.Result{Kind: zones.Answer, Node: z.Apex, Records: apexKeys(sg, qtype)}
-		} else if qtype == dns.TypeANY {
-			r = z.Lookup(name, dns.TypeANY)
 		} else {
 			r = z.Lookup(name, qtype)
 		}
@@ -195,17 +193,15 @@ func signedAnswer(m *dns.Msg, key, zone string, fam *family, shrink int, sn *sig
 }
 
 // owned returns rrs, with owner names set to name when synthesized from a
-// wildcard (RFC 4592 §3.4.1); shared records are copied, never changed.
+// wildcard (RFC 4592 §3.4.1). Lookup decodes records for each call, so
+// they are changed in place: nothing else holds them.
 func owned(rrs []dns.RR, name string, wildcard bool) []dns.RR {
-	if !wildcard {
-		return rrs
+	if wildcard {
+		for _, rr := range rrs {
+			rr.Header().Name = name
+		}
 	}
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		out[i] = dns.Copy(rr)
-		out[i].Header().Name = name
-	}
-	return out
+	return rrs
 }
 
 func inAnswer(rrs []dns.RR, name string) bool {

@@ -1,6 +1,8 @@
 package dnslb
 
 import (
+	"github.com/dnslb/dnslb/dnslb/testutil"
+
 	"bufio"
 	"encoding/binary"
 	"fmt"
@@ -16,7 +18,7 @@ import (
 // tcpConfig is a small zone served with the given [server] lines.
 func tcpConfig(t testing.TB, server string) string {
 	t.Helper()
-	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""
 ` + server + `
@@ -117,7 +119,7 @@ func TestIdleTCPMemory(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	waitFor(t, 10*time.Second, "every connection accepted", func() bool { return len(ts.tcpSlots) == n })
+	testutil.WaitFor(t, 10*time.Second, "every connection accepted", func() bool { return len(ts.tcpSlots) == n })
 	// Each connection answers one query, then waits idle.
 	for i, c := range conns {
 		if _, err := c.Write(framedQuery(uint16(i))); err != nil {
@@ -182,7 +184,7 @@ func TestTCPSlotsUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 5*time.Second, "four slots taken", func() bool { return len(ts.tcpSlots) == 4 })
+	testutil.WaitFor(t, 5*time.Second, "four slots taken", func() bool { return len(ts.tcpSlots) == 4 })
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c := &dns.Client{Net: "tcp", Timeout: time.Second}

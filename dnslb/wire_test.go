@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // rawUDP sends b and returns the response, or nil when none comes within wait.
@@ -193,7 +195,7 @@ func TestTCPPipelined(t *testing.T) {
 
 // TestTCPIdleTimeout: an idle connection is closed by the server.
 func TestTCPIdleTimeout(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""
@@ -221,7 +223,7 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 // TestIPv6Listener: an IPv6 listen address serves UDP and TCP, and the
 // hash policy keys IPv6 clients by their /56.
 func TestIPv6Listener(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
 listen = ["[::1]:0"]
 http = ""
 [[zone]]

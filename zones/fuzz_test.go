@@ -2,11 +2,12 @@ package zones
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // FuzzZone builds zone "example." from any text. Seeds are raw zone files
@@ -18,18 +19,7 @@ import (
 // $GENERATE: one line makes 65536 records, each with its empty
 // non-terminals, which takes seconds to build and stalls the fuzzer.
 func FuzzZone(f *testing.F) {
-	dir := filepath.Join("..", "testdata", "fuzz", "FuzzZone")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "testdata", "fuzz", "FuzzZone"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if up := bytes.ToUpper(data); bytes.Contains(up, []byte("$INCLUDE")) || bytes.Contains(up, []byte("$GENERATE")) {
 			t.Skip("$INCLUDE and $GENERATE are not fuzzed")

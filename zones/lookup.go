@@ -46,7 +46,8 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Result is what Lookup found. Records are shared: copy before changing.
+// Result is what Lookup found. Records are decoded for each call (see
+// Node.RRset): the caller owns them and may change them.
 type Result struct {
 	Kind      Kind
 	Node      *Node    // the node answering (the wildcard node when Wildcard), the cut for a Referral

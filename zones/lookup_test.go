@@ -153,7 +153,7 @@ func TestBuildErrors(t *testing.T) {
 		{"cname at apex", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n@ 60 IN CNAME www\n", "", []string{"CNAME at the zone apex"}},
 		{"two SOA", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN SOA a b 2 2 3 4 5\n@ 60 IN NS ns1\n", "", []string{"2 SOA records"}},
 		{"SOA below apex", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nx 60 IN SOA a b 1 2 3 4 5\n", "", []string{"only the zone apex"}},
-		{"syntax", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.300\n", "", []string{"test:3:", "bad A"}},
+		{"syntax", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.300\n", "", []string{"test:3:", `A record: "192.0.2.300" is not a valid IPv4 address`}},
 		{"pool and A", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.1\n", "www.example.", []string{"has A records in the zone and a pool"}},
 		{"pool below cut", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nsub 60 IN NS ns.other.\n", "www.sub.example.", []string{"below the delegation"}},
 		{"pool on cname", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN CNAME x\n", "www.example.", []string{"is a CNAME and cannot also be a pool"}},
@@ -259,5 +259,22 @@ func TestRRsetRoundTrip(t *testing.T) {
 	}
 	if !slices.Equal(n.Types(), []uint16{dns.TypeA, dns.TypeMX, dns.TypeTXT, dns.TypeAAAA, dns.TypeSRV, dns.TypeCAA, 65000}) {
 		t.Errorf("types %v", n.Types())
+	}
+}
+
+// TestLookupRecordsOwned: Lookup's records are the caller's (decoded for
+// each call, as Result says): changing them, as a wildcard answer renames
+// its owners, changes nothing the next lookup sees.
+func TestLookupRecordsOwned(t *testing.T) {
+	z := build(t, "example.", "@ 60 IN SOA ns1 hm 1 2 3 4 5\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.1\n* 60 IN A 192.0.2.2\n")
+	r := z.Lookup("a.example.", dns.TypeA)
+	if !r.Wildcard || len(r.Records) != 1 {
+		t.Fatalf("lookup %+v", r)
+	}
+	r.Records[0].Header().Name = "a.example."
+	r.Records[0].(*dns.A).A[3] = 99
+	again := z.Lookup("b.example.", dns.TypeA)
+	if got := again.Records[0].String(); got != "*.example.\t60\tIN\tA\t192.0.2.2" {
+		t.Errorf("after changing one lookup's records the next sees %q", got)
 	}
 }

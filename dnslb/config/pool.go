@@ -284,16 +284,16 @@ func linkFallback(v *validator, p *Pool, byName map[string]*Pool) {
 
 func (t *memberTOML) build(v *validator, c *Config, checks map[string]*checkTOML, at, poolCheck, pool string, seen map[netip.Addr]bool) (Member, bool) {
 	a, err := netip.ParseAddr(t.Address)
+	ok := false
 	switch {
 	case t.Address == "":
 		v.errorf(at, "address is required, e.g. { address = \"192.0.2.10\" }")
-		return Member{}, false
 	case err != nil || a.Zone() != "":
 		v.errorf(at+".address", "%q is not an IP address: write an IPv4 (192.0.2.10) or IPv6 (2001:db8::10) address", t.Address)
-		return Member{}, false
 	case seen[a.Unmap()]:
 		v.errorf(at+".address", "%s is listed twice in pool %s", a.Unmap(), pool)
-		return Member{}, false
+	default:
+		ok = true
 	}
 	m := Member{
 		Addr:     a.Unmap(),
@@ -311,7 +311,7 @@ func (t *memberTOML) build(v *validator, c *Config, checks map[string]*checkTOML
 	if check != "none" {
 		m.Check = c.Checks[check]
 	}
-	return m, true
+	return m, ok
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

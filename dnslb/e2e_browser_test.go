@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 var screenshot = flag.String("screenshot", "", "write the status page screenshot of TestStatusPageInBrowser to this file (make screenshot)")
@@ -48,7 +50,7 @@ func browser(t *testing.T) context.Context {
 // it down after its own refresh, without being reloaded.
 func TestStatusPageInBrowser(t *testing.T) {
 	hosts := []string{"127.0.5.1", "127.0.5.2", "127.0.5.3"}
-	bs, port := startBackends(t, "tcp", hosts...)
+	bs, port := testutil.Backends(t, "tcp", hosts...)
 	check := fmt.Sprintf("type = \"tcp\"\nport = %d\ninterval = \"300ms\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n", port)
 	cfg := poolConfig("127.0.0.1:0", check, "round_robin", hosts, "") + `
 [[pool]]
@@ -56,9 +58,9 @@ name = "static.lb.test."
 policy = "all"
 members = [{ address = "192.0.2.77" }, { address = "2001:db8::77" }]
 `
-	dir := writeFiles(t, map[string]string{"dnslb.toml": cfg})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg})
 	ts := start(t, dir+"/dnslb.toml", Options{})
-	waitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
 	for range 30 {
 		ts.ask(t, "udp", "www.lb.test.", dns.TypeA) // something for the share column
 	}
@@ -95,7 +97,7 @@ members = [{ address = "192.0.2.77" }, { address = "2001:db8::77" }]
 		t.Errorf("up badge colour %s, want green", bg)
 	}
 	// A backend dies: the page, left alone, shows it.
-	bs[1].stop()
+	bs[1].Stop()
 	deadline := time.Now().Add(15 * time.Second)
 	for healthOf("127.0.5.2") != "down" {
 		if time.Now().After(deadline) {
@@ -128,7 +130,7 @@ members = [{ address = "192.0.2.77" }, { address = "2001:db8::77" }]
 		}
 	}
 	// It comes back: the error is shown as past, not as current.
-	bs[1].restart()
+	bs[1].MustRestart(t)
 	deadline = time.Now().Add(15 * time.Second)
 	for healthOf("127.0.5.2") != "up" {
 		if time.Now().After(deadline) {

@@ -100,13 +100,7 @@ func TestCompareWithNSD(t *testing.T) {
 	for _, netw := range transports {
 		for i, tc := range cases {
 			t.Run(netw+"/"+tc.name, func(t *testing.T) {
-				m := new(dns.Msg)
-				m.SetQuestion(tc.qname, tc.qtype)
-				m.Id = uint16(i + 1)
-				m.SetEdns0(1232, false)
-				if tc.edit != nil {
-					tc.edit(m)
-				}
+				m := tc.request(uint16(i + 1))
 				ours := ts.exchange(t, netw, m.Copy())
 				theirs := exchangeWith(t, netw, nsdAddr, m.Copy())
 				diffs := compareResponses(ours, theirs)
