@@ -1,13 +1,13 @@
 package dnslb
 
 import (
-	"github.com/dnslb/dnslb/dnslb/testutil"
-
 	"fmt"
 	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // standInConfig has answers that cannot be sent as they are cached: a

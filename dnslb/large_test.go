@@ -1,8 +1,6 @@
 package dnslb
 
 import (
-	"github.com/dnslb/dnslb/dnslb/testutil"
-
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // largeZone is a zone with A RRsets of 1, 100, 1,000 and 4,000 records at

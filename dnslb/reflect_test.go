@@ -1,13 +1,13 @@
 package dnslb
 
 import (
-	"github.com/dnslb/dnslb/dnslb/testutil"
-
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // reflector is a UDP service that answers every datagram it gets, as

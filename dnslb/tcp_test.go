@@ -1,8 +1,6 @@
 package dnslb
 
 import (
-	"github.com/dnslb/dnslb/dnslb/testutil"
-
 	"bufio"
 	"encoding/binary"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // tcpConfig is a small zone served with the given [server] lines.
