@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// fastGossip shortens memberlist's timeouts for tests on loopback.
+func fastGossip(c *memberlist.Config) {
+	*c = *memberlist.DefaultLocalConfig()
+	c.ProbeInterval = 100 * time.Millisecond
+	c.ProbeTimeout = 50 * time.Millisecond
+	c.SuspicionMult = 2
+	c.GossipInterval = 20 * time.Millisecond
+	c.PushPullInterval = time.Second
+	c.TCPTimeout = 300 * time.Millisecond
+	c.DeadNodeReclaimTime = time.Millisecond // a restarted instance reclaims its name at once
+}
+
+// node is one in-process instance with a view the test sets.
+type node struct {
+	c      *Cluster
+	cancel context.CancelFunc
+	done   chan struct{}
+	logs   *syncBuffer
+
+	mu        sync.Mutex
+	local     []Entry
+	shared    map[string]Shared
+	overrides map[ovKey]Override
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func startNode(t *testing.T, name, bind string, peers []string, q string, digest string) *node {
+	t.Helper()
+	cfg := &Config{Name: name, Bind: bind, Peers: peers, HealthQuorum: q}
+	if errs := cfg.Validate(t.TempDir()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	n := &node{shared: map[string]Shared{}, overrides: map[ovKey]Override{}, done: make(chan struct{}), logs: &syncBuffer{}}
+	c, err := New(cfg, Options{
+		Logger: slog.New(slog.NewTextHandler(n.logs, nil)),
+		Local: func() []Entry {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			return append([]Entry(nil), n.local...)
+		},
+		OnHealth: func(k string, s Shared) {
+			n.mu.Lock()
+			n.shared[k] = s
+			n.mu.Unlock()
+		},
+		OnOverride: func(o Override) {
+			n.mu.Lock()
+			n.overrides[ovKey{o.Pool, o.Addr}] = o
+			n.mu.Unlock()
+		},
+		Digest: digest, Sync: 50 * time.Millisecond, Full: time.Second, Rejoin: 200 * time.Millisecond, Tune: fastGossip,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.c = c
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { defer close(n.done); c.Run(ctx) }()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) stop() {
+	n.cancel()
+	<-n.done
+}
+
+// kill stops the instance without leaving: to the others it dies.
+func (n *node) kill() {
+	n.c.kill.Store(true)
+	n.stop()
+}
+
+func (n *node) setLocal(es ...Entry) {
+	n.mu.Lock()
+	n.local = es
+	n.mu.Unlock()
+	n.c.Poke()
+}
+
+func (n *node) sharedOf(k string) (Shared, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, ok := n.shared[k]
+	return s, ok
+}
+
+func (n *node) peerState(name string) string {
+	for _, p := range n.c.Peers() {
+		if p.Name == name {
+			return p.State
+		}
+	}
+	return ""
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// three starts instances on 127.0.1.1-3; the later ones know the first.
+func three(t *testing.T, q string) []*node {
+	t.Helper()
+	a := startNode(t, "ns1", "127.0.1.1:0", nil, q, "d1")
+	b := startNode(t, "ns2", "127.0.1.2:0", []string{a.c.Addr()}, q, "d1")
+	c := startNode(t, "ns3", "127.0.1.3:0", []string{a.c.Addr(), b.c.Addr()}, q, "d1")
+	ns := []*node{a, b, c}
+	for _, n := range ns {
+		waitFor(t, n.c.Name()+" sees two live peers", func() bool {
+			return n.peerState("ns1")+n.peerState("ns2")+n.peerState("ns3") == "alivealive"
+		})
+	}
+	return ns
+}
+
+func upEntry(k string, up bool) Entry {
+	return Entry{Key: k, Up: up, Probed: true, ChangeAt: time.Now().Add(time.Hour).UnixNano()}
+}
+
+func TestClusterQuorum(t *testing.T) {
+	tests := []struct {
+		quorum string
+		want   bool // shared state when ns1 sees the target down, ns2 and ns3 up
+	}{
+		{"majority", true},
+		{"all", false},
+		{"any", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.quorum, func(t *testing.T) {
+			ns := three(t, tt.quorum)
+			ns[0].setLocal(upEntry("web@192.0.2.1", false))
+			ns[1].setLocal(upEntry("web@192.0.2.1", true))
+			ns[2].setLocal(upEntry("web@192.0.2.1", true))
+			for _, n := range ns {
+				waitFor(t, n.c.Name()+" has three votes", func() bool {
+					s, _ := n.sharedOf("web@192.0.2.1")
+					return s.Voters == 3 && s.UpVotes == 2
+				})
+				if s, _ := n.sharedOf("web@192.0.2.1"); s.Up != tt.want {
+					t.Errorf("%s: shared up = %v, want %v (%+v)", n.c.Name(), s.Up, tt.want, s)
+				}
+				votes, _ := n.c.Votes("web@192.0.2.1")
+				if len(votes) != 3 || votes[0].Instance != n.c.Name() {
+					t.Errorf("%s: votes %+v", n.c.Name(), votes)
+				}
+			}
+		})
+	}
+}
+
+func TestClusterAlone(t *testing.T) {
+	n := startNode(t, "solo", "127.0.1.4:0", nil, "all", "d")
+	n.setLocal(upEntry("k", true))
+	waitFor(t, "own view", func() bool { s, ok := n.sharedOf("k"); return ok && s.Up && s.Voters == 1 })
+	n.setLocal(upEntry("k", false))
+	waitFor(t, "own view down", func() bool { s, _ := n.sharedOf("k"); return !s.Up })
+}
+
+func TestClusterOverridesDeathAndReturn(t *testing.T) {
+	ns := three(t, "majority")
+	addr := netip.MustParseAddr("192.0.2.7")
+	start := time.Now()
+	ns[0].c.SetOverride(Override{Pool: "www.", Addr: addr, State: 1, Since: start.UnixNano()})
+	for _, n := range ns[1:] {
+		waitFor(t, n.c.Name()+" gets the drain", func() bool {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			return n.overrides[ovKey{"www.", addr}].State == 1
+		})
+	}
+	t.Logf("override on all three after %v", time.Since(start))
+
+	// ns1 sees the target down, ns2 and ns3 up: shared up; kill ns3 and
+	// the shared state follows the two left (1 of 2 up: down).
+	ns[0].setLocal(upEntry("k", false))
+	ns[1].setLocal(upEntry("k", true))
+	ns[2].setLocal(upEntry("k", true))
+	waitFor(t, "three votes on ns1", func() bool { s, _ := ns[0].sharedOf("k"); return s.Voters == 3 && s.Up })
+	killed := time.Now()
+	ns[2].kill()
+	for _, n := range ns[:2] {
+		waitFor(t, n.c.Name()+" reports ns3 dead", func() bool { return n.peerState("ns3") == PeerDead })
+		if !strings.Contains(n.logs.String(), "cluster peer dead") {
+			t.Errorf("%s did not log the death:\n%s", n.c.Name(), n.logs.String())
+		}
+	}
+	t.Logf("ns3 dead on both after %v", time.Since(killed))
+	waitFor(t, "ns1 without ns3's vote", func() bool { s, _ := ns[0].sharedOf("k"); return s.Voters == 2 && !s.Up })
+
+	// A later override while ns3 is away, then ns3 returns (a new life)
+	// and knows it at once, by push/pull.
+	ns[1].c.SetOverride(Override{Pool: "www.", Addr: addr, State: 0, Since: time.Now().UnixNano()})
+	waitFor(t, "ns1 gets the clear", func() bool {
+		ns[0].mu.Lock()
+		defer ns[0].mu.Unlock()
+		return ns[0].overrides[ovKey{"www.", addr}].State == 0
+	})
+	back := startNode(t, "ns3", "127.0.1.3:0", []string{ns[0].c.Addr()}, "majority", "d1")
+	// An older drain restored from ns3's own state file loses to the clear.
+	back.c.LoadOverrides([]Override{{Pool: "www.", Addr: addr, State: 1, Since: start.UnixNano()}})
+	waitFor(t, "ns3 has the clear", func() bool {
+		for _, o := range back.c.Overrides() {
+			if o.Pool == "www." && o.Addr == addr {
+				return o.State == 0
+			}
+		}
+		return false
+	})
+	for _, n := range ns[:2] {
+		waitFor(t, n.c.Name()+" sees ns3 return", func() bool { return n.peerState("ns3") == PeerAlive })
+		if !strings.Contains(n.logs.String(), "cluster peer returned") {
+			t.Errorf("%s did not log the return", n.c.Name())
+		}
+	}
+	back.setLocal(upEntry("k", true))
+	waitFor(t, "ns3's new vote counts", func() bool { s, _ := ns[0].sharedOf("k"); return s.Voters == 3 && s.Up })
+}
+
+func TestClusterDrift(t *testing.T) {
+	a := startNode(t, "ns1", "127.0.1.5:0", nil, "majority", "same")
+	b := startNode(t, "ns2", "127.0.1.6:0", []string{a.c.Addr()}, "majority", "other")
+	waitFor(t, "drift seen", func() bool { d := a.c.Drift(); return len(d) == 1 && d[0] == "ns2" })
+	if !strings.Contains(a.logs.String(), "cluster drift") || !strings.Contains(a.logs.String(), "ns2") {
+		t.Errorf("no drift warning naming ns2:\n%s", a.logs.String())
+	}
+	b.c.SetDigest("same")
+	waitFor(t, "drift resolved", func() bool { return len(a.c.Drift()) == 0 })
+}
+
+func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		cfg  Config
+		errs []string // keys with errors
+	}{
+		{"loopback needs no key", Config{Name: "a", Bind: "127.0.1.1:7946"}, nil},
+		{"default port", Config{Name: "a", Bind: "127.0.1.1"}, nil},
+		{"public needs a key", Config{Name: "a", Bind: "192.0.2.1:7946"}, []string{"key_file"}},
+		{"missing key file", Config{Name: "a", Bind: "192.0.2.1:7946", KeyFile: "nope"}, []string{"key_file"}},
+		{"no bind", Config{Name: "a"}, []string{"bind"}},
+		{"wildcard bind", Config{Name: "a", Bind: "0.0.0.0:7946"}, []string{"bind"}},
+		{"bad quorum", Config{Name: "a", Bind: "127.0.0.1:1", HealthQuorum: "most"}, []string{"health_quorum"}},
+		{"bad peer", Config{Name: "a", Bind: "127.0.0.1:1", Peers: []string{"h:1", "h:99999"}}, []string{"peers[1]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := tt.cfg.Validate(dir)
+			var keys []string
+			for _, e := range errs {
+				keys = append(keys, e.Key)
+			}
+			if strings.Join(keys, ",") != strings.Join(tt.errs, ",") {
+				t.Fatalf("errors %v, want keys %v", errs, tt.errs)
+			}
+		})
+	}
+}
