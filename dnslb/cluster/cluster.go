@@ -171,14 +171,21 @@ func (c *Cluster) Run(ctx context.Context) error {
 }
 
 // join contacts the configured peers that are not live members.
+// (memberlist's Members hands out nodes it keeps changing: addresses come
+// from the membership events instead.)
 func (c *Cluster) join() {
-	members := map[string]bool{}
-	for _, n := range c.ml.Members() {
-		members[n.Address()] = true
+	self := c.Addr() // before c.mu: memberlist calls our events holding its lock
+	c.mu.Lock()
+	members := map[string]bool{self: true}
+	for _, p := range c.peers {
+		if p.state == PeerAlive || p.state == PeerSuspect {
+			members[p.addr] = true
+		}
 	}
+	c.mu.Unlock()
 	var todo []string
 	for _, p := range c.cfg.peers {
-		if !members[p] && p != c.Addr() {
+		if !members[p] {
 			todo = append(todo, p)
 		}
 	}
@@ -216,15 +223,18 @@ func (c *Cluster) sync() {
 	send, changed := c.st.setLocal(local, now.UnixNano(), all)
 	c.emit(changed)
 	c.checkSilentLocked(now)
+	var to []memberlist.Address
+	for _, p := range c.peers {
+		if p.state == PeerAlive || p.state == PeerSuspect {
+			to = append(to, memberlist.Address{Addr: p.addr, Name: p.name})
+		}
+	}
 	c.mu.Unlock()
 	msgs := c.chunk(send)
-	for _, n := range c.ml.Members() {
-		if n.Name == c.cfg.Name {
-			continue
-		}
+	for _, a := range to {
 		for _, m := range msgs {
-			if err := c.ml.SendBestEffort(n, m); err != nil {
-				c.log.Debug("cluster send", "peer", n.Name, "err", err)
+			if err := c.ml.SendToAddress(a, m); err != nil {
+				c.log.Debug("cluster send", "peer", a.Name, "err", err)
 			}
 		}
 	}
@@ -460,6 +470,7 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p := c.peers[n.Name]; p != nil {
+		p.addr = n.Address()
 		p.digest = metaDigest(n.Meta)
 		c.updateDriftLocked()
 	}
