@@ -15,6 +15,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/cluster"
 )
 
 // Config is one dnslb.toml: what was written, with defaults applied and every
@@ -26,6 +28,8 @@ type Config struct {
 	Zones  []ZoneConfig            `toml:"zone"`
 	Checks map[string]*CheckConfig `toml:"check"`
 	Pools  []*PoolConfig           `toml:"pool"`
+	// Cluster is [cluster] (configcluster.go); nil = this instance is alone.
+	Cluster *clusterConfig `toml:"cluster"`
 
 	File string    `toml:"-"` // the path it was read from
 	Hash string    `toml:"-"` // sha256 of the file's bytes, hex
@@ -112,17 +116,24 @@ func (e *ConfigError) Error() string {
 
 // LoadConfig reads and validates path. The error, when not nil, joins every
 // problem found, each as "FILE:LINE: message".
-func LoadConfig(path string) (*Config, error) {
+func LoadConfig(path string) (*Config, error) { return LoadConfigFor(path, HostSettings{}) }
+
+// LoadConfigFor is LoadConfig with this host's settings over the file's.
+func LoadConfigFor(path string, h HostSettings) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseConfig(path, src)
+	c, err := parseConfig(path, src, h)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // ParseConfig validates src as if read from path.
 func ParseConfig(path string, src []byte) (*Config, error) {
-	c, err := parseConfig(path, src)
+	c, err := parseConfig(path, src, HostSettings{})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +142,7 @@ func ParseConfig(path string, src []byte) (*Config, error) {
 
 // parseConfig returns the config even when it has errors (when it could be
 // decoded at all), so that -check can go on to check its zones.
-func parseConfig(path string, src []byte) (*Config, error) {
+func parseConfig(path string, src []byte, h HostSettings) (*Config, error) {
 	sum := sha256.Sum256(src)
 	c := &Config{File: path, Dir: filepath.Dir(path), Hash: hex.EncodeToString(sum[:])}
 	md, err := toml.Decode(string(src), c)
@@ -150,6 +161,7 @@ func parseConfig(path string, src []byte) (*Config, error) {
 	c.keys = &lazyKeys{src: string(src)}
 	v := &validator{file: path, keys: c.keys}
 	v.unknownKeys(md)
+	h.apply(c)
 	c.validate(v)
 	if len(v.errs) > 0 {
 		return c, errors.Join(v.errs...)
@@ -257,11 +269,13 @@ func knownKeys(k toml.Key) []string {
 	table := k[:len(k)-1]
 	switch {
 	case len(table) == 0:
-		return []string{"server", "log", "rrl", "zone", "check", "pool"}
+		return []string{"server", "log", "rrl", "zone", "check", "pool", "cluster"}
 	case table[0] == "server":
 		return tomlKeys(ServerConfig{})
 	case table[0] == "log":
 		return tomlKeys(LogConfig{})
+	case table[0] == "cluster":
+		return tomlKeys(cluster.Config{})
 	case table[0] == "rrl":
 		return tomlKeys(RRLConfig{})
 	case table[0] == "zone":
@@ -319,12 +333,15 @@ func (c *Config) path(p string) string {
 // pools against zones), without binding anything: `dnslb -check`.
 // When the config itself has errors, its zones are still loaded on their
 // own, so that one run shows every problem.
-func Check(path string) error {
+func Check(path string) error { return CheckFor(path, HostSettings{}) }
+
+// CheckFor is Check with this host's settings over the file's.
+func CheckFor(path string, h HostSettings) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	cfg, err := parseConfig(path, src)
+	cfg, err := parseConfig(path, src, h)
 	switch {
 	case cfg == nil:
 		return err

@@ -77,6 +77,7 @@ func (c *Config) validate(v *validator) {
 	c.validateLog(v)
 	c.validateRRL(v)
 	c.validateZones(v)
+	c.validateCluster(v)
 	names := make([]string, 0, len(c.Checks))
 	for name := range c.Checks {
 		names = append(names, name)

@@ -184,3 +184,23 @@ func (s *memberStates) writeLocked() error {
 	}
 	return nil
 }
+
+type overrideEntry struct {
+	pool     string
+	addr     netip.Addr
+	override uint32
+	since    int64
+}
+
+// list returns every override set, for the cluster.
+func (s *memberStates) list() []overrideEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []overrideEntry
+	for k, st := range s.m {
+		if ov := st.override.Load(); ov != overrideNone || st.since.Load() != 0 {
+			out = append(out, overrideEntry{k.pool, k.addr, ov, st.since.Load()})
+		}
+	}
+	return out
+}

@@ -29,6 +29,8 @@ type Options struct {
 	Version   string               // reported by metrics and the API
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
 	CacheSize int                  // answers kept per snapshot, default 65536
+	Host      HostSettings         // this host's settings over the file's (flags)
+	Cluster   ClusterTuning        // default memberlist's LAN timing; tests shorten it
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -43,6 +45,7 @@ type Server struct {
 	zoneSlots *zoneSlots
 	states    *memberStates
 	prober    *health.Prober
+	cl        *clusterLink // nil when alone
 	registry  *prometheus.Registry
 	metrics   *metrics
 
@@ -63,7 +66,7 @@ type Server struct {
 // New reads the config, restores overrides from the state file, builds the
 // first snapshot and binds every listener. Nothing is served until Run.
 func New(cfgPath string, o Options) (*Server, error) {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := LoadConfigFor(cfgPath, o.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +87,13 @@ func New(cfgPath string, o Options) (*Server, error) {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s)
+	var hooks health.Hooks = s.metrics
+	if cfg.Cluster != nil {
+		hooks = clusterHooks{Hooks: s.metrics, s: s}
+	}
 	s.prober = health.NewProber(health.Options{
-		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
+		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: hooks, Probe: o.Probe,
+		Shared: cfg.Cluster != nil,
 	})
 	if err := s.states.load(cfg.Server.StateFile); err != nil {
 		return nil, err
@@ -98,7 +106,15 @@ func New(cfgPath string, o Options) (*Server, error) {
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
+	if cfg.Cluster != nil {
+		if s.cl, err = newClusterLink(s, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.bind(cfg); err != nil {
+		if s.cl != nil {
+			s.cl.c.Close()
+		}
 		s.closeListeners()
 		for _, c := range s.udpConns {
 			c.release()
@@ -265,6 +281,9 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("health prober stopped", "err", err)
 		}
 	})
+	if s.cl != nil {
+		goFn(func() { s.cl.run(ctx) })
+	}
 	for _, c := range s.udpConns {
 		goFn(func() { s.serveUDP(ctx, c) })
 	}
@@ -308,11 +327,14 @@ func (s *Server) Reload() error {
 }
 
 func (s *Server) reload() error {
-	cfg, err := LoadConfig(s.cfgPath)
+	cfg, err := LoadConfigFor(s.cfgPath, s.opts.Host)
 	if err != nil {
 		return err
 	}
 	old := s.snap.Load().cfg
+	if (old.Cluster == nil) != (cfg.Cluster == nil) {
+		return fmt.Errorf("%s: [cluster] can be added or removed only at restart", s.cfgPath)
+	}
 	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
 		return err
@@ -321,6 +343,12 @@ func (s *Server) reload() error {
 	s.publish(snap)
 	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
 		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
+	}
+	if s.cl != nil {
+		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {
+			s.log.Warn("[cluster] settings change only at restart", "config", s.cfgPath)
+		}
+		s.cl.reloaded(cfg)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

@@ -44,7 +44,7 @@ type Options struct {
 	Now    func() time.Time // default time.Now
 	// Tune adjusts memberlist's config (default: its LAN profile), e.g.
 	// shorter timeouts in tests.
-	Tune func(*memberlist.Config)
+	Tune func(*MemberlistConfig)
 }
 
 // Cluster is this instance's membership. New binds; Run joins and gossips.
@@ -127,6 +127,9 @@ func New(cfg *Config, o Options) (*Cluster, error) {
 	c.ml = ml
 	return c, nil
 }
+
+// Close releases the gossip sockets of a Cluster that will not Run.
+func (c *Cluster) Close() error { return c.ml.Shutdown() }
 
 // Addr is the bound gossip address (its port when bind said 0).
 func (c *Cluster) Addr() string {
@@ -585,3 +588,6 @@ func (w *logWriter) Write(b []byte) (int, error) {
 }
 
 var _ io.Writer = (*logWriter)(nil)
+
+// MemberlistConfig is memberlist's config, for Options.Tune.
+type MemberlistConfig = memberlist.Config
