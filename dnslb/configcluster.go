@@ -16,6 +16,7 @@ type HostSettings struct {
 	Listen      []string // [server] listen
 	ClusterName string   // [cluster] name
 	ClusterBind string   // [cluster] bind
+	ProbeSource string   // the address health probes leave from; default the system's choice
 }
 
 func (h HostSettings) apply(c *Config) {

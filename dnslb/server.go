@@ -87,12 +87,19 @@ func New(cfgPath string, o Options) (*Server, error) {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s)
+	if h := o.Host.ProbeSource; h != "" && o.Probe == nil {
+		src, err := netip.ParseAddr(h)
+		if err != nil {
+			return nil, fmt.Errorf("probe source %q: not an IP address", h)
+		}
+		s.opts.Probe = health.ProbeFrom(src)
+	}
 	var hooks health.Hooks = s.metrics
 	if cfg.Cluster != nil {
 		hooks = clusterHooks{Hooks: s.metrics, s: s}
 	}
 	s.prober = health.NewProber(health.Options{
-		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: hooks, Probe: o.Probe,
+		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: hooks, Probe: s.opts.Probe,
 		Shared: cfg.Cluster != nil,
 	})
 	if err := s.states.load(cfg.Server.StateFile); err != nil {

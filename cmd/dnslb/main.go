@@ -5,6 +5,10 @@
 //	dnslb -check -config dnslb.toml   validate the config and zone files, then exit
 //	dnslb -version
 //
+// Hosts of a cluster share one config file and give what differs as flags:
+//
+//	dnslb -config dnslb.toml -listen 192.0.2.53:53 -cluster-name ns1 -cluster-bind 192.0.2.53:7946
+//
 // SIGHUP reloads the config; SIGTERM and SIGINT stop the server gracefully.
 package main
 
@@ -18,6 +22,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
@@ -45,6 +50,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	var host dnslb.HostSettings
+	fs.Func("listen", "DNS address of this host, replacing [server] listen (repeat for several, or separate with commas)", func(v string) error {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				host.Listen = append(host.Listen, a)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&host.ClusterName, "cluster-name", "", "this instance's name in the cluster, replacing [cluster] name")
+	fs.StringVar(&host.ClusterBind, "cluster-bind", "", "this instance's gossip address, replacing [cluster] bind")
+	fs.StringVar(&host.ProbeSource, "probe-source", "", "address health probes leave from (default: the system's choice)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,14 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if *check {
-		if err := dnslb.Check(*cfgPath); err != nil {
+		if err := dnslb.CheckFor(*cfgPath, host); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion()})
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Host: host})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
