@@ -17,11 +17,15 @@ type HostSettings struct {
 	ClusterName string   // [cluster] name
 	ClusterBind string   // [cluster] bind
 	ProbeSource string   // the address health probes leave from; default the system's choice
+	StateFile   string   // [server] state_file
 }
 
 func (h HostSettings) apply(c *Config) {
 	if len(h.Listen) > 0 {
 		c.Server.Listen = h.Listen
+	}
+	if h.StateFile != "" {
+		c.Server.StateFile = h.StateFile
 	}
 	if h.ClusterName == "" && h.ClusterBind == "" {
 		return

@@ -13,6 +13,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -57,6 +58,7 @@ type Cluster struct {
 	bq   *memberlist.TransmitLimitedQueue
 	poke chan struct{}
 	kill atomic.Bool // tests: stop without leaving, as a killed process would
+	quiet atomic.Bool // stopped: memberlist's goroutines that outlive Shutdown log no more
 
 	mu      sync.Mutex // guards the fields below
 	st      *state
@@ -73,6 +75,7 @@ type peer struct {
 	digest  string
 	heard   time.Time // last view message
 	changed time.Time
+	leaving bool // said it is stopping: its loss is a leave, not a death
 }
 
 // Peer states as reported.
@@ -118,7 +121,7 @@ func New(cfg *Config, o Options) (*Cluster, error) {
 	mc.SecretKey = cfg.key
 	mc.Delegate = (*delegate)(c)
 	mc.Events = (*events)(c)
-	mc.Logger = log.New(&logWriter{c.log}, "", 0)
+	mc.Logger = log.New(&logWriter{c.log, &c.quiet}, "", 0)
 	c.bq = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return c.ml.NumMembers() }, RetransmitMult: mc.RetransmitMult}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -129,7 +132,11 @@ func New(cfg *Config, o Options) (*Cluster, error) {
 }
 
 // Close releases the gossip sockets of a Cluster that will not Run.
-func (c *Cluster) Close() error { return c.ml.Shutdown() }
+func (c *Cluster) Close() error {
+	err := c.ml.Shutdown()
+	c.quiet.Store(true)
+	return err
+}
 
 // Addr is the bound gossip address (its port when bind said 0).
 func (c *Cluster) Addr() string {
@@ -147,7 +154,7 @@ func (c *Cluster) Quorum() Quorum { return c.cfg.quorum }
 // not members), sends this instance's view every Sync, and leaves the
 // cluster when ctx is done.
 func (c *Cluster) Run(ctx context.Context) error {
-	defer c.ml.Shutdown()
+	defer c.Close()
 	c.join()
 	sync := time.NewTicker(c.o.Sync)
 	defer sync.Stop()
@@ -159,6 +166,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 			if c.kill.Load() {
 				return ctx.Err()
 			}
+			c.sayLeaving()
 			if err := c.ml.Leave(time.Second); err != nil {
 				c.log.Debug("cluster leave", "err", err)
 			}
@@ -197,6 +205,28 @@ func (c *Cluster) join() {
 	}
 	if n, err := c.ml.Join(todo); err != nil && n == 0 {
 		c.log.Debug("cluster join", "peers", strings.Join(todo, " "), "err", err)
+	}
+}
+
+// sayLeaving tells the live peers this instance stops on purpose, over
+// TCP: memberlist handles its own (dead) messages before user messages that
+// come by UDP.
+func (c *Cluster) sayLeaving() {
+	msg := encodeLeave(c.cfg.Name)
+	c.mu.Lock()
+	var to []*memberlist.Node
+	for _, p := range c.peers {
+		if p.state == PeerAlive || p.state == PeerSuspect {
+			if ap, err := netip.ParseAddrPort(p.addr); err == nil {
+				to = append(to, &memberlist.Node{Name: p.name, Addr: ap.Addr().AsSlice(), Port: ap.Port()})
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, n := range to {
+		if err := c.ml.SendReliable(n, msg); err != nil {
+			c.log.Debug("cluster: telling a peer of the leave", "peer", n.Name, "err", err)
+		}
 	}
 }
 
@@ -374,6 +404,17 @@ func (d *delegate) NotifyMsg(b []byte) {
 
 func (c *Cluster) applyLocked(m message) {
 	switch {
+	case m.leave != "":
+		p := c.peers[m.leave]
+		if p == nil {
+			return
+		}
+		p.leaving = true
+		if p.state == PeerDead && c.o.Now().Sub(p.changed) < 5*time.Second {
+			// Its death came first (memberlist's messages overtake ours).
+			p.state = PeerLeft
+			c.log.Info("cluster peer left", "peer", p.name, "address", p.addr)
+		}
 	case m.view != nil:
 		if p := c.peers[m.view.Origin]; p != nil {
 			p.heard = c.o.Now()
@@ -441,7 +482,7 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 	} else {
 		c.log.Info("cluster peer returned", "peer", n.Name, "address", n.Address(), "was", p.state, "for", now.Sub(p.changed).Round(time.Millisecond).String())
 	}
-	p.addr, p.state, p.changed, p.heard = n.Address(), PeerAlive, now, now
+	p.addr, p.state, p.changed, p.heard, p.leaving = n.Address(), PeerAlive, now, now, false
 	p.digest = metaDigest(n.Meta)
 	c.emit(c.st.setLive(n.Name, true))
 	c.updateDriftLocked()
@@ -457,7 +498,7 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	}
 	now := c.o.Now()
 	p.state = PeerDead
-	if n.State == memberlist.StateLeft {
+	if p.leaving {
 		p.state = PeerLeft
 		c.log.Info("cluster peer left", "peer", n.Name, "address", n.Address())
 	} else {
@@ -574,9 +615,15 @@ func (c *Cluster) Overrides() []Override {
 
 // logWriter sends memberlist's log lines to slog: its errors and warnings
 // as warnings, the rest at debug.
-type logWriter struct{ log *slog.Logger }
+type logWriter struct {
+	log   *slog.Logger
+	quiet *atomic.Bool
+}
 
 func (w *logWriter) Write(b []byte) (int, error) {
+	if w.quiet.Load() {
+		return len(b), nil
+	}
 	s := strings.TrimSpace(string(b))
 	switch {
 	case strings.Contains(s, "[ERR]"), strings.Contains(s, "[WARN]"):

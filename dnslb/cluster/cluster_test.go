@@ -16,12 +16,12 @@ import (
 // fastGossip shortens memberlist's timeouts for tests on loopback.
 func fastGossip(c *memberlist.Config) {
 	*c = *memberlist.DefaultLocalConfig()
-	c.ProbeInterval = 100 * time.Millisecond
-	c.ProbeTimeout = 50 * time.Millisecond
-	c.SuspicionMult = 2
+	c.ProbeInterval = 200 * time.Millisecond
+	c.ProbeTimeout = 150 * time.Millisecond
+	c.SuspicionMult = 3
 	c.GossipInterval = 20 * time.Millisecond
 	c.PushPullInterval = time.Second
-	c.TCPTimeout = 300 * time.Millisecond
+	c.TCPTimeout = time.Second
 	c.DeadNodeReclaimTime = time.Millisecond // a restarted instance reclaims its name at once
 }
 
@@ -79,7 +79,7 @@ func startNode(t *testing.T, name, bind string, peers []string, q string, digest
 			n.overrides[ovKey{o.Pool, o.Addr}] = o
 			n.mu.Unlock()
 		},
-		Digest: digest, Sync: 50 * time.Millisecond, Full: time.Second, Rejoin: 200 * time.Millisecond, Tune: fastGossip,
+		Digest: digest, Sync: 50 * time.Millisecond, Full: 10 * time.Second, Rejoin: 200 * time.Millisecond, Tune: fastGossip,
 	})
 	if err != nil {
 		t.Fatal(err)

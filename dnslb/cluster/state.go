@@ -249,7 +249,10 @@ func (s *state) fullState() *stateMsg {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		m.Views = append(m.Views, s.viewOf(n, true))
+		// Only this instance's own view is whole: another's, as known
+		// here, may lack entries it never received, which must not delete
+		// them where they did arrive.
+		m.Views = append(m.Views, s.viewOf(n, n == s.self))
 	}
 	m.Overrides = s.overrideList()
 	return m

@@ -146,3 +146,28 @@ func TestOverrideLaterWins(t *testing.T) {
 		t.Fatalf("overrides = %+v", l)
 	}
 }
+
+// TestForwardedViewNotWhole: a peer's view relayed in a push/pull may lack
+// entries; it must not delete them.
+func TestForwardedViewNotWhole(t *testing.T) {
+	relay := newState("ns1", 1, QuorumMajority)
+	relay.setLocal([]Entry{{Key: "k", Probed: true}}, 1, false)
+	relay.applyView(&viewMsg{Origin: "ns3", Boot: 3}) // ns3's heartbeat, its entry lost
+	relay.setLive("ns3", true)
+	st := relay.fullState()
+	for _, v := range st.Views {
+		if v.Full != (v.Origin == "ns1") {
+			t.Fatalf("view of %s sent with Full=%v", v.Origin, v.Full)
+		}
+	}
+	s := newState("ns2", 2, QuorumMajority)
+	s.setLocal([]Entry{{Key: "k", Up: true, Probed: true}}, 1, false)
+	s.applyView(&viewMsg{Origin: "ns3", Boot: 3, Entries: []Entry{{Key: "k", Up: true, Probed: true, Stamp: 5}}})
+	s.setLive("ns3", true)
+	for i := range st.Views {
+		s.applyView(&st.Views[i])
+	}
+	if _, ok := s.views["ns3"].entries["k"]; !ok {
+		t.Fatal("a relayed view deleted ns3's entry")
+	}
+}

@@ -17,6 +17,7 @@ const (
 	kindView      = 1 // one instance's view: the entries that changed, or all of them
 	kindOverrides = 2 // overrides, each with its time
 	kindState     = 3 // push/pull: every view known and every override
+	kindLeave     = 4 // the sender is stopping on purpose (memberlist does not tell a leave from a death)
 )
 
 // Limits that keep a hostile or corrupt message from asking for much memory.
@@ -125,6 +126,12 @@ func encodeOverrides(os []Override) []byte {
 	for i := range os {
 		e.override(&os[i])
 	}
+	return e.b
+}
+
+func encodeLeave(origin string) []byte {
+	e := header(kindLeave)
+	e.str(origin)
 	return e.b
 }
 
@@ -261,6 +268,7 @@ type message struct {
 	view      *viewMsg
 	overrides []Override
 	state     *stateMsg
+	leave     string // the instance that is leaving
 }
 
 // decode parses one message; anything malformed, truncated, trailing or of
@@ -280,6 +288,10 @@ func decode(b []byte) (message, error) {
 		m.view = &v
 	case kindOverrides:
 		m.overrides = d.overrides()
+	case kindLeave:
+		if m.leave = d.str(); m.leave == "" && d.err == nil {
+			d.fail(errors.New("leave without a name"))
+		}
 	case kindState:
 		s := &stateMsg{}
 		n := d.count(4)

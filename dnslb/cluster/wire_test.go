@@ -21,6 +21,7 @@ func sampleMessages() map[string][]byte {
 	return map[string][]byte{
 		"view":      encodeView(&v),
 		"heartbeat": encodeView(&viewMsg{Origin: "ns3", Boot: 9}),
+		"leave":     encodeLeave("ns2"),
 		"overrides": encodeOverrides(ovs),
 		"state":     encodeState(&stateMsg{Views: []viewMsg{v, {Origin: "ns2", Boot: 3}}, Overrides: ovs}),
 	}
@@ -39,6 +40,7 @@ func TestWireRoundTrip(t *testing.T) {
 	}{
 		{"view", encodeView(&v), message{view: &v}},
 		{"overrides", encodeOverrides(ovs), message{overrides: ovs}},
+		{"leave", encodeLeave("ns1"), message{leave: "ns1"}},
 		{"state", encodeState(&stateMsg{Views: []viewMsg{v}, Overrides: ovs}), message{state: &stateMsg{Views: []viewMsg{v}, Overrides: ovs}}},
 	}
 	for _, tt := range tests {
@@ -117,6 +119,8 @@ func FuzzClusterMessage(f *testing.F) {
 			again = encodeView(m.view)
 		case m.state != nil:
 			again = encodeState(m.state)
+		case m.leave != "":
+			again = encodeLeave(m.leave)
 		default:
 			again = encodeOverrides(m.overrides)
 		}

@@ -1,0 +1,380 @@
+package dnslb
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/cluster"
+)
+
+// The cluster tests' fixed addresses (127.0.1.x is the cluster's range):
+// instances on 127.0.1.1-3, backends on 127.0.1.21-22.
+var (
+	clusterHosts    = []string{"127.0.1.1", "127.0.1.2", "127.0.1.3"}
+	clusterBackends = []string{"127.0.1.21", "127.0.1.22"}
+)
+
+// clusterConfigText is one file for every instance; what differs per host
+// comes as HostSettings (the flags of cmd/dnslb).
+const clusterConfigText = `[server]
+listen = ["127.0.0.1:0"]
+http = "127.0.0.1:0"
+admin_token_file = "token"
+
+[cluster]
+peers = [%s]
+health_quorum = "%s"
+
+[[zone]]
+origin = "lb.example."
+records = ["@ 3600 IN SOA ns1 hostmaster 1 3600 900 604800 60", "@ 3600 IN NS ns1", "ns1 3600 IN A 127.0.1.1"]
+
+[check.web]
+type = "http"
+port = %d
+interval = "300ms"
+timeout = "250ms"
+rise = 2
+fall = 3
+
+[[pool]]
+name = "www.lb.example."
+policy = "all"
+answers = 0
+ttl = 10
+check = "web"
+members = [%s]
+`
+
+// refusingBackend is an HTTP backend that answers 503 to probes from one
+// source address: the route from that instance is "broken".
+type refusingBackend struct {
+	srv    *http.Server
+	refuse atomic.Value // netip.Addr
+}
+
+func startRefusingBackends(t *testing.T, hosts []string) ([]*refusingBackend, int) {
+	t.Helper()
+	port := freeTCPPort(t, hosts[0])
+	var bs []*refusingBackend
+	for _, h := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &refusingBackend{}
+		b.refuse.Store(netip.Addr{})
+		b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			from, _ := netip.ParseAddrPort(r.RemoteAddr)
+			if from.Addr() == b.refuse.Load().(netip.Addr) {
+				http.Error(w, "not from you", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})}
+		go b.srv.Serve(ln)
+		t.Cleanup(func() { b.srv.Close() })
+		bs = append(bs, b)
+	}
+	return bs, port
+}
+
+func freeTCPPort(t *testing.T, host string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freeGossipPort is a port free for UDP and TCP on every instance address.
+func freeGossipPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		port := freeTCPPort(t, clusterHosts[0])
+		ok := true
+		for _, h := range clusterHosts {
+			a := net.JoinHostPort(h, fmt.Sprint(port))
+			ln, err1 := net.Listen("tcp", a)
+			pc, err2 := net.ListenPacket("udp", a)
+			if ln != nil {
+				ln.Close()
+			}
+			if pc != nil {
+				pc.Close()
+			}
+			ok = ok && err1 == nil && err2 == nil
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no gossip port free on every instance address")
+	return 0
+}
+
+// fastCluster shortens memberlist's timing for loopback tests, with room
+// for a loaded machine (a false death breaks the quorum tests).
+var fastCluster = ClusterTuning{Sync: 50 * time.Millisecond, Memberlist: func(c *cluster.MemberlistConfig) {
+	c.ProbeInterval = 500 * time.Millisecond
+	c.ProbeTimeout = 250 * time.Millisecond
+	c.SuspicionMult = 3
+	c.GossipInterval = 50 * time.Millisecond
+	c.PushPullInterval = 2 * time.Second
+	c.TCPTimeout = time.Second
+	c.DeadNodeReclaimTime = time.Millisecond
+}}
+
+type clusterFixture struct {
+	dir   string
+	cfg   string
+	port  int // gossip
+	bs    []*refusingBackend
+	nodes []*testServer
+}
+
+func newClusterFixture(t *testing.T, quorum string) *clusterFixture {
+	t.Helper()
+	bs, bport := startRefusingBackends(t, clusterBackends)
+	gport := freeGossipPort(t)
+	var peers, members []string
+	for _, h := range clusterHosts {
+		peers = append(peers, fmt.Sprintf("%q", net.JoinHostPort(h, fmt.Sprint(gport))))
+	}
+	for _, h := range clusterBackends {
+		members = append(members, fmt.Sprintf("{ address = %q }", h))
+	}
+	dir := writeFiles(t, map[string]string{
+		"token":      testToken + "\n",
+		"dnslb.toml": fmt.Sprintf(clusterConfigText, strings.Join(peers, ", "), quorum, bport, strings.Join(members, ", ")),
+	})
+	f := &clusterFixture{dir: dir, cfg: filepath.Join(dir, "dnslb.toml"), port: gport, bs: bs}
+	for i := range clusterHosts {
+		f.nodes = append(f.nodes, f.start(t, i))
+	}
+	for _, n := range f.nodes {
+		waitFor(t, 20*time.Second, n.cl.c.Name()+" sees two live peers", func() bool {
+			alive := 0
+			for _, p := range n.cl.c.Peers() {
+				if p.State == cluster.PeerAlive {
+					alive++
+				}
+			}
+			return alive == 2
+		})
+	}
+	return f
+}
+
+// start runs instance i with its host settings, as its flags would give.
+func (f *clusterFixture) start(t *testing.T, i int) *testServer {
+	h := clusterHosts[i]
+	return start(t, f.cfg, Options{Cluster: fastCluster, Host: HostSettings{
+		Listen: []string{h + ":0"}, ClusterName: fmt.Sprintf("ns%d", i+1),
+		ClusterBind: net.JoinHostPort(h, fmt.Sprint(f.port)), ProbeSource: h,
+		StateFile: filepath.Join(f.dir, fmt.Sprintf("ns%d.state", i+1)),
+	}})
+}
+
+func (ts *testServer) poolMembers(t *testing.T) []string {
+	t.Helper()
+	a := addresses(ts.ask(t, "udp", "www.lb.example.", dns.TypeA))
+	slices.Sort(a)
+	return a
+}
+
+func (ts *testServer) apiStatus(t *testing.T) statusJSON {
+	t.Helper()
+	resp, err := http.Get(ts.http + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st statusJSON
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// votersOf is how many live instances have probed the member, as ts sees it.
+func (ts *testServer) votersOf(t *testing.T, addr string) int {
+	for _, p := range ts.apiStatus(t).Pools {
+		for _, m := range p.Members {
+			if m.Address == addr {
+				n := 0
+				for _, v := range m.Votes {
+					if v.Probed {
+						n++
+					}
+				}
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// TestClusterQuorum: a backend that refuses one instance's probes stays in
+// every instance's answers with majority, and leaves them with all.
+func TestClusterQuorum(t *testing.T) {
+	tests := []struct {
+		quorum string
+		want   []string // every instance's answer while ns1 cannot reach .21
+	}{
+		{"majority", []string{"127.0.1.21", "127.0.1.22"}},
+		{"all", []string{"127.0.1.22"}},
+		{"any", []string{"127.0.1.21", "127.0.1.22"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.quorum, func(t *testing.T) {
+			f := newClusterFixture(t, tt.quorum)
+			f.bs[0].refuse.Store(netip.MustParseAddr(clusterHosts[0]))
+			ns1 := f.nodes[0]
+			waitFor(t, 20*time.Second, "ns1 sees .21 down itself", func() bool {
+				for _, p := range ns1.apiStatus(t).Pools {
+					for _, m := range p.Members {
+						if m.Address == "127.0.1.21" {
+							return m.LocalHealth == "down"
+						}
+					}
+				}
+				return false
+			})
+			for _, n := range f.nodes {
+				waitFor(t, 20*time.Second, n.cl.c.Name()+" has three views", func() bool { return n.votersOf(t, "127.0.1.21") == 3 })
+				waitFor(t, 20*time.Second, n.cl.c.Name()+" answers "+strings.Join(tt.want, " "), func() bool {
+					return slices.Equal(n.poolMembers(t), tt.want)
+				})
+			}
+			// And it holds: probes go on and the answers stay.
+			time.Sleep(time.Second)
+			for _, n := range f.nodes {
+				if got := n.poolMembers(t); !slices.Equal(got, tt.want) {
+					t.Errorf("%s answers %v, want %v", n.cl.c.Name(), got, tt.want)
+				}
+			}
+			// The route comes back: .21 is in every answer under any quorum.
+			f.bs[0].refuse.Store(netip.Addr{})
+			for _, n := range f.nodes {
+				waitFor(t, 20*time.Second, n.cl.c.Name()+" answers both", func() bool {
+					return len(n.poolMembers(t)) == 2
+				})
+			}
+		})
+	}
+}
+
+// TestClusterOverrides: a drain on one instance shows on the others, is in
+// each one's state file, and an instance that leaves and comes back has it.
+func TestClusterOverrides(t *testing.T) {
+	f := newClusterFixture(t, "majority")
+	const drain = "/api/v1/pools/www.lb.example./members/127.0.1.21/override"
+	for _, n := range f.nodes {
+		waitFor(t, 20*time.Second, n.cl.c.Name()+" answers both", func() bool { return len(n.poolMembers(t)) == 2 })
+	}
+	set := time.Now()
+	if code, body := f.nodes[0].post(t, drain, testToken, `{"override":"drain"}`); code != http.StatusOK {
+		t.Fatalf("drain on ns1: %d %s", code, body)
+	}
+	for _, n := range f.nodes {
+		waitFor(t, 10*time.Second, n.cl.c.Name()+" without the drained member", func() bool {
+			return slices.Equal(n.poolMembers(t), []string{"127.0.1.22"})
+		})
+	}
+	t.Logf("drain on ns1 out of every instance's answers after %v", time.Since(set))
+	for i := range f.nodes {
+		p := filepath.Join(f.dir, fmt.Sprintf("ns%d.state", i+1))
+		waitFor(t, 5*time.Second, p+" holds the drain", func() bool {
+			b, _ := os.ReadFile(p)
+			return strings.Contains(string(b), `"override": "drain"`)
+		})
+	}
+	st := f.nodes[2].apiStatus(t)
+	if st.Cluster == nil || st.Cluster.Name != "ns3" || len(st.Cluster.Peers) != 2 || len(st.Cluster.Drift) != 0 {
+		t.Fatalf("ns3's cluster status: %+v", st.Cluster)
+	}
+
+	// ns3 leaves; the drain is cleared on ns2 meanwhile; ns3 restarts with
+	// its state file saying drain and takes the later clear.
+	f.nodes[2].stop()
+	waitFor(t, 10*time.Second, "ns1 sees ns3 leave", func() bool {
+		for _, p := range f.nodes[0].cl.c.Peers() {
+			if p.Name == "ns3" {
+				return p.State == cluster.PeerLeft
+			}
+		}
+		return false
+	})
+	if code, body := f.nodes[1].post(t, drain, testToken, `{"override":"none"}`); code != http.StatusOK {
+		t.Fatalf("clear on ns2: %d %s", code, body)
+	}
+	waitFor(t, 10*time.Second, "ns1 serves .21 again", func() bool { return len(f.nodes[0].poolMembers(t)) == 2 })
+	f.nodes[2] = f.start(t, 2)
+	waitFor(t, 10*time.Second, "ns3 back, with the clear", func() bool { return len(f.nodes[2].poolMembers(t)) == 2 })
+	waitFor(t, 10*time.Second, "ns1 logs ns3's return", func() bool {
+		return strings.Contains(f.nodes[0].logs.String(), "cluster peer returned")
+	})
+}
+
+// TestClusterDrift: instances whose config differs are named in the log,
+// the status and the metric.
+func TestClusterDrift(t *testing.T) {
+	f := newClusterFixture(t, "majority")
+	// ns2 reloads a config with another zone record; the others keep theirs.
+	b, _ := os.ReadFile(f.cfg)
+	other := filepath.Join(f.dir, "other.toml")
+	if err := os.WriteFile(other, []byte(strings.Replace(string(b), "hostmaster 1 ", "hostmaster 2 ", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns2 := f.nodes[1]
+	ns2.cfgPath = other
+	if err := ns2.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "ns1 names ns2 as drift", func() bool {
+		st := f.nodes[0].apiStatus(t)
+		return st.Cluster != nil && slices.Equal(st.Cluster.Drift, []string{"ns2"})
+	})
+	if !strings.Contains(f.nodes[0].logs.String(), "cluster drift") {
+		t.Error("no drift warning in ns1's log")
+	}
+	resp, err := http.Get(f.nodes[0].http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sb strings.Builder
+	_, _ = fmt.Fprint(&sb, readAll(resp))
+	for _, want := range []string{"dnslb_cluster_drift_peers 1", `dnslb_cluster_peers{state="alive"} 2`, `dnslb_cluster_peers{state="dead"} 0`} {
+		if !strings.Contains(sb.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func readAll(r *http.Response) string {
+	var sb strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			return sb.String()
+		}
+	}
+}
