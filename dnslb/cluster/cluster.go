@@ -50,14 +50,14 @@ type Options struct {
 
 // Cluster is this instance's membership. New binds; Run joins and gossips.
 type Cluster struct {
-	cfg  *Config
-	o    Options
-	log  *slog.Logger
-	boot int64
-	ml   *memberlist.Memberlist
-	bq   *memberlist.TransmitLimitedQueue
-	poke chan struct{}
-	kill atomic.Bool // tests: stop without leaving, as a killed process would
+	cfg   *Config
+	o     Options
+	log   *slog.Logger
+	boot  int64
+	ml    *memberlist.Memberlist
+	bq    *memberlist.TransmitLimitedQueue
+	poke  chan struct{}
+	kill  atomic.Bool // tests: stop without leaving, as a killed process would
 	quiet atomic.Bool // stopped: memberlist's goroutines that outlive Shutdown log no more
 
 	mu      sync.Mutex // guards the fields below
