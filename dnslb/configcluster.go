@@ -18,11 +18,15 @@ type HostSettings struct {
 	ClusterBind string   // [cluster] bind
 	ProbeSource string   // the address health probes leave from; default the system's choice
 	StateFile   string   // [server] state_file
+	HTTP        string   // [server] http
 }
 
 func (h HostSettings) apply(c *Config) {
 	if len(h.Listen) > 0 {
 		c.Server.Listen = h.Listen
+	}
+	if h.HTTP != "" {
+		c.Server.HTTP = &h.HTTP
 	}
 	if h.StateFile != "" {
 		c.Server.StateFile = h.StateFile

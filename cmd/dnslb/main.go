@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	})
 	fs.StringVar(&host.ClusterName, "cluster-name", "", "this instance's name in the cluster, replacing [cluster] name")
 	fs.StringVar(&host.ClusterBind, "cluster-bind", "", "this instance's gossip address, replacing [cluster] bind")
+	fs.StringVar(&host.HTTP, "http", "", "this host's HTTP address, replacing [server] http")
 	fs.StringVar(&host.StateFile, "state-file", "", "this host's state file, replacing [server] state_file")
 	fs.StringVar(&host.ProbeSource, "probe-source", "", "address health probes leave from (default: the system's choice)")
 	if err := fs.Parse(args); err != nil {
