@@ -30,10 +30,10 @@ func (c *Config) validateServer(v *validator) {
 			v.errorf(at, "%q: %v", l, err)
 			continue
 		}
-		if ap.Addr().IsUnspecified() {
+		if ap.Addr().IsUnspecified() && !wildcardListen {
 			// A reply must leave from the address the query was sent to;
-			// a wildcard socket would let the kernel pick another one on a
-			// host with several addresses.
+			// without packet info (udp_linux.go) a wildcard socket would
+			// let the kernel pick another one on a host with several.
 			v.errorf(at, "%q: list the host's addresses instead of a wildcard, e.g. [\"192.0.2.53:53\", \"[2001:db8::53]:53\"]", l)
 			continue
 		}
