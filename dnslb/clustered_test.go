@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/cluster"
@@ -376,5 +378,53 @@ func readAll(r *http.Response) string {
 		if err != nil {
 			return sb.String()
 		}
+	}
+}
+
+// TestClusterStatusPageInBrowser: the status page shows the cluster's peers
+// and, per member, each instance's view.
+func TestClusterStatusPageInBrowser(t *testing.T) {
+	f := newClusterFixture(t, "majority")
+	f.bs[0].refuse.Store(netip.MustParseAddr(clusterHosts[0]))
+	ns2 := f.nodes[1]
+	waitFor(t, 20*time.Second, "ns2 holds ns1's down view", func() bool {
+		for _, p := range ns2.apiStatus(t).Pools {
+			for _, m := range p.Members {
+				for _, v := range m.Votes {
+					if m.Address == "127.0.1.21" && v.Instance == "ns1" && v.Probed && !v.Up {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(ns2.http+"/status"),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-cluster="ns2"]`))); err != nil {
+		t.Fatalf("open /status: %v", err)
+	}
+	eval := func(js string) string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	for _, peer := range []string{"ns1", "ns3"} {
+		if got := eval(fmt.Sprintf(`(document.querySelector('tr[data-peer=%q]') || {dataset: {}}).dataset.state || ""`, peer)); got != "alive" {
+			t.Errorf("peer %s shown %q, want alive", peer, got)
+		}
+	}
+	votes := eval(`document.querySelector('tr[data-member="127.0.1.21"] td[data-votes]').textContent`)
+	for _, want := range []string{"ns1 down", "ns2 up", "ns3 up"} {
+		if !strings.Contains(votes, want) {
+			t.Errorf("views of 127.0.1.21 %q lack %q", votes, want)
+		}
+	}
+	if got := eval(`document.querySelector('tr[data-member="127.0.1.21"]').dataset.health`); got != "up" {
+		t.Errorf("127.0.1.21 shown %q, want up (2 of 3)", got)
 	}
 }
