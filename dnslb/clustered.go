@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnslb/dnslb/dnslb/cluster"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -33,8 +34,8 @@ type ClusterTuning struct {
 	Memberlist func(*cluster.MemberlistConfig)
 }
 
-func newClusterLink(s *Server, cfg *Config) (*clusterLink, error) {
-	digest, err := cfg.clusterDigest()
+func newClusterLink(s *Server, cfg *config.Config) (*clusterLink, error) {
+	digest, err := clusterDigest(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +124,8 @@ func (l *clusterLink) setOverride(pool string, addr netip.Addr, ov uint32, at ti
 }
 
 // reloaded announces the new digest when the config or zones changed.
-func (l *clusterLink) reloaded(cfg *Config) {
-	d, err := cfg.clusterDigest()
+func (l *clusterLink) reloaded(cfg *config.Config) {
+	d, err := clusterDigest(cfg)
 	if err != nil {
 		l.s.log.Warn("cluster digest not updated", "err", err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/cluster"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // The cluster tests' fixed addresses (127.0.1.x is the cluster's range):
@@ -185,10 +186,10 @@ func newClusterFixture(t *testing.T, quorum string) *clusterFixture {
 // start runs instance i with its host settings, as its flags would give.
 func (f *clusterFixture) start(t *testing.T, i int) *testServer {
 	h := clusterHosts[i]
-	return start(t, f.cfg, Options{Cluster: fastCluster, Host: HostSettings{
+	return start(t, f.cfg, Options{Cluster: fastCluster, ProbeSource: netip.MustParseAddr(h), Host: config.Host{
 		Listen: []string{h + ":0"}, ClusterName: fmt.Sprintf("ns%d", i+1),
-		ClusterBind: net.JoinHostPort(h, fmt.Sprint(f.port)), ProbeSource: h,
-		StateFile: filepath.Join(f.dir, fmt.Sprintf("ns%d.state", i+1)),
+		ClusterBind: net.JoinHostPort(h, fmt.Sprint(f.port)),
+		StateFile:   filepath.Join(f.dir, fmt.Sprintf("ns%d.state", i+1)),
 	}})
 }
 

@@ -13,11 +13,13 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -29,8 +31,12 @@ type Options struct {
 	Version   string               // reported by metrics and the API
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
 	CacheSize int                  // answers kept per snapshot, default 65536
-	Host      HostSettings         // this host's settings over the file's (flags)
-	Cluster   ClusterTuning        // default memberlist's LAN timing; tests shorten it
+	Host      config.Host          // this host's settings over the file's (flags)
+	// ProbeSource is the address health probes leave from; default the
+	// system's choice (a flag: several instances on one host, or a host
+	// with several addresses).
+	ProbeSource netip.Addr
+	Cluster     ClusterTuning // default memberlist's LAN timing; tests shorten it
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -66,7 +72,7 @@ type Server struct {
 // New reads the config, restores overrides from the state file, builds the
 // first snapshot and binds every listener. Nothing is served until Run.
 func New(cfgPath string, o Options) (*Server, error) {
-	cfg, err := LoadConfigFor(cfgPath, o.Host)
+	cfg, err := config.LoadFor(cfgPath, o.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -81,18 +87,14 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
 	}
-	s.setLogLevel(cfg.Log.Level)
+	s.logLevel.Set(cfg.Log.Level)
 	s.registry = o.Registry
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s)
-	if h := o.Host.ProbeSource; h != "" && o.Probe == nil {
-		src, err := netip.ParseAddr(h)
-		if err != nil {
-			return nil, fmt.Errorf("probe source %q: not an IP address", h)
-		}
-		s.opts.Probe = health.ProbeFrom(src)
+	if o.ProbeSource.IsValid() && o.Probe == nil {
+		s.opts.Probe = health.ProbeFrom(o.ProbeSource)
 	}
 	var hooks health.Hooks = s.metrics
 	if cfg.Cluster != nil {
@@ -139,18 +141,12 @@ func (s *Server) publish(snap *snapshot) {
 	s.metrics.configLoaded(snap.cfg)
 }
 
-func newLogger(c LogConfig, w io.Writer, level *slog.LevelVar) *slog.Logger {
+func newLogger(c config.Log, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	o := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	if c.JSON {
 		return slog.New(slog.NewJSONHandler(w, o))
 	}
 	return slog.New(slog.NewTextHandler(w, o))
-}
-
-func (s *Server) setLogLevel(l string) {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(l)) // validated with the config
-	s.logLevel.Set(lv)
 }
 
 // generations is the health source of pools: it moves when a health state
@@ -175,13 +171,12 @@ func (s *Server) newStats() *workerStats {
 // bind opens UDP sockets (several per address with SO_REUSEPORT, so that
 // each core reads its own) and a TCP listener on every listen address, and
 // the HTTP listener.
-func (s *Server) bind(cfg *Config) error {
+func (s *Server) bind(cfg *config.Config) error {
 	workers := cfg.Server.Workers
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	for _, l := range cfg.Server.listen {
-		ap := netip.MustParseAddrPort(l)
+	for _, ap := range cfg.Server.Listen {
 		var err error
 		// Port 0 (tests): UDP picks the port and TCP must get the same;
 		// when a TCP socket already holds it, try another.
@@ -202,10 +197,10 @@ func (s *Server) bind(cfg *Config) error {
 			return err
 		}
 	}
-	if cfg.Server.http != "" {
-		ln, err := net.Listen("tcp", cfg.Server.http)
+	if cfg.Server.HTTP.IsValid() {
+		ln, err := net.Listen("tcp", cfg.Server.HTTP.String())
 		if err != nil {
-			return fmt.Errorf("listen http %s: %w", cfg.Server.http, err)
+			return fmt.Errorf("listen http %s: %w", cfg.Server.HTTP, err)
 		}
 		s.httpLn = ln
 	}
@@ -334,7 +329,7 @@ func (s *Server) Reload() error {
 }
 
 func (s *Server) reload() error {
-	cfg, err := LoadConfigFor(s.cfgPath, s.opts.Host)
+	cfg, err := config.LoadFor(s.cfgPath, s.opts.Host)
 	if err != nil {
 		return err
 	}
@@ -346,9 +341,9 @@ func (s *Server) reload() error {
 	if err != nil {
 		return err
 	}
-	s.setLogLevel(cfg.Log.Level)
+	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
-	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
+	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
 		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
 	}
 	if s.cl != nil {

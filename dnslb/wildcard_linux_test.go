@@ -19,7 +19,10 @@ func TestWildcardListenRepliesFromQueriedAddress(t *testing.T) {
 listen = ["0.0.0.0:0", "[::]:0"]
 http = ""
 workers = 2
-` + minimalZone})
+[[zone]]
+origin = "example."
+records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
+`})
 	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{})
 	ports := map[bool]uint16{}
 	for _, a := range ts.DNSAddrs() {

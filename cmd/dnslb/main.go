@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -50,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	var host dnslb.HostSettings
+	var host config.Host
 	fs.Func("listen", "DNS address of this host, replacing [server] listen (repeat for several, or separate with commas)", func(v string) error {
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
@@ -63,13 +65,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&host.ClusterBind, "cluster-bind", "", "this instance's gossip address, replacing [cluster] bind")
 	fs.StringVar(&host.HTTP, "http", "", "this host's HTTP address, replacing [server] http")
 	fs.StringVar(&host.StateFile, "state-file", "", "this host's state file, replacing [server] state_file")
-	fs.StringVar(&host.ProbeSource, "probe-source", "", "address health probes leave from (default: the system's choice)")
+	probeSource := fs.String("probe-source", "", "address health probes leave from (default: the system's choice)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
 		return 0
+	}
+	var src netip.Addr
+	if *probeSource != "" {
+		var err error
+		if src, err = netip.ParseAddr(*probeSource); err != nil {
+			fmt.Fprintf(stderr, "-probe-source %q: not an IP address\n", *probeSource)
+			return 2
+		}
 	}
 	if *check {
 		if err := dnslb.CheckFor(*cfgPath, host); err != nil {
@@ -79,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Host: host})
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Host: host, ProbeSource: src})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -125,3 +125,6 @@ func hostPort(s string) (netip.AddrPort, error) {
 
 // BindAddr is the validated bind address.
 func (c *Config) BindAddr() netip.AddrPort { return c.bind }
+
+// Quorum is the validated health_quorum.
+func (c *Config) Quorum() Quorum { return c.quorum }
