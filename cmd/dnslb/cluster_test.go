@@ -22,10 +22,11 @@ import (
 
 // The cluster's fixed addresses (127.0.1.x is its range): three dnslb on
 // 127.0.1.1-3 port 53 (gossip on 7946), NSD for the parent on 127.0.1.4,
-// Unbound on 127.0.1.5, backends on 127.0.1.21-22.
+// Unbound on 127.0.1.5, backends on 127.0.1.31-32 (the in-process tests of
+// package dnslb, which may run at the same time, use .21-22).
 var (
 	accHosts    = []string{"127.0.1.1", "127.0.1.2", "127.0.1.3"}
-	accBackends = []string{"127.0.1.21", "127.0.1.22"}
+	accBackends = []string{"127.0.1.31", "127.0.1.32"}
 )
 
 const (
@@ -63,7 +64,7 @@ policy = "all"
 answers = 0
 ttl = 1
 check = "web"
-members = [{ address = "127.0.1.21" }, { address = "127.0.1.22" }]
+members = [{ address = "127.0.1.31" }, { address = "127.0.1.32" }]
 `
 
 const accParentZone = `$ORIGIN example.
@@ -304,7 +305,7 @@ func TestClusterAcceptance(t *testing.T) {
 			"-listen", h+":53", "-http", h+":8053", "-cluster-name", fmt.Sprintf("ns%d", i+1),
 			"-cluster-bind", h+":7946", "-probe-source", h, "-state-file", filepath.Join(dir, fmt.Sprintf("ns%d.state", i+1)))
 	}
-	both := []string{"127.0.1.21", "127.0.1.22"}
+	both := []string{"127.0.1.31", "127.0.1.32"}
 	ps := make([]*proc, 3)
 	for i := range ps {
 		ps[i] = startDNSLB(i)
@@ -323,17 +324,17 @@ func TestClusterAcceptance(t *testing.T) {
 
 	// A drain on ns1 shows on ns2 and ns3.
 	set := time.Now()
-	override(t, accHosts[0], "127.0.1.21", "drain")
+	override(t, accHosts[0], "127.0.1.31", "drain")
 	var seen []time.Duration
 	for _, h := range accHosts[1:] {
 		at := poll(t, 10*time.Second, h+" drops the drained member", func() bool {
 			got, _, err := query(h, "www.lb.example.", time.Second)
-			return err == nil && slices.Equal(got, []string{"127.0.1.22"})
+			return err == nil && slices.Equal(got, []string{"127.0.1.32"})
 		})
 		seen = append(seen, at.Sub(set))
 	}
 	t.Logf("MEASURE override propagation (drain on ns1 → out of ns2's and ns3's answers): %v", seen)
-	override(t, accHosts[1], "127.0.1.21", "none")
+	override(t, accHosts[1], "127.0.1.31", "none")
 	for _, h := range accHosts {
 		poll(t, 10*time.Second, h+" serves both again", func() bool {
 			got, _, err := query(h, "www.lb.example.", time.Second)
@@ -391,11 +392,11 @@ func TestClusterAcceptance(t *testing.T) {
 	}
 	t.Logf("MEASURE peer death detection (SIGKILL of ns3 → dead on ns1, ns2; memberlist LAN profile): %v", dead)
 
-	// While ns3 is dead, ns2 drains .22.
-	override(t, accHosts[1], "127.0.1.22", "drain")
-	poll(t, 10*time.Second, "ns1 drops .22", func() bool {
+	// While ns3 is dead, ns2 drains .32.
+	override(t, accHosts[1], "127.0.1.32", "drain")
+	poll(t, 10*time.Second, "ns1 drops .32", func() bool {
 		got, _, err := query(accHosts[0], "www.lb.example.", time.Second)
-		return err == nil && slices.Equal(got, []string{"127.0.1.21"})
+		return err == nil && slices.Equal(got, []string{"127.0.1.31"})
 	})
 	time.Sleep(time.Until(killed.Add(10 * time.Second)))
 	close(stop)
@@ -427,20 +428,20 @@ func TestClusterAcceptance(t *testing.T) {
 		t.Errorf("%d of %d queries through Unbound failed after one of three servers was killed", failed, len(after))
 	}
 
-	// ns3 restarts with its state file (no drain of .22) and gets the
+	// ns3 restarts with its state file (no drain of .32) and gets the
 	// drain at once from its peers.
 	restarted := time.Now()
 	ps[2] = startDNSLB(2)
 	at := poll(t, 20*time.Second, "ns3 answers without the drained member", func() bool {
 		got, _, err := query(accHosts[2], "www.lb.example.", time.Second)
-		return err == nil && slices.Equal(got, []string{"127.0.1.21"})
+		return err == nil && slices.Equal(got, []string{"127.0.1.31"})
 	})
 	for _, h := range accHosts[:2] {
 		poll(t, 20*time.Second, h+" sees ns3 alive again", func() bool { return peerState(h, "ns3") == "alive" })
 	}
 	t.Logf("MEASURE rejoin (restart of ns3 → its answers carry the override set while it was dead): %v", at.Sub(restarted))
 	b, _ := os.ReadFile(filepath.Join(dir, "ns3.state"))
-	if !strings.Contains(string(b), "127.0.1.22") {
+	if !strings.Contains(string(b), "127.0.1.32") {
 		t.Errorf("ns3's state file lacks the drain it learnt:\n%s", b)
 	}
 }
