@@ -429,3 +429,31 @@ func TestClusterStatusPageInBrowser(t *testing.T) {
 		t.Errorf("127.0.1.21 shown %q, want up (2 of 3)", got)
 	}
 }
+
+// TestClusterReloadRestartOnly: [cluster] cannot be added by a reload (the
+// running config keeps serving), and a change of its keys is said to need a
+// restart.
+func TestClusterReloadRestartOnly(t *testing.T) {
+	zone := "[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"]\n"
+	dir := writeFiles(t, map[string]string{"dnslb.toml": "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n" + zone})
+	cfg := filepath.Join(dir, "dnslb.toml")
+	ts := start(t, cfg, Options{})
+	withCluster := "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[cluster]\nname = \"ns1\"\nbind = \"127.0.1.6:0\"\n" + zone
+	if err := os.WriteFile(cfg, []byte(withCluster), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Reload(); err == nil || !strings.Contains(err.Error(), "only at restart") {
+		t.Fatalf("reload adding [cluster]: %v", err)
+	}
+
+	ts2 := start(t, cfg, Options{})
+	if err := os.WriteFile(cfg, []byte(strings.Replace(withCluster, "[cluster]\n", "[cluster]\nhealth_quorum = \"all\"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts2.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ts2.logs.String(), "[cluster] settings change only at restart") {
+		t.Error("no warning that [cluster] changes need a restart")
+	}
+}
