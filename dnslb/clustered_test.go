@@ -327,6 +327,12 @@ func TestClusterOverrides(t *testing.T) {
 		t.Fatalf("clear on ns2: %d %s", code, body)
 	}
 	waitFor(t, 10*time.Second, "ns1 serves .21 again", func() bool { return len(f.nodes[0].poolMembers(t)) == 2 })
+	for _, p := range []string{"ns1.state", "ns2.state"} {
+		waitFor(t, 5*time.Second, p+" keeps the clear with its time", func() bool {
+			b, _ := os.ReadFile(filepath.Join(f.dir, p))
+			return strings.Contains(string(b), `"override": "none"`)
+		})
+	}
 	f.nodes[2] = f.start(t, 2)
 	waitFor(t, 10*time.Second, "ns3 back, with the clear", func() bool { return len(f.nodes[2].poolMembers(t)) == 2 })
 	waitFor(t, 10*time.Second, "ns1 logs ns3's return", func() bool {

@@ -153,7 +153,9 @@ func (s *memberStates) writeLocked() error {
 	}
 	f := stateFile{Version: 1, Overrides: []stateOverride{}}
 	for k, st := range s.m {
-		if ov := st.override.Load(); ov != overrideNone {
+		// A cleared override is kept with its time too: in a cluster it
+		// must win over an older one another instance restores.
+		if ov := st.override.Load(); ov != overrideNone || st.since.Load() != 0 {
 			f.Overrides = append(f.Overrides, stateOverride{Pool: k.pool, Address: k.addr.String(), Override: overrideNames[ov], Since: time.Unix(0, st.since.Load()).UTC()})
 		}
 	}
