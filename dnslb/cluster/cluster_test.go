@@ -5,6 +5,8 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +59,11 @@ func (b *syncBuffer) String() string {
 
 func startNode(t *testing.T, name, bind string, peers []string, q string, digest string) *node {
 	t.Helper()
-	cfg := &Config{Name: name, Bind: bind, Peers: peers, HealthQuorum: q}
+	return startNodeCfg(t, &Config{Name: name, Bind: bind, Peers: peers, HealthQuorum: q}, digest)
+}
+
+func startNodeCfg(t *testing.T, cfg *Config, digest string) *node {
+	t.Helper()
 	if errs := cfg.Validate(t.TempDir()); len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -269,6 +275,11 @@ func TestClusterDrift(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	dir := t.TempDir()
+	for name, content := range map[string]string{"short.key": "c2hvcnQ=\n", "good.key": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name string
 		cfg  Config
@@ -278,6 +289,9 @@ func TestConfigValidate(t *testing.T) {
 		{"default port", Config{Name: "a", Bind: "127.0.1.1"}, nil},
 		{"public needs a key", Config{Name: "a", Bind: "192.0.2.1:7946"}, []string{"key_file"}},
 		{"missing key file", Config{Name: "a", Bind: "192.0.2.1:7946", KeyFile: "nope"}, []string{"key_file"}},
+		{"key file a device", Config{Name: "a", Bind: "192.0.2.1:7946", KeyFile: "/dev/zero"}, []string{"key_file"}},
+		{"short key", Config{Name: "a", Bind: "192.0.2.1:7946", KeyFile: "short.key"}, []string{"key_file"}},
+		{"good key", Config{Name: "a", Bind: "192.0.2.1:7946", KeyFile: "good.key"}, nil},
 		{"no bind", Config{Name: "a"}, []string{"bind"}},
 		{"wildcard bind", Config{Name: "a", Bind: "0.0.0.0:7946"}, []string{"bind"}},
 		{"bad quorum", Config{Name: "a", Bind: "127.0.0.1:1", HealthQuorum: "most"}, []string{"health_quorum"}},
@@ -294,5 +308,28 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("errors %v, want keys %v", errs, tt.errs)
 			}
 		})
+	}
+}
+
+// TestClusterKey: instances with the same key form a cluster; one with
+// another key cannot join it.
+func TestClusterKey(t *testing.T) {
+	dir := t.TempDir()
+	keys := map[string]string{"a.key": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "b.key": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}
+	for name, k := range keys {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(k+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := startNodeCfg(t, &Config{Name: "ns1", Bind: "127.0.1.7:0", KeyFile: filepath.Join(dir, "a.key")}, "d")
+	startNodeCfg(t, &Config{Name: "ns2", Bind: "127.0.1.8:0", KeyFile: filepath.Join(dir, "a.key"), Peers: []string{a.c.Addr()}}, "d")
+	waitFor(t, "ns2 joins with the same key", func() bool { return a.peerState("ns2") == PeerAlive })
+	c := startNodeCfg(t, &Config{Name: "ns3", Bind: "127.0.1.9:0", KeyFile: filepath.Join(dir, "b.key"), Peers: []string{a.c.Addr()}}, "d")
+	time.Sleep(time.Second)
+	if s := a.peerState("ns3"); s != "" {
+		t.Fatalf("ns3 with another key is %q on ns1", s)
+	}
+	if s := c.peerState("ns1"); s != "" {
+		t.Fatalf("ns1 is %q on ns3, which has another key", s)
 	}
 }
