@@ -28,9 +28,11 @@ type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
 	Registry  *prometheus.Registry // default a new registry, served on /metrics
-	Version   string               // reported by metrics and the API
+	Version   string               // reported by metrics (dnslb_build_info) and the API
+	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
 	CacheSize int                  // answers kept per snapshot, default 65536
+	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
 	Host      config.Host          // this host's settings over the file's (flags)
 	// ProbeSource is the address health probes leave from; default the
 	// system's choice (a flag: several instances on one host, or a host
@@ -55,7 +57,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu  sync.Mutex // one reload at a time
+	upgradeMu sync.Mutex // one upgrade at a time
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -65,8 +68,11 @@ type Server struct {
 	tcpLns   []*net.TCPListener
 	httpLn   net.Listener
 	ready    atomic.Bool // listeners serving
-	tcpSlots chan struct{}
-	shares   shareSampler
+	// handingOver: a new process has taken the sockets over; stop reading
+	// them without shutting them down, and let TCP clients finish.
+	handingOver atomic.Bool
+	tcpSlots    chan struct{}
+	shares      shareSampler
 }
 
 // New reads the config, restores overrides from the state file, builds the
@@ -105,6 +111,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 		Shared: cfg.Cluster != nil,
 	})
 	if err := s.states.load(cfg.Server.StateFile); err != nil {
+		return nil, err
+	}
+	if err := s.restoreHandover(); err != nil {
 		return nil, err
 	}
 	s.clock.set()
@@ -183,7 +192,7 @@ func (s *Server) bind(cfg *config.Config) error {
 		for attempt := 0; attempt < 20; attempt++ {
 			var socks []*udpSocket
 			var ln *net.TCPListener
-			socks, ln, err = listenAddr(ap, workers)
+			socks, ln, err = s.openAddr(ap.String(), ap, workers)
 			if err == nil {
 				s.udpConns = append(s.udpConns, socks...)
 				s.tcpLns = append(s.tcpLns, ln)
@@ -198,7 +207,7 @@ func (s *Server) bind(cfg *config.Config) error {
 		}
 	}
 	if cfg.Server.HTTP.IsValid() {
-		ln, err := net.Listen("tcp", cfg.Server.HTTP.String())
+		ln, err := s.listenHTTP(cfg.Server.HTTP.String())
 		if err != nil {
 			return fmt.Errorf("listen http %s: %w", cfg.Server.HTTP, err)
 		}
@@ -239,7 +248,9 @@ func listenAddr(ap netip.AddrPort, workers int) ([]*udpSocket, *net.TCPListener,
 
 func (s *Server) closeListeners() {
 	for _, c := range s.udpConns {
-		c.Close()
+		if !s.handingOver.Load() { // the new process reads these sockets now
+			c.Close()
+		}
 	}
 	for _, l := range s.tcpLns {
 		l.Close()
@@ -298,8 +309,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	s.log.Info("dnslb serving", "dns", fmt.Sprint(s.DNSAddrs()), "http", s.HTTPAddr(), "config", s.cfgPath, "version", s.opts.Version)
+	s.signalReady()
 	select {
 	case <-ctx.Done():
+	case <-s.exiting():
+		s.handingOver.Store(true)
 	case err := <-httpDone:
 		if err != nil {
 			s.log.Error("http server failed", "err", err)
@@ -344,7 +358,7 @@ func (s *Server) reload() error {
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
 	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
-		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
+		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
 	}
 	if s.cl != nil {
 		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {

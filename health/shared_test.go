@@ -57,3 +57,21 @@ func TestShared(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedHandover: at a binary upgrade the served state a cluster decided
+// goes over with the prober's own, so the new process answers the same.
+func TestSharedHandover(t *testing.T) {
+	probe := func(context.Context, *Check, netip.Addr) Result { return Result{Reason: ReasonRefused} }
+	spec := []Spec{{testCheck("web", 1, 1, time.Second), addr1}}
+	old := NewProber(Options{Probe: probe, Shared: true, Jitter: -1})
+	tg := old.Sync(spec)[0]
+	old.CheckNow(context.Background(), tg) // own view: down
+	old.SetShared(tg, true, math.MaxInt64) // the cluster: up
+	saved := old.Save()
+	next := NewProber(Options{Probe: probe, Shared: true, Jitter: -1})
+	next.Restore(saved)
+	nt := next.Sync(spec)[0]
+	if !nt.Up() || nt.LocalUp() {
+		t.Fatalf("after the handover: served %v, own %v; want up, down", nt.Up(), nt.LocalUp())
+	}
+}

@@ -4,12 +4,14 @@
 //	dnslb -config dnslb.toml          serve
 //	dnslb -check -config dnslb.toml   validate the config and zone files, then exit
 //	dnslb -version
+//	dnslb ctl [-config FILE] [-json] status|drain|undrain|force-up|force-down|reload|upgrade
 //
 // Hosts of a cluster share one config file and give what differs as flags:
 //
 //	dnslb -config dnslb.toml -listen 192.0.2.53:53 -cluster-name ns1 -cluster-bind 192.0.2.53:7946
 //
-// SIGHUP reloads the config; SIGTERM and SIGINT stop the server gracefully.
+// SIGHUP reloads the config; SIGUSR2 replaces the binary without dropping a
+// query; SIGTERM and SIGINT stop the server gracefully.
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb"
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -47,6 +50,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return runCtl(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("dnslb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
@@ -66,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&host.HTTP, "http", "", "this host's HTTP address, replacing [server] http")
 	fs.StringVar(&host.StateFile, "state-file", "", "this host's state file, replacing [server] state_file")
 	probeSource := fs.String("probe-source", "", "address health probes leave from (default: the system's choice)")
+	pidFile := fs.String("pidfile", "", "write the PID here once serving (again by each upgraded process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -89,23 +96,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Host: host, ProbeSource: src})
+	upg, err := upgrade.New(upgrade.Options{PIDFile: *pidFile})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer upg.Stop()
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg,
+		Host: host, ProbeSource: src})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				_ = srv.Reload() // logged and counted by the server; the old config keeps serving
+			case sig := <-sigs:
+				// Both logged by the server; on failure the running config
+				// or binary keeps serving.
+				if sig == syscall.SIGUSR2 {
+					_ = srv.Upgrade()
+				} else {
+					_ = srv.Reload()
+				}
 			}
 		}
 	}()
@@ -114,6 +134,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// buildRevision is the VCS revision the binary was built from, "" if unknown.
+func buildRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
 
 func buildVersion() string {
