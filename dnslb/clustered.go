@@ -43,6 +43,9 @@ func newClusterLink(s *Server, cfg *config.Config) (*clusterLink, error) {
 	o := cluster.Options{
 		Logger: s.log, Local: l.local, OnHealth: l.onHealth, OnOverride: l.onOverride, Digest: digest,
 		Sync: s.opts.Cluster.Sync, Tune: s.opts.Cluster.Memberlist,
+		// At an upgrade the previous process holds the gossip address
+		// until this one serves.
+		BindLater: s.inherited,
 	}
 	c, err := cluster.New(cfg.Cluster, o)
 	if err != nil {

@@ -54,6 +54,7 @@ type Server struct {
 	states    *memberStates
 	prober    *health.Prober
 	cl        *clusterLink // nil when alone
+	inherited bool         // started by a binary upgrade, with the previous process's state
 	registry  *prometheus.Registry
 	metrics   *metrics
 

@@ -303,7 +303,8 @@ func TestClusterAcceptance(t *testing.T) {
 		h := accHosts[i]
 		return startProc(t, fmt.Sprintf("ns%d", i+1), bin, "-config", filepath.Join(dir, "dnslb.toml"),
 			"-listen", h+":53", "-http", h+":8053", "-cluster-name", fmt.Sprintf("ns%d", i+1),
-			"-cluster-bind", h+":7946", "-probe-source", h, "-state-file", filepath.Join(dir, fmt.Sprintf("ns%d.state", i+1)))
+			"-cluster-bind", h+":7946", "-probe-source", h, "-state-file", filepath.Join(dir, fmt.Sprintf("ns%d.state", i+1)),
+			"-pidfile", filepath.Join(dir, fmt.Sprintf("ns%d.pid", i+1)))
 	}
 	both := []string{"127.0.1.31", "127.0.1.32"}
 	ps := make([]*proc, 3)
@@ -443,5 +444,36 @@ func TestClusterAcceptance(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "ns3.state"))
 	if !strings.Contains(string(b), "127.0.1.32") {
 		t.Errorf("ns3's state file lacks the drain it learnt:\n%s", b)
+	}
+
+	// A binary upgrade of ns1 (the same binary again): the new process
+	// takes the sockets and the shared state, binds the gossip address once
+	// the old one has left, and is in the cluster again.
+	pidFile := filepath.Join(dir, "ns1.pid")
+	t.Cleanup(func() { // the upgraded process is no child of the test
+		if pid := readPID(pidFile); pid > 0 && pid != ps[0].cmd.Process.Pid {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	oldPID := readPID(pidFile)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+accHosts[0]+":8053/api/v1/upgrade", nil)
+	req.Header.Set("Authorization", "Bearer "+accToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("upgrade of ns1: %s\n%s", resp.Status, ps[0].out.String())
+	}
+	upgraded := time.Now()
+	poll(t, 20*time.Second, "a new ns1 process", func() bool { pid := readPID(pidFile); return pid > 0 && pid != oldPID })
+	at = poll(t, 30*time.Second, "the new ns1 back in the cluster", func() bool {
+		return peerState(accHosts[0], "ns2") == "alive" && peerState(accHosts[0], "ns3") == "alive" &&
+			peerState(accHosts[1], "ns1") == "alive" && peerState(accHosts[2], "ns1") == "alive"
+	})
+	t.Logf("MEASURE upgrade (POST /api/v1/upgrade on ns1 → the new process in the cluster, seen by all): %v", at.Sub(upgraded))
+	if got, _, err := query(accHosts[0], "www.lb.example.", time.Second); err != nil || !slices.Equal(got, []string{"127.0.1.31"}) {
+		t.Errorf("the upgraded ns1 answers %v %v, want the drain kept", got, err)
 	}
 }

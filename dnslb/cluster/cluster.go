@@ -43,6 +43,11 @@ type Options struct {
 	Full   time.Duration    // default 10s: how often the whole view is sent again
 	Rejoin time.Duration    // default 5s: how often configured peers that are not members are joined
 	Now    func() time.Time // default time.Now
+	// BindLater: the gossip address may still be held by the process this
+	// one replaces (a binary upgrade, which lets the old process go only
+	// once the new one serves). New then does not fail when it cannot
+	// bind; Run binds once the address is free.
+	BindLater bool
 	// Tune adjusts memberlist's config (default: its LAN profile), e.g.
 	// shorter timeouts in tests.
 	Tune func(*MemberlistConfig)
@@ -54,7 +59,8 @@ type Cluster struct {
 	o     Options
 	log   *slog.Logger
 	boot  int64
-	ml    *memberlist.Memberlist
+	mc    *memberlist.Config
+	ml    atomic.Pointer[memberlist.Memberlist] // nil until bound (Options.BindLater)
 	bq    *memberlist.TransmitLimitedQueue
 	poke  chan struct{}
 	kill  atomic.Bool // tests: stop without leaving, as a killed process would
@@ -122,25 +128,67 @@ func New(cfg *Config, o Options) (*Cluster, error) {
 	mc.Delegate = (*delegate)(c)
 	mc.Events = (*events)(c)
 	mc.Logger = log.New(&logWriter{c.log, &c.quiet}, "", 0)
-	c.bq = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return c.ml.NumMembers() }, RetransmitMult: mc.RetransmitMult}
+	c.mc = mc
+	c.bq = &memberlist.TransmitLimitedQueue{NumNodes: func() int {
+		if ml := c.ml.Load(); ml != nil {
+			return ml.NumMembers()
+		}
+		return 1
+	}, RetransmitMult: mc.RetransmitMult}
 	ml, err := memberlist.Create(mc)
-	if err != nil {
+	switch {
+	case err == nil:
+		c.ml.Store(ml)
+	case o.BindLater:
+		c.log.Info("cluster: the gossip address is held, by the process this one replaces; binding it once free", "bind", cfg.bind.String(), "err", err)
+	default:
 		return nil, fmt.Errorf("cluster: bind %s: %w", cfg.bind, err)
 	}
-	c.ml = ml
 	return c, nil
+}
+
+// bind creates the memberlist New could not, retrying until the address
+// is free (the replaced process has left) or ctx is done.
+func (c *Cluster) bind(ctx context.Context) error {
+	warned := time.Now()
+	for c.ml.Load() == nil {
+		ml, err := memberlist.Create(c.mc)
+		if err == nil {
+			c.ml.Store(ml)
+			c.log.Info("cluster: gossip address bound", "bind", c.cfg.bind.String())
+			return nil
+		}
+		if time.Since(warned) > 10*time.Second {
+			c.log.Warn("cluster: the gossip address is still not free", "bind", c.cfg.bind.String(), "err", err)
+			warned = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Close releases the gossip sockets of a Cluster that will not Run.
 func (c *Cluster) Close() error {
-	err := c.ml.Shutdown()
+	var err error
+	if ml := c.ml.Load(); ml != nil {
+		err = ml.Shutdown()
+	}
 	c.quiet.Store(true)
 	return err
 }
 
-// Addr is the bound gossip address (its port when bind said 0).
+// Addr is the bound gossip address (its port when bind said 0); the
+// configured one while it is not bound yet.
 func (c *Cluster) Addr() string {
-	n := c.ml.LocalNode()
+	ml := c.ml.Load()
+	if ml == nil {
+		return c.cfg.bind.String()
+	}
+	n := ml.LocalNode()
 	return net.JoinHostPort(n.Addr.String(), fmt.Sprint(n.Port))
 }
 
@@ -155,6 +203,9 @@ func (c *Cluster) Quorum() Quorum { return c.cfg.quorum }
 // cluster when ctx is done.
 func (c *Cluster) Run(ctx context.Context) error {
 	defer c.Close()
+	if err := c.bind(ctx); err != nil {
+		return err
+	}
 	c.join()
 	sync := time.NewTicker(c.o.Sync)
 	defer sync.Stop()
@@ -167,7 +218,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			c.sayLeaving()
-			if err := c.ml.Leave(time.Second); err != nil {
+			if err := c.ml.Load().Leave(time.Second); err != nil {
 				c.log.Debug("cluster leave", "err", err)
 			}
 			return ctx.Err()
@@ -203,7 +254,7 @@ func (c *Cluster) join() {
 	if len(todo) == 0 {
 		return
 	}
-	if n, err := c.ml.Join(todo); err != nil && n == 0 {
+	if n, err := c.ml.Load().Join(todo); err != nil && n == 0 {
 		c.log.Debug("cluster join", "peers", strings.Join(todo, " "), "err", err)
 	}
 }
@@ -224,7 +275,7 @@ func (c *Cluster) sayLeaving() {
 	}
 	c.mu.Unlock()
 	for _, n := range to {
-		if err := c.ml.SendReliable(n, msg); err != nil {
+		if err := c.ml.Load().SendReliable(n, msg); err != nil {
 			c.log.Debug("cluster: telling a peer of the leave", "peer", n.Name, "err", err)
 		}
 	}
@@ -266,7 +317,7 @@ func (c *Cluster) sync() {
 	msgs := c.chunk(send)
 	for _, a := range to {
 		for _, m := range msgs {
-			if err := c.ml.SendToAddress(a, m); err != nil {
+			if err := c.ml.Load().SendToAddress(a, m); err != nil {
 				c.log.Debug("cluster send", "peer", a.Name, "err", err)
 			}
 		}
@@ -354,7 +405,11 @@ func (c *Cluster) SetDigest(d string) {
 	c.digest = d
 	c.updateDriftLocked()
 	c.mu.Unlock()
-	if err := c.ml.UpdateNode(time.Second); err != nil {
+	ml := c.ml.Load()
+	if ml == nil {
+		return // not bound yet: the meta is read when it is
+	}
+	if err := ml.UpdateNode(time.Second); err != nil {
 		c.log.Warn("cluster: announcing the new config digest", "err", err)
 	}
 }

@@ -64,11 +64,16 @@ func startNode(t *testing.T, name, bind string, peers []string, q string, digest
 
 func startNodeCfg(t *testing.T, cfg *Config, digest string) *node {
 	t.Helper()
+	return startNodeOpts(t, cfg, digest, nil)
+}
+
+func startNodeOpts(t *testing.T, cfg *Config, digest string, more func(*Options)) *node {
+	t.Helper()
 	if errs := cfg.Validate(t.TempDir()); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	n := &node{shared: map[string]Shared{}, overrides: map[ovKey]Override{}, done: make(chan struct{}), logs: &syncBuffer{}}
-	c, err := New(cfg, Options{
+	o := Options{
 		Logger: slog.New(slog.NewTextHandler(n.logs, nil)),
 		Local: func() []Entry {
 			n.mu.Lock()
@@ -86,7 +91,11 @@ func startNodeCfg(t *testing.T, cfg *Config, digest string) *node {
 			n.mu.Unlock()
 		},
 		Digest: digest, Sync: 50 * time.Millisecond, Full: 10 * time.Second, Rejoin: 200 * time.Millisecond, Tune: fastGossip,
-	})
+	}
+	if more != nil {
+		more(&o)
+	}
+	c, err := New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,4 +341,31 @@ func TestClusterKey(t *testing.T) {
 	if s := c.peerState("ns1"); s != "" {
 		t.Fatalf("ns1 is %q on ns3, which has another key", s)
 	}
+}
+
+// TestClusterBindLater: at a binary upgrade the new process starts while
+// the old one still holds the gossip address; it binds once the old one has
+// left, and the cluster sees the instance come back.
+func TestClusterBindLater(t *testing.T) {
+	old := startNode(t, "ns1", "127.0.1.7:0", nil, "majority", "d")
+	other := startNode(t, "ns2", "127.0.1.8:0", []string{old.c.Addr()}, "majority", "d")
+	waitFor(t, "joined", func() bool { return other.peerState("ns1") == PeerAlive })
+	addr := old.c.Addr()
+	again := &Config{Name: "ns1", Bind: addr}
+	if errs := again.Validate(t.TempDir()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if c, err := New(again, Options{Tune: fastGossip}); err == nil {
+		c.Close()
+		t.Fatal("a second bind of a held address succeeded")
+	}
+	cfg := &Config{Name: "ns1", Bind: addr, Peers: []string{other.c.Addr()}}
+	next := startNodeOpts(t, cfg, "d", func(o *Options) { o.BindLater = true })
+	time.Sleep(300 * time.Millisecond)
+	if other.peerState("ns1") != PeerAlive || !strings.Contains(next.logs.String(), "binding it once free") {
+		t.Fatalf("before the old one goes: ns1 is %q on ns2; logs:\n%s", other.peerState("ns1"), next.logs.String())
+	}
+	old.stop()
+	waitFor(t, "the new ns1 bound", func() bool { return strings.Contains(next.logs.String(), "gossip address bound") })
+	waitFor(t, "ns2 sees ns1 again", func() bool { return other.peerState("ns1") == PeerAlive && next.peerState("ns2") == PeerAlive })
 }
