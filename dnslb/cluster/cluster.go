@@ -357,13 +357,17 @@ func (c *Cluster) emit(keys []string) {
 	}
 }
 
-// silentAfter is how many Sync periods without a view from a member make it
-// reported as suspect (memberlist keeps its own suspicion to itself).
-const silentAfter = 8
+// A member is reported suspect after this many Sync periods without a
+// view from it, and never sooner than minSilence (memberlist keeps its own
+// suspicion to itself).
+const (
+	silentAfter = 8
+	minSilence  = 2 * time.Second
+)
 
 func (c *Cluster) checkSilentLocked(now time.Time) {
 	for _, p := range c.peers {
-		silent := now.Sub(p.heard) > silentAfter*c.o.Sync
+		silent := now.Sub(p.heard) > max(silentAfter*c.o.Sync, minSilence)
 		switch {
 		case p.state == PeerAlive && silent:
 			p.state, p.changed = PeerSuspect, now
