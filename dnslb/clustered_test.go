@@ -133,8 +133,8 @@ func freeGossipPort(t *testing.T) int {
 // fastCluster shortens memberlist's timing for loopback tests, with room
 // for a loaded machine (a false death breaks the quorum tests).
 var fastCluster = ClusterTuning{Sync: 50 * time.Millisecond, Memberlist: func(c *cluster.MemberlistConfig) {
-	c.ProbeInterval = 500 * time.Millisecond
-	c.ProbeTimeout = 250 * time.Millisecond
+	c.ProbeInterval = time.Second
+	c.ProbeTimeout = 500 * time.Millisecond
 	c.SuspicionMult = 3
 	c.GossipInterval = 50 * time.Millisecond
 	c.PushPullInterval = 2 * time.Second
