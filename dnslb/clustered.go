@@ -22,7 +22,7 @@ import (
 type clusterLink struct {
 	s      *Server
 	c      *cluster.Cluster
-	digest string
+	digest string // the last announced; read and written by New and reloads only
 
 	mu      sync.Mutex
 	targets map[string]*health.Target // by key, as of the last local view
@@ -150,7 +150,7 @@ type clusterStatus struct {
 }
 
 func (l *clusterLink) status() *clusterStatus {
-	return &clusterStatus{Name: l.c.Name(), Address: l.c.Addr(), Quorum: l.c.Quorum().String(), Digest: l.digest,
+	return &clusterStatus{Name: l.c.Name(), Address: l.c.Addr(), Quorum: l.c.Quorum().String(), Digest: l.c.Digest(),
 		Drift: append([]string{}, l.c.Drift()...), Peers: l.c.Peers()}
 }
 

@@ -352,8 +352,19 @@ func TestClusterDrift(t *testing.T) {
 	}
 	ns2 := f.nodes[1]
 	ns2.cfgPath = other
+	done := make(chan struct{})
+	go func() { // the status page read while the reload runs
+		defer close(done)
+		for range 20 {
+			ns2.status()
+		}
+	}()
 	if err := ns2.Reload(); err != nil {
 		t.Fatal(err)
+	}
+	<-done
+	if st := ns2.apiStatus(t); st.Cluster == nil || st.Cluster.Digest != ns2.cl.c.Digest() || st.Cluster.Digest == f.nodes[0].apiStatus(t).Cluster.Digest {
+		t.Errorf("ns2's status after the reload: %+v", st.Cluster)
 	}
 	waitFor(t, 10*time.Second, "ns1 names ns2 as drift", func() bool {
 		st := f.nodes[0].apiStatus(t)

@@ -418,6 +418,13 @@ func (c *Cluster) SetDigest(d string) {
 	}
 }
 
+// Digest is this instance's config digest, as announced.
+func (c *Cluster) Digest() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.digest
+}
+
 // broadcast is one override in memberlist's retransmit queue; a later
 // override of the same member replaces it.
 type broadcast struct {
