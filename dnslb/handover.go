@@ -88,6 +88,7 @@ func (s *Server) restoreHandover() error {
 	if err := s.states.apply(st.Overrides); err != nil {
 		return fmt.Errorf("upgrade: state from the previous process: %w", err)
 	}
+	s.inherited = true
 	s.log.Info("upgrade: state taken over from the previous process", "targets", len(st.Targets), "overrides", len(st.Overrides))
 	return nil
 }

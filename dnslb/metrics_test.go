@@ -150,15 +150,29 @@ func TestMetrics(t *testing.T) {
 // units, _total only on counters, help text; and no label that could take a
 // query name or a client address.
 func TestMetricNames(t *testing.T) {
-	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": poolConfig("127.0.0.1:0", "type = \"none\"", "all", []string{"192.0.2.1"}, "")})
-	ts := start(t, dir+"/dnslb.toml", Options{})
-	ts.ask(t, "udp", "www.lb.test.", dns.TypeA)
+	for _, extra := range []string{"", "[cluster]\nname = \"ns1\"\nbind = \"127.0.1.1:0\"\n"} {
+		dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": extra + poolConfig("127.0.0.1:0", "type = \"none\"", "all", []string{"192.0.2.1"}, "")})
+		ts := start(t, dir+"/dnslb.toml", Options{})
+		ts.ask(t, "udp", "www.lb.test.", dns.TypeA)
+		lintMetrics(t, ts)
+		if m := ts.scrape(t); extra != "" && (m["dnslb_cluster_peers{state=alive}"] != 0 || m["dnslb_cluster_drift_peers"] != 0 || !hasKey(m, "dnslb_cluster_peers{state=dead}")) {
+			t.Errorf("a lone cluster instance's metrics: %v", m)
+		}
+	}
+}
+
+func hasKey(m map[string]float64, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func lintMetrics(t *testing.T, ts *testServer) {
 	fams, err := ts.registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := regexp.MustCompile(`^dnslb_[a-z_]+$`)
-	allowedLabels := map[string]bool{"zone": true, "qtype": true, "rcode": true, "transport": true, "pool": true, "member": true, "check": true, "reason": true, "to": true, "result": true, "file": true, "sha256": true, "version": true, "revision": true}
+	allowedLabels := map[string]bool{"zone": true, "qtype": true, "rcode": true, "transport": true, "pool": true, "member": true, "check": true, "reason": true, "to": true, "result": true, "file": true, "sha256": true, "version": true, "revision": true, "state": true}
 	for _, f := range fams {
 		n := f.GetName()
 		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {

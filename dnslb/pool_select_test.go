@@ -170,6 +170,15 @@ func TestPoolAdaptiveTTL(t *testing.T) {
 			"[[pool]]\nname = \"q.lb.test.\"\nttl = 60\ncheck = \"slow\"\n" + memberList("192.0.2.20"), want: 4},
 		{name: "fallen back: the other pool's ttl", pool: "ttl = 30\ncheck = \"slowdown\"\nwhen_all_down = \"pool:q.lb.test.\"\n" + memberList("192.0.2.10") +
 			"[[pool]]\nname = \"q.lb.test.\"\nttl = 10\n" + memberList("192.0.2.20"), want: 10},
+		// In a cluster the shared state can change when a peer's view does.
+		{name: "a cluster peer's view could change in 6s", pool: "ttl = 30\ncheck = \"slow\"\n" + memberList("192.0.2.10"),
+			setup: func(fx *poolFixture) {
+				fx.prober.SetShared(fx.prober.Targets()[0], true, fixtureNow.Add(6*time.Second).UnixNano())
+			}, want: 6},
+		{name: "peers' later change: own schedule", pool: "ttl = 30\ncheck = \"quick\"\n" + memberList("192.0.2.10"),
+			setup: func(fx *poolFixture) {
+				fx.prober.SetShared(fx.prober.Targets()[0], true, fixtureNow.Add(20*time.Second).UnixNano())
+			}, want: 8},
 		// ChangeAt follows probes: one failure of three brings the fall
 		// one interval nearer.
 		{name: "a failed probe brings the change nearer", pool: "ttl = 30\ncheck = \"quick\"\n" + memberList("192.0.2.10"),

@@ -195,3 +195,23 @@ func TestDS(t *testing.T) {
 		t.Errorf("unsigned zone: exit %d, %q", code, errOut.String())
 	}
 }
+
+// TestCheckHostFlags: -check takes the per-host flags over the shared file.
+func TestCheckHostFlags(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "dnslb.toml")
+	conf := "[server]\nhttp = \"\"\n[cluster]\npeers = [\"127.0.1.1:7946\", \"127.0.1.2:7946\"]\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"]\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", cfg}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "cluster.bind: required") {
+		t.Fatalf("without -cluster-bind: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"-check", "-config", cfg, "-cluster-bind", "127.0.1.2:7946", "-cluster-name", "ns2", "-listen", "127.0.1.2:53"}, &out, &errOut); code != 0 {
+		t.Fatalf("with the host's flags: exit %d, %q", code, errOut.String())
+	}
+	if code := run([]string{"-check", "-config", cfg, "-cluster-bind", "127.0.1.2:7946", "-listen", "nope"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "server.listen[0]") {
+		t.Fatalf("a bad -listen: exit %d, %q", code, errOut.String())
+	}
+}
