@@ -18,6 +18,7 @@ type metrics struct {
 
 	probeDuration *prometheus.HistogramVec
 	probeFailures *prometheus.CounterVec
+	probeLocal    *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadTime    prometheus.Gauge
@@ -37,6 +38,10 @@ func newMetrics(s *Server) *metrics {
 		probeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_probe_failures_total", Help: "Failed health probes, by check and reason.",
 		}, []string{"check", "reason"}),
+		probeLocal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_health_probe_local_errors_total",
+			Help: "Health probes that failed for a reason on this host (no file descriptor, memory or route), by check; not counted against the target.",
+		}, []string{"check"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_transitions_total", Help: "Health state changes of targets, by check and new state.",
 		}, []string{"check", "to"}),
@@ -63,7 +68,7 @@ func newMetrics(s *Server) *metrics {
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused)
+	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused)
 	// The registry may be shared (tests); Go and process collectors once.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -72,6 +77,10 @@ func newMetrics(s *Server) *metrics {
 
 // Probed implements health.Hooks.
 func (m *metrics) Probed(k health.Key, d time.Duration, reason string) {
+	if reason == health.ReasonLocal {
+		m.probeLocal.WithLabelValues(k.Check).Inc() // not a probe of the target
+		return
+	}
 	m.probeDuration.WithLabelValues(k.Check).Observe(d.Seconds())
 	if reason != "" {
 		m.probeFailures.WithLabelValues(k.Check, reason).Inc()

@@ -52,6 +52,7 @@ type Target struct {
 	lastChange  time.Time
 	probes      uint64
 	failures    uint64
+	localErrs   uint64
 	transitions uint64
 
 	// Scheduling, guarded by Prober.mu.
@@ -115,6 +116,7 @@ type Status struct {
 	LastChange      time.Time // zero until the first transition
 	Probes          uint64
 	Failures        uint64
+	LocalErrors     uint64 // probes that failed for a reason on this host, not counted in Failures
 	Transitions     uint64
 }
 
@@ -140,6 +142,7 @@ func (t *Target) Status() Status {
 		LastChange:      t.lastChange,
 		Probes:          t.probes,
 		Failures:        t.failures,
+		LocalErrors:     t.localErrs,
 		Transitions:     t.transitions,
 	}
 }
@@ -180,6 +183,16 @@ func (t *Target) observe(r *Result, now time.Time) (changed bool) {
 	t.lastChange = now
 	t.up.Store(t.m.Up())
 	return true
+}
+
+// observeLocal records a probe that failed for a local reason: shown as the
+// last error, but neither a success nor a failure of the target. The caller
+// holds t.mu.
+func (t *Target) observeLocal(r *Result, now time.Time) {
+	t.localErrs++
+	t.lastProbe = now
+	t.lastReason = r.Reason
+	t.lastErr = errText(r)
 }
 
 func errText(r *Result) string {
