@@ -47,6 +47,15 @@ type ServerConfig struct {
 	TCPMaxQueries     int      `toml:"tcp_max_queries"`     // default 10000 queries per connection, then it is closed
 	HealthConcurrency int      `toml:"health_concurrency"`  // default 256 probes in flight at once
 
+	// Limits of the HTTP side and of loading (configlimits.go).
+	HTTPMaxConnections int      `toml:"http_max_connections"` // default 100 open HTTP connections; idle ones make room for new ones
+	HTTPIdleTimeout    Duration `toml:"http_idle_timeout"`    // default 30s: a keep-alive connection idle this long is closed
+	HTTPHeaderTimeout  Duration `toml:"http_header_timeout"`  // default 5s to read a request's headers
+	HTTPHosts          []string `toml:"http_hosts"`           // default none: Host names accepted beside the http address (and localhost on loopback)
+	ZoneMaxBytes       int64    `toml:"zone_max_bytes"`       // default 512 MiB: a zone's file and its $INCLUDEs together
+	ZoneMaxRecords     int      `toml:"zone_max_records"`     // default 5,000,000 records in one zone
+	ReloadTimeout      Duration `toml:"reload_timeout"`       // default 60s to read and build a config; then it fails and the old one serves
+
 	listen []string // normalized host:port
 	http   string
 }

@@ -82,6 +82,7 @@ func (c *Config) validateServer(v *validator) {
 	positiveInt(v, "server.tcp_max_connections", &s.TCPMaxConnections, 1000)
 	positiveInt(v, "server.tcp_max_queries", &s.TCPMaxQueries, 10000)
 	positiveInt(v, "server.health_concurrency", &s.HealthConcurrency, 256)
+	c.validateLimits(v)
 }
 
 func positiveDuration(v *validator, at string, d *Duration, def time.Duration) {

@@ -19,22 +19,26 @@ import (
 // serveHTTP runs the HTTP side until ctx is done: /metrics, /healthz,
 // /readyz, /status and the JSON API under /api/v1/.
 func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
+	c := s.snap.Load().cfg.Server
+	lim := newConnLimiter(ln, c.HTTPMaxConnections, s.metrics.httpShed)
 	hs := &http.Server{
 		Handler:           s.httpHandler(),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: c.HTTPHeaderTimeout.Duration,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       c.HTTPIdleTimeout.Duration,
 		MaxHeaderBytes:    16 << 10,
+		ConnState:         lim.connState,
 		ErrorLog:          nil,
 	}
+	s.httpLimiter.Store(lim)
 	stop := context.AfterFunc(ctx, func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(shutdown)
 	})
 	defer stop()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := hs.Serve(lim); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -42,11 +46,12 @@ func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	open := http.NewServeMux() // answered whatever the Host: they reveal nothing
+	open.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", s.handleReady)
+	open.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", s.handleStatusPage)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/status", http.StatusFound)
@@ -54,7 +59,8 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.handleStatusJSON)
 	mux.HandleFunc("POST /api/v1/reload", s.admin(s.handleReload))
 	mux.HandleFunc("POST /api/v1/pools/{pool}/members/{member}/override", s.admin(s.handleOverride))
-	return mux
+	open.Handle("/", s.checkHost(mux))
+	return open
 }
 
 // handleReady: config loaded, listeners serving, first health round done.

@@ -24,6 +24,7 @@ type metrics struct {
 	reloadTime    prometheus.Gauge
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
+	httpShedC     *prometheus.CounterVec
 
 	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
 }
@@ -57,6 +58,10 @@ func newMetrics(s *Server) *metrics {
 		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dnslb_tcp_refused_connections_total", Help: "TCP connections closed at once because tcp_max_connections were open.",
 		}),
+		httpShedC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_http_shed_connections_total",
+			Help: "HTTP connections closed because http_max_connections were open: how = evicted (an idle keep-alive made room) or refused (none was idle).",
+		}, []string{"how"}),
 		queries:     prometheus.NewDesc("dnslb_queries_total", "Queries answered, by zone, query type, response code and transport.", []string{"zone", "qtype", "rcode", "transport"}, nil),
 		sizes:       prometheus.NewDesc("dnslb_response_size_bytes", "Size of responses sent, by transport.", []string{"transport"}, nil),
 		durations:   prometheus.NewDesc("dnslb_request_duration_seconds", "Time from reading a query to having its response, sampled 1 in 16.", nil, nil),
@@ -68,7 +73,7 @@ func newMetrics(s *Server) *metrics {
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused)
+	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.httpShedC)
 	// The registry may be shared (tests); Go and process collectors once.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -84,6 +89,15 @@ func (m *metrics) Probed(k health.Key, d time.Duration, reason string) {
 	m.probeDuration.WithLabelValues(k.Check).Observe(d.Seconds())
 	if reason != "" {
 		m.probeFailures.WithLabelValues(k.Check, reason).Inc()
+	}
+}
+
+// httpShed counts an HTTP connection closed at the limit.
+func (m *metrics) httpShed(evicted bool) {
+	if evicted {
+		m.httpShedC.WithLabelValues("evicted").Inc()
+	} else {
+		m.httpShedC.WithLabelValues("refused").Inc()
 	}
 }
 

@@ -52,12 +52,14 @@ type Server struct {
 	allStats []*workerStats
 	tcpStats *workerStats
 
-	udpConns []*udpSocket
-	tcpLns   []*net.TCPListener
-	httpLn   net.Listener
-	ready    atomic.Bool // listeners serving
-	tcpSlots chan struct{}
-	shares   shareSampler
+	udpConns    []*udpSocket
+	tcpLns      []*net.TCPListener
+	httpLn      net.Listener
+	httpLimiter atomic.Pointer[connLimiter]
+	statusCache statusCache
+	ready       atomic.Bool // listeners serving
+	tcpSlots    chan struct{}
+	shares      shareSampler
 }
 
 // New reads the config, restores overrides from the state file, builds the
@@ -319,8 +321,9 @@ func (s *Server) reload() error {
 	}
 	s.setLogLevel(cfg.Log.Level)
 	s.publish(snap)
-	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
-		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
+	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency ||
+		o.HTTPMaxConnections != n.HTTPMaxConnections || o.HTTPIdleTimeout != n.HTTPIdleTimeout || o.HTTPHeaderTimeout != n.HTTPHeaderTimeout {
+		s.log.Warn("listen, http, http_max_connections, http_idle_timeout, http_header_timeout, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

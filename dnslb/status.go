@@ -2,8 +2,11 @@ package dnslb
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -114,8 +117,53 @@ func (s *Server) status() statusJSON {
 	return st
 }
 
+// handleStatusJSON serves the status from a cache: its size grows with the
+// members (about 300 bytes each), and rendering it per request let a few
+// hundred concurrent clients take gigabytes and the CPU the DNS side needs.
+// Compact JSON: pipe it to jq to read it.
 func (s *Server) handleStatusJSON(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.status())
+	body := s.statusCache.get(s, time.Now())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// Bounds on how often the status is rendered: at most once per
+// statusMinAge, and at least once per statusMaxAge while asked for (so
+// that RTTs, counts and ages move); in between, only when the snapshot or
+// a health or override generation changed.
+const (
+	statusMinAge = 250 * time.Millisecond
+	statusMaxAge = time.Second
+)
+
+// statusCache holds the last rendered status. One request renders while
+// the others wait for its bytes and share them.
+type statusCache struct {
+	mu      sync.Mutex
+	body    []byte
+	at      time.Time
+	snap    *snapshot
+	gen     uint64
+	renders atomic.Uint64 // for tests and the notes
+}
+
+func (c *statusCache) get(s *Server, now time.Time) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	snap, gen := s.snap.Load(), s.generations().Generation()
+	age := now.Sub(c.at)
+	if c.body != nil && age >= 0 && (age < statusMinAge || age < statusMaxAge && snap == c.snap && gen == c.gen) {
+		return c.body
+	}
+	b, err := json.Marshal(s.status())
+	if err != nil {
+		b = []byte(`{"ok":false,"error":"status not rendered"}`)
+	}
+	c.body, c.at, c.snap, c.gen = append(b, '\n'), now, snap, gen
+	c.renders.Add(1)
+	return c.body
 }
 
 // shareSampler remembers every member's answer count every few seconds, so
