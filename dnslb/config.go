@@ -1,11 +1,11 @@
 package dnslb
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
 )
 
 // Config is one dnslb.toml: what was written, with defaults applied and every
@@ -122,11 +124,24 @@ func (e *ConfigError) Error() string {
 // LoadConfig reads and validates path. The error, when not nil, joins every
 // problem found, each as "FILE:LINE: message".
 func LoadConfig(path string) (*Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := readConfigFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(path, src)
+}
+
+// maxConfigBytes bounds the config file (10,000 pools take about 2 MB).
+const maxConfigBytes = 64 << 20
+
+// readConfigFile reads the config: a regular file (never waiting on a FIFO)
+// of at most maxConfigBytes.
+func readConfigFile(path string) ([]byte, error) {
+	src, err := zones.ReadFile(path, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseConfig(path, src)
+	return src, nil
 }
 
 // ParseConfig validates src as if read from path.
@@ -329,9 +344,9 @@ func (c *Config) path(p string) string {
 // When the config itself has errors, its zones are still loaded on their
 // own, so that one run shows every problem.
 func Check(path string) error {
-	src, err := os.ReadFile(path)
+	src, err := readConfigFile(path)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
 	cfg, err := parseConfig(path, src)
 	switch {
@@ -339,15 +354,40 @@ func Check(path string) error {
 		return err
 	case err != nil:
 		errs := []error{err}
+		ctx, cancel := loadContext(context.Background(), cfg)
+		defer cancel()
 		for i := range cfg.Zones {
 			if _, ok := dns.IsDomainName(cfg.Zones[i].Origin); ok && cfg.Zones[i].Origin != "" {
-				if _, zerr := (&snapshot{}).buildZone(cfg, i, nil); zerr != nil {
-					errs = append(errs, zerr)
+				if _, zerr := (&snapshot{}).buildZone(ctx, cfg, i, nil); zerr != nil {
+					errs = append(errs, timeoutError(ctx, cfg, zerr))
 				}
 			}
 		}
 		return errors.Join(errs...)
 	}
-	_, err = buildSnapshot(cfg, newMemberStates(), nil, nil, 2)
-	return err
+	ctx, cancel := loadContext(context.Background(), cfg)
+	defer cancel()
+	_, err = buildSnapshotContext(ctx, cfg, newMemberStates(), nil, nil, 2)
+	return timeoutError(ctx, cfg, err)
+}
+
+// loadContext bounds the loading of cfg's zones by its reload_timeout (a
+// config with errors in [server] gets the default).
+func loadContext(ctx context.Context, cfg *Config) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, reloadTimeout(cfg))
+}
+
+func reloadTimeout(cfg *Config) time.Duration {
+	if d := cfg.Server.ReloadTimeout.Duration; d > 0 {
+		return d
+	}
+	return defaultReloadTimeout
+}
+
+// timeoutError puts first, in plain words, that loading ran out of time.
+func timeoutError(ctx context.Context, cfg *Config, err error) error {
+	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s: loading did not finish within reload_timeout (%v): %w", cfg.File, reloadTimeout(cfg), err)
 }

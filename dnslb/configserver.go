@@ -2,14 +2,14 @@ package dnslb
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
 )
 
 const (
@@ -208,15 +208,7 @@ func (c *Config) validateZones(v *validator) {
 // no further than 4 KiB (a device or a FIFO named by mistake must not
 // hang or exhaust the server).
 func readToken(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return "", fmt.Errorf("admin token: %s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	b, err := zones.ReadFile(path, 4096)
 	if err != nil {
 		return "", fmt.Errorf("admin token: %w", err)
 	}

@@ -108,8 +108,8 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) handleReload(w http.ResponseWriter, _ *http.Request) {
-	if err := s.Reload(); err != nil {
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.ReloadContext(r.Context()); err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"ok": false, "errors": strings.Split(err.Error(), "\n")})
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,7 +47,7 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 
-	reloadMu sync.Mutex // one reload at a time
+	reloading chan struct{} // holds a token while a reload runs: one at a time
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -75,7 +76,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 1 << 16
 	}
-	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar)}
+	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
@@ -93,9 +94,11 @@ func New(cfgPath string, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.clock.set()
-	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), o.CacheSize)
+	ctx, cancel := loadContext(context.Background(), cfg)
+	defer cancel()
+	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), o.CacheSize)
 	if err != nil {
-		return nil, err
+		return nil, timeoutError(ctx, cfg, err)
 	}
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
@@ -297,10 +300,33 @@ func (s *Server) Run(ctx context.Context) error {
 // Reload re-reads the config and zone files and, when they are valid,
 // swaps in a new snapshot. On any error the running config keeps serving.
 // Health state and overrides of unchanged members carry over.
-func (s *Server) Reload() error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	err := s.reload()
+func (s *Server) Reload() error { return s.ReloadContext(context.Background()) }
+
+// ReloadContext is Reload for a caller that stops waiting when ctx is done
+// (an API client that went away). A reload already running is waited for
+// at most the running config's reload_timeout; the reload itself is bounded
+// by reload_timeout and not by ctx, so that a client hanging up does not
+// leave the config half-read. Nothing it starts outlives the call.
+func (s *Server) ReloadContext(ctx context.Context) error {
+	limit := reloadTimeout(s.snap.Load().cfg)
+	wait := time.NewTimer(limit)
+	defer wait.Stop()
+	select {
+	case s.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("reload not started: %w", ctx.Err())
+	case <-wait.C:
+		err := fmt.Errorf("reload not started: another reload has run for more than reload_timeout (%v)", limit)
+		s.metrics.reloaded(err)
+		return err
+	}
+	defer func() { <-s.reloading }()
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	err := s.reload(lctx)
+	if err != nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%s: reload did not finish within reload_timeout (%v): %w", s.cfgPath, limit, err)
+	}
 	s.metrics.reloaded(err)
 	if err != nil {
 		s.log.Error("reload refused; the running config keeps serving", "config", s.cfgPath, "err", err)
@@ -309,13 +335,13 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-func (s *Server) reload() error {
+func (s *Server) reload(ctx context.Context) error {
 	cfg, err := LoadConfig(s.cfgPath)
 	if err != nil {
 		return err
 	}
 	old := s.snap.Load().cfg
-	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
+	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -39,6 +40,12 @@ type targetSyncer interface {
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
 func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
+	return buildSnapshotContext(context.Background(), cfg, states, prober, hs, cacheSize)
+}
+
+// buildSnapshotContext is buildSnapshot, stopped with an error once ctx is
+// done.
+func buildSnapshotContext(ctx context.Context, cfg *Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
 	// Pools first: zones need to know which names are dynamic.
 	zonePools := map[*ZoneConfig][]int{}
@@ -93,9 +100,12 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 	var built []*zones.Zone
 	for i := range cfg.Zones {
 		zc := &cfg.Zones[i]
-		z, err := s.buildZone(cfg, i, zonePools[zc])
+		z, err := s.buildZone(ctx, cfg, i, zonePools[zc])
 		if err != nil {
 			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break // the other zones would only say the same
+			}
 			continue
 		}
 		built = append(built, z)
@@ -118,17 +128,18 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 // buildZone builds zone i of cfg with the pools it holds. Config lines are
 // looked up only when the zone has errors: it is then built again with
 // them, so that a valid config of many pools is not scanned for lines.
-func (s *snapshot) buildZone(cfg *Config, i int, pools []int) (*zones.Zone, error) {
-	z, err := s.buildZoneAt(cfg, i, pools, func(string) int { return 0 })
-	if err != nil {
-		_, err = s.buildZoneAt(cfg, i, pools, cfg.keys.line)
+func (s *snapshot) buildZone(ctx context.Context, cfg *Config, i int, pools []int) (*zones.Zone, error) {
+	z, err := s.buildZoneAt(ctx, cfg, i, pools, func(string) int { return 0 })
+	if err != nil && ctx.Err() == nil {
+		_, err = s.buildZoneAt(ctx, cfg, i, pools, cfg.keys.line)
 	}
 	return z, err
 }
 
-func (s *snapshot) buildZoneAt(cfg *Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
+func (s *snapshot) buildZoneAt(ctx context.Context, cfg *Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
 	zc := &cfg.Zones[i]
 	b := zones.NewBuilder(zc.Origin)
+	b.Limit(ctx, zones.Limits{MaxBytes: cfg.Server.ZoneMaxBytes, MaxRecords: cfg.Server.ZoneMaxRecords})
 	if zc.File != "" {
 		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].file", i))})
 		b.LoadFile(cfg.path(zc.File))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -28,11 +27,11 @@ func (b *Builder) LoadFile(path string) {
 	abs, err := filepath.Abs(path)
 	var data []byte
 	if err == nil {
-		data, err = os.ReadFile(abs)
+		data, err = b.guard.read(abs)
 	}
 	if err != nil {
 		b.broken = true
-		b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, err)})
+		b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, readError(err))})
 		return
 	}
 	// The parsers see the absolute name so that $INCLUDE resolves against
@@ -44,7 +43,7 @@ func (b *Builder) LoadFile(path string) {
 	}
 	chunks := splitZone(data, b.origin, runtime.GOMAXPROCS(0))
 	if chunks == nil {
-		lines := &lineFS{}
+		lines := &lineFS{guard: b.guard}
 		b.parse(lines.read(path, data), abs, lines, true, 0)
 		return
 	}
@@ -54,7 +53,7 @@ func (b *Builder) LoadFile(path string) {
 	outs := make([]*batchQueue, len(chunks))
 	for i, c := range chunks {
 		outs[i] = newBatchQueue()
-		lines := &lineFS{}
+		lines := &lineFS{guard: b.guard}
 		r := lines.read(path, data[c.start:c.end])
 		offset := 0
 		if i > 0 {
@@ -69,11 +68,22 @@ func (b *Builder) LoadFile(path string) {
 	}
 }
 
+// readError says what is wrong with a file in an operator's words.
+func readError(err error) error {
+	switch {
+	case errors.Is(err, ErrNotRegular):
+		return fmt.Errorf("%w: zone files and $INCLUDEs must be plain files", err)
+	case errors.Is(err, ErrTooLarge):
+		return fmt.Errorf("%w (zone_max_bytes)", err)
+	}
+	return err
+}
+
 // AddText adds records written in master-file syntax (relative names are
 // relative to the origin), e.g. "www 60 IN A 192.0.2.1". Each error is
 // placed at pos.
 func (b *Builder) AddText(text string, pos Pos) {
-	lines := &lineFS{}
+	lines := &lineFS{guard: b.guard}
 	r := lines.read(pos.File, []byte(text+"\n"))
 	r.line = pos.Line
 	b.parse(r, pos.File, lines, false, max(pos.Line-1, 0)) // $INCLUDE belongs in zone files, not in a config
@@ -168,8 +178,17 @@ func (b *Builder) parseInto(q *batchQueue, r *lineReader, file string, lines *li
 	zp.SetIncludeFS(lines)
 	scratch := make([]byte, 65535+512)
 	var batch packedBatch
+	// Records read from each file: an error in a file that gave none may
+	// be in a file that is no zone file at all (a token, /etc/shadow), and
+	// its text is then not repeated.
+	seen := map[string]int{}
+	n := 0
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if n++; n%256 == 0 && b.guard.stopped() {
+			break // a limit was passed or the load was cancelled: the builder says which
+		}
 		pos := lines.pos()
+		seen[pos.File]++
 		owner, rec, err := pack(rr, b.origin, scratch)
 		if err != nil {
 			batch.errs = append(batch.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
@@ -190,28 +209,45 @@ func (b *Builder) parseInto(q *batchQueue, r *lineReader, file string, lines *li
 		}
 	}
 	if err := zp.Err(); err != nil {
-		batch.errs = append(batch.errs, parseError(err, lines.pos(), b.origin, file, r.name, lineOffset))
+		// An $INCLUDE that cannot be opened (wrapped) quotes the path
+		// the zone file gives, not the text of a file.
+		at := lines.pos()
+		hide := seen[at.File] == 0 && errors.Unwrap(err) == nil
+		batch.errs = append(batch.errs, parseError(err, at, b.origin, file, r.name, lineOffset, hide))
 	}
 	q.put(batch, true)
 }
 
-var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*) at line: (\d+):\d+$`)
+var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*): ("(?:[^"\\]|\\.)*") at line: (\d+):(\d+)$`)
 
-// parseError turns miekg/dns's "FILE: dns: MSG at line: L:C" into our
-// FILE:LINE: form.
+// parseError turns miekg/dns's "FILE: dns: MSG: "TOKEN" at line: L:C" into
+// our FILE:LINE: form.
 // An error in the parser's own text (file) is placed under display, its
 // line moved by lineOffset; one in an $INCLUDEd file stays as it is.
-func parseError(err error, at Pos, origin, file, display string, lineOffset int) error {
+// hide says the file gave no record before the error: it may be no zone
+// file at all (an $INCLUDE of a token or of /etc/shadow), so neither the
+// offending text nor anything the parser read is repeated, in -check
+// output, logs or the API: the file, line and column say where to look.
+func parseError(err error, at Pos, origin, file, display string, lineOffset int, hide bool) error {
 	var pe *dns.ParseError
 	if errors.As(err, &pe) {
 		if m := parseErrorAt.FindStringSubmatch(pe.Error()); m != nil {
-			name := m[1]
-			line, _ := strconv.Atoi(m[3])
-			if name == file {
+			name, msg, token := m[1], m[2], m[3]
+			line, _ := strconv.Atoi(m[4])
+			switch {
+			case name == file:
 				name, line = display, line+lineOffset
+			case name != at.File:
+				name = at.File // miekg/dns names some errors after a token, not a file
 			}
-			return &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", origin, m[2])}
+			if hide {
+				return &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: syntax error at column %s (%s); the text is not shown, as nothing before it in this file is zone data", origin, m[5], msg)}
+			}
+			return &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s: %s", origin, msg, token)}
 		}
+	}
+	if hide {
+		return &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: syntax error; the text is not shown, as nothing before it in this file is zone data", origin)}
 	}
 	return &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: %w", origin, err)}
 }
@@ -221,6 +257,7 @@ func parseError(err error, at Pos, origin, file, display string, lineOffset int)
 // miekg/dns reports lines only for syntax errors.
 type lineFS struct {
 	current *lineReader
+	guard   *loadGuard // the zone's byte budget; $INCLUDEs count against it
 }
 
 // pos is where the lexer is: the line of the record just returned, whose
@@ -233,9 +270,9 @@ func (l *lineFS) pos() Pos {
 }
 
 func (l *lineFS) open(path, display string) (*lineReader, error) {
-	data, err := os.ReadFile(path)
+	data, err := l.guard.read(path)
 	if err != nil {
-		return nil, err
+		return nil, readError(err)
 	}
 	return l.read(display, data), nil
 }
