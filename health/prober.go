@@ -46,7 +46,7 @@ type Prober struct {
 
 	localLogged   atomic.Int64 // unix ns of the last warning about a local failure
 	localUnlogged atomic.Int64 // local failures since then
-	wake     chan struct{}
+	wake          chan struct{}
 
 	mu      sync.Mutex // guards the fields below and the targets' scheduling fields
 	rnd     *rand.Rand
