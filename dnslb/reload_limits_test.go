@@ -20,7 +20,7 @@ const limitsZone = "$ORIGIN lb.test.\n$TTL 60\n@ IN SOA ns1 hm 1 3600 600 86400 
 func limitsConfig(t *testing.T, server string) (dir, cfg string) {
 	t.Helper()
 	dir = writeFiles(t, map[string]string{
-		"token": testToken + "\n",
+		"token":   testToken + "\n",
 		"zone.db": limitsZone,
 		"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
