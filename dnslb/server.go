@@ -90,8 +90,12 @@ func New(cfgPath string, o Options) (*Server, error) {
 	s.prober = health.NewProber(health.Options{
 		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
 	})
-	if err := s.states.load(cfg.Server.StateFile); err != nil {
+	problems, err := s.states.load(cfg.Server.StateFile, time.Now())
+	if err != nil {
 		return nil, err
+	}
+	for _, p := range problems {
+		s.log.Error("STATE FILE DAMAGED: starting without what could not be read; re-apply lost overrides", "file", cfg.Server.StateFile, "problem", p)
 	}
 	s.clock.set()
 	ctx, cancel := loadContext(context.Background(), cfg)
@@ -101,6 +105,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 		return nil, timeoutError(ctx, cfg, err)
 	}
 	s.publish(snap)
+	s.pruneStates(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
 	if err := s.bind(cfg); err != nil {
@@ -119,6 +124,28 @@ func (s *Server) publish(snap *snapshot) {
 	}
 	s.snap.Store(snap)
 	s.metrics.configLoaded(snap.cfg)
+}
+
+// pruneStates forgets the state of members snap no longer has; an
+// override of a pool or member removed from the config is dropped, saying so.
+func (s *Server) pruneStates(snap *snapshot) {
+	keep := map[memberKey]bool{}
+	for _, p := range snap.pools {
+		for _, f := range p.families {
+			if f != nil {
+				for _, m := range f.members {
+					keep[memberKey{p.name, m.addr}] = true
+				}
+			}
+		}
+	}
+	dropped, err := s.states.prune(keep)
+	for _, k := range dropped {
+		s.log.Warn("override dropped: the member is no longer in the config", "pool", k.pool, "member", k.addr.String())
+	}
+	if err != nil {
+		s.log.Error("state file not rewritten after dropping overrides; they return at the next restart unless an override change rewrites it", "err", err)
+	}
 }
 
 func newLogger(c LogConfig, w io.Writer, level *slog.LevelVar) *slog.Logger {
@@ -347,6 +374,7 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	s.setLogLevel(cfg.Log.Level)
 	s.publish(snap)
+	s.pruneStates(snap)
 	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency ||
 		o.HTTPMaxConnections != n.HTTPMaxConnections || o.HTTPIdleTimeout != n.HTTPIdleTimeout || o.HTTPHeaderTimeout != n.HTTPHeaderTimeout {
 		s.log.Warn("listen, http, http_max_connections, http_idle_timeout, http_header_timeout, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)

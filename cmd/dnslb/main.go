@@ -53,6 +53,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if *check {
+		// Warnings (a damaged state file) do not stop the server, so
+		// they do not fail the check either.
+		for _, w := range dnslb.CheckState(*cfgPath) {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 		if err := dnslb.Check(*cfgPath); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
