@@ -202,23 +202,48 @@ func TestHostAllowed(t *testing.T) {
 }
 
 // TestStatusCostBounded: a burst of concurrent status requests is served
-// from one rendering; an override (a new generation) shows at once.
+// from one rendering, a few at a time (the rest are told to retry); an
+// override (a new generation) shows at once.
 func TestStatusCostBounded(t *testing.T) {
 	ts := start(t, filepath.Join(adminConfig(t), "dnslb.toml"), Options{})
 	before := ts.statusCache.renders.Load()
 	var wg sync.WaitGroup
+	codes := make([]int, 100)
 	bodies := make([]string, 100)
 	for i := range bodies {
-		wg.Go(func() { _, bodies[i] = ts.httpGet(t, "/api/v1/status", "") })
+		wg.Go(func() { codes[i], bodies[i] = ts.httpGet(t, "/api/v1/status", "") })
 	}
 	wg.Wait()
 	// Over a slow machine the burst may straddle the minimum age a few times.
 	if n := ts.statusCache.renders.Load() - before; n < 1 || n > 10 {
 		t.Errorf("100 concurrent requests rendered the status %d times, want 1 to 10", n)
 	}
+	ok := -1
+	for i, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok = i
+		case http.StatusServiceUnavailable:
+		default:
+			t.Errorf("status request: %d %s", c, bodies[i])
+		}
+	}
+	if ok < 0 {
+		t.Fatal("no status request was served")
+	}
 	var st statusJSON
-	if err := json.Unmarshal([]byte(bodies[0]), &st); err != nil || len(st.Pools) != 1 {
-		t.Fatalf("status: %v: %.200s", err, bodies[0])
+	if err := json.Unmarshal([]byte(bodies[ok]), &st); err != nil || len(st.Pools) != 1 {
+		t.Fatalf("status: %v: %.200s", err, bodies[ok])
+	}
+	// Beyond statusSlots at once, the rest are refused at once.
+	for range statusSlots {
+		ts.statusCache.slots <- struct{}{}
+	}
+	if code, _ := ts.httpGet(t, "/api/v1/status", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("with every slot taken: %d, want 503", code)
+	}
+	for range statusSlots {
+		<-ts.statusCache.slots
 	}
 	if code, body := ts.post(t, "/api/v1/pools/www.lb.test./members/192.0.2.12/override", testToken, `{"override":"drain"}`); code != http.StatusOK {
 		t.Fatalf("override: %d %s", code, body)

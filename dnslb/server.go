@@ -77,6 +77,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 		o.CacheSize = 1 << 16
 	}
 	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
+	s.statusCache.slots = make(chan struct{}, statusSlots)
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)

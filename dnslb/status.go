@@ -122,6 +122,16 @@ func (s *Server) status() statusJSON {
 // hundred concurrent clients take gigabytes and the CPU the DNS side needs.
 // Compact JSON: pipe it to jq to read it.
 func (s *Server) handleStatusJSON(w http.ResponseWriter, _ *http.Request) {
+	// A few responses at once: each can be megabytes, and sending them
+	// to hundreds of clients takes the CPU the DNS side needs.
+	select {
+	case s.statusCache.slots <- struct{}{}:
+		defer func() { <-s.statusCache.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many status requests at once; retry", http.StatusServiceUnavailable)
+		return
+	}
 	body := s.statusCache.get(s, time.Now())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -138,9 +148,13 @@ const (
 	statusMaxAge = time.Second
 )
 
+// statusSlots is how many status responses are sent at once.
+const statusSlots = 4
+
 // statusCache holds the last rendered status. One request renders while
 // the others wait for its bytes and share them.
 type statusCache struct {
+	slots   chan struct{} // status responses being sent
 	mu      sync.Mutex
 	body    []byte
 	at      time.Time
