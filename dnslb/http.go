@@ -14,6 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // serveHTTP runs the HTTP side until ctx is done: /metrics, /healthz,
@@ -23,10 +25,10 @@ func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
 	lim := newConnLimiter(ln, c.HTTPMaxConnections, s.metrics.httpShed)
 	hs := &http.Server{
 		Handler:           s.httpHandler(),
-		ReadHeaderTimeout: c.HTTPHeaderTimeout.Duration,
+		ReadHeaderTimeout: c.HTTPHeaderTimeout,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       c.HTTPIdleTimeout.Duration,
+		IdleTimeout:       c.HTTPIdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ConnState:         lim.connState,
 		ErrorLog:          nil,
@@ -91,7 +93,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			writeJSONError(w, http.StatusForbidden, "mutating calls are disabled: set [server] admin_token_file")
 			return
 		}
-		want, err := readToken(file)
+		want, err := config.ReadToken(file)
 		if err != nil || want == "" {
 			s.log.Error("admin token unreadable; refusing the call", "file", file, "err", err)
 			writeJSONError(w, http.StatusInternalServerError, "the admin token file cannot be read")

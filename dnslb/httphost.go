@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // checkHost refuses requests whose Host is not one this server is known by:
@@ -25,7 +27,7 @@ func (s *Server) checkHost(h http.Handler) http.Handler {
 }
 
 // hostAllowed reports whether a request's Host header names this server.
-func hostAllowed(c *ServerConfig, host string) bool {
+func hostAllowed(c *config.Server, host string) bool {
 	name := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h
@@ -34,7 +36,7 @@ func hostAllowed(c *ServerConfig, host string) bool {
 	if name == "" {
 		return false
 	}
-	bind := netip.MustParseAddrPort(c.http).Addr()
+	bind := c.HTTP.Addr()
 	if a, err := netip.ParseAddr(name); err == nil {
 		// An address cannot be rebound; it must still be ours.
 		a = a.Unmap()

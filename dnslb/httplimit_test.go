@@ -7,12 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // httpGet sends GET path with the given Host header and returns the status
@@ -194,7 +197,7 @@ func TestHostAllowed(t *testing.T) {
 		{"0.0.0.0:8053", nil, "evil.example:8053", false},
 		{"192.0.2.1:8053", []string{"2001:db8::1"}, "[2001:DB8::1]:8053", true},
 	} {
-		c := &ServerConfig{http: tc.bind, HTTPHosts: tc.hosts}
+		c := &config.Server{HTTP: netip.MustParseAddrPort(tc.bind), HTTPHosts: tc.hosts}
 		if got := hostAllowed(c, tc.host); got != tc.want {
 			t.Errorf("bind %s hosts %v: hostAllowed(%q) = %v, want %v", tc.bind, tc.hosts, tc.host, got, tc.want)
 		}

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/dnslb/dnslb/health"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // metrics is dnslb's Prometheus side. Query counters are summed from the
@@ -110,7 +112,7 @@ func (m *metrics) Transition(k health.Key, up bool, _ string) {
 	m.transitions.WithLabelValues(k.Check, to).Inc()
 }
 
-func (m *metrics) configLoaded(c *Config) {
+func (m *metrics) configLoaded(c *config.Config) {
 	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	m.configInfo.Reset()
 	m.configInfo.WithLabelValues(c.File, c.Hash).Set(1)

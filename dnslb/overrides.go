@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -282,7 +283,7 @@ func (s *memberStates) writeLocked() error {
 // warnings: they do not stop the server, but the operator should know. A
 // config that does not load reports nothing here (Check reports it).
 func CheckState(cfgPath string) []string {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil || cfg.Server.StateFile == "" {
 		return nil
 	}
@@ -302,7 +303,7 @@ func CheckState(cfgPath string) []string {
 	members := map[memberKey]bool{}
 	for _, pc := range cfg.Pools {
 		for _, mc := range pc.Members {
-			members[memberKey{pc.name, mc.addr}] = true
+			members[memberKey{pc.Name, mc.Addr}] = true
 		}
 	}
 	for _, e := range entries {

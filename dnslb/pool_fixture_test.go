@@ -11,6 +11,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/health"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // poolZone is the zone every pool fixture lives in.
@@ -48,7 +50,7 @@ func (g stateGen) Generation() uint64 { return g.s.gen.Load() }
 // non-nil, checks are attached to a prober that probes only when told to.
 func newPoolFixture(t testing.TB, pools string, probe *fakeProbe) *poolFixture {
 	t.Helper()
-	cfg, err := ParseConfig("c.toml", []byte(poolZone+pools))
+	cfg, err := config.Parse("c.toml", []byte(poolZone+pools))
 	if err != nil {
 		t.Fatal(err)
 	}

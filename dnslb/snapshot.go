@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -17,7 +18,7 @@ import (
 // computed so far. It is built aside and published whole; queries load it
 // once and never lock.
 type snapshot struct {
-	cfg        *Config
+	cfg        *config.Config
 	zones      *zones.Set
 	pools      []*pool
 	poolByName map[string]*pool
@@ -39,43 +40,37 @@ type targetSyncer interface {
 // buildSnapshot loads zone files and builds pools for cfg. Health targets
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
-func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
+func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
 	return buildSnapshotContext(context.Background(), cfg, states, prober, hs, cacheSize)
 }
 
 // buildSnapshotContext is buildSnapshot, stopped with an error once ctx is
 // done.
-func buildSnapshotContext(ctx context.Context, cfg *Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
+func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
 	// Pools first: zones need to know which names are dynamic.
-	zonePools := map[*ZoneConfig][]int{}
+	zonePools := map[int][]int{}
 	for i, pc := range cfg.Pools {
-		p := &pool{name: pc.name, cfg: pc}
+		p := &pool{name: pc.Name, cfg: pc}
 		s.pools = append(s.pools, p)
 		s.poolByName[p.name] = p
-		zc := cfg.zoneOf(p.name)
-		zonePools[zc] = append(zonePools[zc], i)
-		for _, mc := range pc.Members {
+		zonePools[pc.Zone] = append(zonePools[pc.Zone], i)
+		for j := range pc.Members {
+			mc := &pc.Members[j]
 			fi := 0
-			if mc.addr.Is6() {
+			if mc.Addr.Is6() {
 				fi = 1
 			}
 			f := p.families[fi]
 			if f == nil {
 				f = &family{
 					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc.Policy),
-					answers: pc.Answers, ttl: uint32(*pc.TTL), minTTL: uint32(*pc.MinTTL), minHealthy: pc.MinHealthy,
+					answers: pc.Answers, ttl: pc.TTL, minTTL: pc.MinTTL, minHealthy: pc.MinHealthy, whenAllDown: pc.WhenAllDown,
 					prefix4: pc.HashPrefix4, prefix6: pc.HashPrefix6, health: hs, equalWeights: true,
-				}
-				switch {
-				case pc.WhenAllDown == "none":
-					f.whenAllDown = allDownServeNone
-				case pc.fallback != "":
-					f.whenAllDown = allDownFallback
 				}
 				p.families[fi] = f
 			}
-			m := newMember(mc, states.get(p.name, mc.addr), nil)
+			m := newMember(mc, states.get(p.name, mc.Addr), nil)
 			if len(f.members) > 0 && m.weight != f.members[0].weight {
 				f.equalWeights = false
 			}
@@ -83,7 +78,7 @@ func buildSnapshotContext(ctx context.Context, cfg *Config, states *memberStates
 		}
 	}
 	for _, p := range s.pools {
-		if fb := s.poolByName[p.cfg.fallback]; fb != nil {
+		if fb := s.poolByName[p.cfg.Fallback]; fb != nil {
 			for fi, f := range p.families {
 				if f != nil {
 					f.fallback = fb.families[fi]
@@ -99,8 +94,7 @@ func buildSnapshotContext(ctx context.Context, cfg *Config, states *memberStates
 	var errs []error
 	var built []*zones.Zone
 	for i := range cfg.Zones {
-		zc := &cfg.Zones[i]
-		z, err := s.buildZone(ctx, cfg, i, zonePools[zc])
+		z, err := s.buildZone(ctx, cfg, i, zonePools[i])
 		if err != nil {
 			errs = append(errs, err)
 			if ctx.Err() != nil {
@@ -118,7 +112,7 @@ func buildSnapshotContext(ctx context.Context, cfg *Config, states *memberStates
 		return nil, err
 	}
 	s.zones = set
-	s.attachTargets(cfg, prober)
+	s.attachTargets(prober)
 	s.cache = newAnswerCache(cacheSize)
 	s.rrl = newRRL(cfg.RRL)
 	s.udpSize = uint16(cfg.Server.UDPSize)
@@ -128,29 +122,29 @@ func buildSnapshotContext(ctx context.Context, cfg *Config, states *memberStates
 // buildZone builds zone i of cfg with the pools it holds. Config lines are
 // looked up only when the zone has errors: it is then built again with
 // them, so that a valid config of many pools is not scanned for lines.
-func (s *snapshot) buildZone(ctx context.Context, cfg *Config, i int, pools []int) (*zones.Zone, error) {
+func (s *snapshot) buildZone(ctx context.Context, cfg *config.Config, i int, pools []int) (*zones.Zone, error) {
 	z, err := s.buildZoneAt(ctx, cfg, i, pools, func(string) int { return 0 })
 	if err != nil && ctx.Err() == nil {
-		_, err = s.buildZoneAt(ctx, cfg, i, pools, cfg.keys.line)
+		_, err = s.buildZoneAt(ctx, cfg, i, pools, cfg.Line)
 	}
 	return z, err
 }
 
-func (s *snapshot) buildZoneAt(ctx context.Context, cfg *Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
+func (s *snapshot) buildZoneAt(ctx context.Context, cfg *config.Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
 	zc := &cfg.Zones[i]
 	b := zones.NewBuilder(zc.Origin)
 	b.Limit(ctx, zones.Limits{MaxBytes: cfg.Server.ZoneMaxBytes, MaxRecords: cfg.Server.ZoneMaxRecords})
 	if zc.File != "" {
-		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].file", i))})
-		b.LoadFile(cfg.path(zc.File))
+		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(zc.At + ".file")})
+		b.LoadFile(zc.File)
 	}
-	b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].origin", i))})
+	b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(zc.At + ".origin")})
 	for j, rec := range zc.Records {
-		b.AddText(rec, zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].records[%d]", i, j))})
+		b.AddText(rec, zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("%s.records[%d]", zc.At, j))})
 	}
 	for _, pi := range pools {
 		p := s.pools[pi]
-		at := zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("pool[%d].name", pi))}
+		at := zones.Pos{File: cfg.File, Line: line(p.cfg.At + ".name")}
 		for _, f := range p.families {
 			if f != nil {
 				b.AddDynamic(p.name, f.qtype, pi, at)
@@ -162,25 +156,19 @@ func (s *snapshot) buildZoneAt(ctx context.Context, cfg *Config, i int, pools []
 
 // attachTargets registers every (check, address) with the prober, which
 // keeps the state of those it already had, and links members to them.
-func (s *snapshot) attachTargets(cfg *Config, prober targetSyncer) {
+func (s *snapshot) attachTargets(prober targetSyncer) {
 	var specs []health.Spec
 	var members []*member
 	for _, p := range s.pools {
-		mcs := map[string]string{} // address → check name
-		for _, mc := range p.cfg.Members {
-			mcs[mc.addr.String()] = mc.check
-		}
 		for _, f := range p.families {
 			if f == nil {
 				continue
 			}
 			for _, m := range f.members {
-				name := mcs[m.addr.String()]
-				if name == "" {
-					continue
+				if m.check != nil {
+					specs = append(specs, health.Spec{Check: m.check, Addr: m.addr})
+					members = append(members, m)
 				}
-				specs = append(specs, health.Spec{Check: cfg.Checks[name].check, Addr: m.addr})
-				members = append(members, m)
 			}
 		}
 	}

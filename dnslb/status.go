@@ -68,7 +68,7 @@ func (s *Server) status() statusJSON {
 	}
 	shares := s.shares.lastMinute()
 	for _, p := range snap.pools {
-		ps := poolStatus{Name: p.name, Policy: p.cfg.Policy, TTL: *p.cfg.TTL, Answers: p.cfg.Answers, WhenAllDown: p.cfg.WhenAllDown}
+		ps := poolStatus{Name: p.name, Policy: string(p.cfg.Policy), TTL: int(p.cfg.TTL), Answers: p.cfg.Answers, WhenAllDown: p.cfg.WhenAllDownText()}
 		recent := map[int]uint64{}
 		var sum uint64
 		for _, f := range p.families {
