@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -205,5 +207,24 @@ func TestLimitDefaults(t *testing.T) {
 	s = c.Server
 	if s.HTTPMaxConnections != 7 || s.ZoneMaxBytes != 4096 || s.ReloadTimeout != 2*time.Second || fmt.Sprint(s.HTTPHosts) != "[dnslb1.example.com 2001:db8::1]" {
 		t.Errorf("written: %+v", s)
+	}
+}
+
+// TestReadTokenFIFO: a FIFO named as the token file is refused at once,
+// never waited on.
+func TestReadTokenFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "token")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ReadToken(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadToken(FIFO): %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ReadToken waited on a FIFO")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -146,17 +147,18 @@ func ReadToken(path string) (string, error) {
 }
 
 // readSmallFile reads at most limit bytes of the regular file at path. It
-// checks the type before opening, so that a FIFO does not block the open.
+// opens without waiting for a writer and checks the type of what it
+// opened, so that a FIFO (even one swapped in after a check) never blocks.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	if st, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	return io.ReadAll(io.LimitReader(f, limit))
 }
