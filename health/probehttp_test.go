@@ -171,3 +171,25 @@ func TestStatusOK(t *testing.T) {
 		t.Errorf("expectString = %q", s)
 	}
 }
+
+// TestProbeHTTPSTimeoutAfterHandshake: the deadline passing once TLS is up
+// (the server never answers the request) is a timeout, and the hook that
+// interrupts the probe touches only the socket (under -race, it used to
+// read the variable the TLS connection had replaced).
+func TestProbeHTTPSTimeoutAfterHandshake(t *testing.T) {
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	_, port := serve127(t, h, true)
+	defer close(release)
+	c := probeCheck(TypeHTTPS, port)
+	c.TLSSkipVerify = true
+	c.Timeout = 300 * time.Millisecond
+	if r := Probe(context.Background(), c, lo); r.OK || r.Reason != ReasonTimeout {
+		t.Errorf("https to a server that never answers: %q (%v), want %q", r.Reason, r.Err, ReasonTimeout)
+	}
+}
