@@ -29,9 +29,11 @@ type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
 	Registry  *prometheus.Registry // default a new registry, served on /metrics
-	Version   string               // reported by metrics and the API
+	Version   string               // reported by metrics (dnslb_build_info) and the API
+	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
 	CacheSize int                  // answers kept per snapshot, default 65536
+	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -50,6 +52,7 @@ type Server struct {
 	metrics   *metrics
 
 	reloading chan struct{} // holds a token while a reload runs: one at a time
+	upgradeMu sync.Mutex    // one upgrade at a time
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -61,6 +64,9 @@ type Server struct {
 	httpLimiter atomic.Pointer[connLimiter]
 	statusCache statusCache
 	ready       atomic.Bool // listeners serving
+	// handingOver: a new process has taken the sockets over; stop reading
+	// them without shutting them down, and let TCP clients finish.
+	handingOver atomic.Bool
 	tcpSlots    chan struct{}
 	shares      shareSampler
 }
@@ -99,6 +105,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 	}
 	for _, p := range problems {
 		s.log.Error("STATE FILE DAMAGED: starting without what could not be read; re-apply lost overrides", "file", cfg.Server.StateFile, "problem", p)
+	}
+	if err := s.restoreHandover(); err != nil {
+		return nil, err
 	}
 	s.clock.set()
 	ctx, cancel := loadContext(context.Background(), cfg)
@@ -193,7 +202,7 @@ func (s *Server) bind(cfg *config.Config) error {
 		for attempt := 0; attempt < 20; attempt++ {
 			var socks []*udpSocket
 			var ln *net.TCPListener
-			socks, ln, err = listenAddr(ap, workers)
+			socks, ln, err = s.openAddr(ap.String(), ap, workers)
 			if err == nil {
 				s.udpConns = append(s.udpConns, socks...)
 				s.tcpLns = append(s.tcpLns, ln)
@@ -208,7 +217,7 @@ func (s *Server) bind(cfg *config.Config) error {
 		}
 	}
 	if cfg.Server.HTTP.IsValid() {
-		ln, err := net.Listen("tcp", cfg.Server.HTTP.String())
+		ln, err := s.listenHTTP(cfg.Server.HTTP.String())
 		if err != nil {
 			return fmt.Errorf("listen http %s: %w", cfg.Server.HTTP, err)
 		}
@@ -249,7 +258,9 @@ func listenAddr(ap netip.AddrPort, workers int) ([]*udpSocket, *net.TCPListener,
 
 func (s *Server) closeListeners() {
 	for _, c := range s.udpConns {
-		c.Close()
+		if !s.handingOver.Load() { // the new process reads these sockets now
+			c.Close()
+		}
 	}
 	for _, l := range s.tcpLns {
 		l.Close()
@@ -305,8 +316,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	s.log.Info("dnslb serving", "dns", fmt.Sprint(s.DNSAddrs()), "http", s.HTTPAddr(), "config", s.cfgPath, "version", s.opts.Version)
+	s.signalReady()
 	select {
 	case <-ctx.Done():
+	case <-s.exiting():
+		s.handingOver.Store(true)
 	case err := <-httpDone:
 		if err != nil {
 			s.log.Error("http server failed", "err", err)
@@ -373,7 +387,7 @@ func (s *Server) reload(ctx context.Context) error {
 	s.pruneStates(snap)
 	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency ||
 		o.HTTPMaxConnections != n.HTTPMaxConnections || o.HTTPIdleTimeout != n.HTTPIdleTimeout || o.HTTPHeaderTimeout != n.HTTPHeaderTimeout {
-		s.log.Warn("listen, http, http_max_connections, http_idle_timeout, http_header_timeout, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
+		s.log.Warn("listen, http, http_max_connections, http_idle_timeout, http_header_timeout, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil
