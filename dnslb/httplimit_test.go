@@ -206,7 +206,7 @@ func TestHostAllowed(t *testing.T) {
 
 // TestStatusCostBounded: a burst of concurrent status requests is served
 // from one rendering, a few at a time (the rest are told to retry); an
-// override (a new generation) shows at once.
+// override shows in the very next response.
 func TestStatusCostBounded(t *testing.T) {
 	ts := start(t, filepath.Join(adminConfig(t), "dnslb.toml"), Options{})
 	before := ts.statusCache.renders.Load()
@@ -251,10 +251,10 @@ func TestStatusCostBounded(t *testing.T) {
 	if code, body := ts.post(t, "/api/v1/pools/www.lb.test./members/192.0.2.12/override", testToken, `{"override":"drain"}`); code != http.StatusOK {
 		t.Fatalf("override: %d %s", code, body)
 	}
-	waitFor(t, 5*time.Second, "the override in the status", func() bool {
-		_, body := ts.httpGet(t, "/api/v1/status", "")
-		return strings.Contains(body, `"override":"drain"`)
-	})
+	// At once, not after the cache's age: the operator checks what was done.
+	if _, body := ts.httpGet(t, "/api/v1/status", ""); !strings.Contains(body, `"override":"drain"`) {
+		t.Errorf("the override does not show in the next status: %.300s", body)
+	}
 }
 
 // appendServerKey adds a line to the [server] table of the config at path.
