@@ -4,9 +4,10 @@ GO      ?= go
 BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
-# resolver for the end-to-end delegation test, dnsperf for the upgrade test.
-TEST_PKGS := dnsutils chromium nsd unbound dnsperf
-TEST_CMDS := dig chromium nsd unbound dnsperf
+# resolver for the end-to-end delegation test, dnsperf for the upgrade test,
+# python3 for the example backend.
+TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3
+TEST_CMDS := dig chromium nsd unbound dnsperf python3
 
 # make install: where the binary and the systemd unit go (DESTDIR stages).
 PREFIX  ?= /usr/local

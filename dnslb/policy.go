@@ -17,8 +17,8 @@ type policy interface {
 	live() bool
 }
 
-func newPolicy(p config.Policy) policy {
-	switch p {
+func newPolicy(pc *config.Pool) policy {
+	switch pc.Policy {
 	case config.Weighted:
 		return weighted{}
 	case config.Failover:
@@ -28,7 +28,11 @@ func newPolicy(p config.Policy) policy {
 	case config.Fastest:
 		return fastest{}
 	case config.LeastLoad:
-		return leastLoad{}
+		l := leastLoad{}
+		if pc.Shed != nil {
+			l.shed = &watermarks{low: pc.Shed.Low, high: pc.Shed.High}
+		}
+		return l
 	case config.All:
 		return all{}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
@@ -64,10 +65,12 @@ func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *membe
 			f := p.families[fi]
 			if f == nil {
 				f = &family{
-					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc.Policy),
+					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc),
 					answers: pc.Answers, ttl: pc.TTL, minTTL: pc.MinTTL, minHealthy: pc.MinHealthy, whenAllDown: pc.WhenAllDown,
 					prefix4: pc.HashPrefix4, prefix6: pc.HashPrefix6, health: hs, equalWeights: true,
+					fastReturn: pc.FastReturn,
 				}
+				f.draw.seed(rand.Uint64())
 				p.families[fi] = f
 			}
 			m := newMember(mc, states.get(p.name, mc.Addr), nil)

@@ -42,9 +42,7 @@ func probeHTTP(ctx context.Context, c *Check, addr netip.Addr) Result {
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 	}
-	// The socket itself, not the variable conn, which becomes the TLS
-	// connection below while this may run.
-	raw := conn
+	raw := conn // conn becomes the TLS client below: the callback keeps its own
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if c.Type == TypeHTTPS {
