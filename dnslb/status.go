@@ -123,10 +123,10 @@ func (s *Server) status() statusJSON {
 	return st
 }
 
-// handleStatusJSON serves the status from a cache: its size grows with the
-// members (about 300 bytes each), and rendering it per request let a few
-// hundred concurrent clients take gigabytes and the CPU the DNS side needs.
-// Compact JSON: pipe it to jq to read it.
+// handleStatusJSON serves the status through statusCache: its size grows
+// with the members (about 200 bytes each), and rendering it per request let
+// a few hundred concurrent clients take gigabytes and the CPU the DNS side
+// needs. Compact JSON: pipe it to jq to read it.
 func (s *Server) handleStatusJSON(w http.ResponseWriter, _ *http.Request) {
 	// A few responses at once: each can be megabytes, and sending them
 	// to hundreds of clients takes the CPU the DNS side needs.
@@ -138,55 +138,77 @@ func (s *Server) handleStatusJSON(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "too many status requests at once; retry", http.StatusServiceUnavailable)
 		return
 	}
-	body := s.statusCache.get(s, time.Now())
+	body := s.statusCache.get(s.renderStatus, time.Now)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(body)
 }
 
-// Bounds on how often the status is rendered: at most once per
-// statusMinAge, and at least once per statusMaxAge while asked for (so
-// that RTTs, counts and ages move); in between, only when the snapshot or
-// a health generation changed. An operator's own change (a reload, an
-// override) shows at once: those are rare and authenticated.
-const (
-	statusMinAge = 250 * time.Millisecond
-	statusMaxAge = time.Second
-)
-
-// statusSlots is how many status responses are sent at once.
-const statusSlots = 4
-
-// statusCache holds the last rendered status. One request renders while
-// the others wait for its bytes and share them.
-type statusCache struct {
-	slots   chan struct{} // status responses being sent
-	mu      sync.Mutex
-	body    []byte
-	at      time.Time
-	snap    *snapshot
-	gen     uint64        // health
-	ov      uint64        // overrides
-	renders atomic.Uint64 // for tests and the notes
-}
-
-func (c *statusCache) get(s *Server, now time.Time) []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	snap, gen, ov := s.snap.Load(), s.prober.Generation(), s.states.gen.Load()
-	age := now.Sub(c.at)
-	fresh := age < statusMinAge || age < statusMaxAge && gen == c.gen
-	if c.body != nil && age >= 0 && fresh && snap == c.snap && ov == c.ov {
-		return c.body
-	}
+func (s *Server) renderStatus() []byte {
 	b, err := json.Marshal(s.status())
 	if err != nil {
 		b = []byte(`{"ok":false,"error":"status not rendered"}`)
 	}
-	c.body, c.at, c.snap, c.gen, c.ov = append(b, '\n'), now, snap, gen, ov
-	c.renders.Add(1)
-	return c.body
+	return append(b, '\n')
+}
+
+// statusSlots is how many status responses are sent at once.
+const statusSlots = 4
+
+// statusSpacing: after a render that other requests waited for (clients
+// asking at once), the next one starts no sooner than statusSpacing times
+// its duration after it ended, and requests meanwhile get its bytes: under
+// load, rendering takes at most a fifth of a CPU. A client asking alone
+// always gets a fresh render (what it just changed shows).
+const statusSpacing = 4
+
+// statusCache renders the status once for every request that arrives while
+// a render is under way (they share its bytes: none is older than the
+// request), and spaces renders out while requests pile up.
+type statusCache struct {
+	slots   chan struct{} // status responses being sent
+	mu      sync.Mutex
+	done    chan struct{} // closed when the render under way ends; nil when none
+	waiters int           // requests waiting for the render under way
+	body    []byte
+	end     time.Time     // when body's render ended
+	took    time.Duration // how long it took
+	busy    bool          // requests waited for it
+	renders atomic.Uint64 // for tests and the notes
+}
+
+func (c *statusCache) get(render func() []byte, now func() time.Time) []byte {
+	c.mu.Lock()
+	if done := c.done; done != nil {
+		c.waiters++
+		c.mu.Unlock()
+		<-done
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.body
+	}
+	if c.busy && c.body != nil && now().Sub(c.end) < statusSpacing*c.took {
+		defer c.mu.Unlock()
+		return c.body
+	}
+	done := make(chan struct{})
+	c.done, c.waiters = done, 0
+	c.mu.Unlock()
+	start := now()
+	var b []byte
+	defer func() { // also when render panics: waiters must not hang
+		c.mu.Lock()
+		if b != nil {
+			c.body, c.end, c.took, c.busy = b, now(), now().Sub(start), c.waiters > 0
+		}
+		c.done = nil
+		close(done)
+		c.mu.Unlock()
+		c.renders.Add(1)
+	}()
+	b = render()
+	return b
 }
 
 // shareSampler remembers every member's answer count every few seconds, so
