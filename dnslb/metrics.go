@@ -27,6 +27,7 @@ type metrics struct {
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
 	httpShedC     *prometheus.CounterVec
+	updates       *prometheus.CounterVec
 
 	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
 }
@@ -64,6 +65,9 @@ func newMetrics(s *Server) *metrics {
 			Name: "dnslb_http_shed_connections_total",
 			Help: "HTTP connections closed because http_max_connections were open: how = evicted (an idle keep-alive made room) or refused (none was idle).",
 		}, []string{"how"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
+		}, []string{"result"}),
 		queries:     prometheus.NewDesc("dnslb_queries_total", "Queries answered, by zone, query type, response code and transport.", []string{"zone", "qtype", "rcode", "transport"}, nil),
 		sizes:       prometheus.NewDesc("dnslb_response_size_bytes", "Size of responses sent, by transport.", []string{"transport"}, nil),
 		durations:   prometheus.NewDesc("dnslb_request_duration_seconds", "Time from reading a query to having its response, sampled 1 in 16.", nil, nil),
@@ -75,7 +79,7 @@ func newMetrics(s *Server) *metrics {
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.httpShedC)
+	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.httpShedC, m.updates)
 	registerBuildInfo(s.registry, s.opts.Version, s.opts.Revision)
 	// The registry may be shared (tests); Go and process collectors once.
 	_ = s.registry.Register(collectors.NewGoCollector())

@@ -53,6 +53,8 @@ type Server struct {
 
 	reloading chan struct{} // holds a token while a reload runs: one at a time
 	upgradeMu sync.Mutex    // one upgrade at a time
+	// handedOver: a new process serves; this one takes no more updates.
+	handedOver atomic.Bool
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -136,6 +138,9 @@ func (s *Server) publish(snap *snapshot) {
 	}
 	s.snap.Store(snap)
 	s.metrics.configLoaded(snap.cfg)
+	for _, w := range snap.warnings {
+		s.log.Warn(w)
+	}
 }
 
 // pruneStates forgets the state of members snap no longer has; an

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -28,6 +29,10 @@ type snapshot struct {
 	queryLog   *queryLog // nil unless [log] queries
 	rrl        *rrl      // nil unless [rrl] responses_per_second
 	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
+	cacheSize  int
+	keyring    *tsig.Keyring
+	updates    map[string]*zoneUpdates // by origin: zones that take RFC 2136 updates
+	warnings   []string                // for the log once the snapshot is published
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
@@ -48,7 +53,7 @@ func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer
 // buildSnapshotContext is buildSnapshot, stopped with an error once ctx is
 // done.
 func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
-	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
+	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now(), cacheSize: cacheSize, keyring: cfg.Keys, updates: map[string]*zoneUpdates{}}
 	// Pools first: zones need to know which names are dynamic.
 	zonePools := map[int][]int{}
 	for i, pc := range cfg.Pools {
@@ -154,7 +159,11 @@ func (s *snapshot) buildZoneAt(ctx context.Context, cfg *config.Config, i int, p
 			}
 		}
 	}
-	return b.Build()
+	z, err := b.Build()
+	if err != nil || zc.Journal == "" {
+		return z, err
+	}
+	return s.replayJournal(z, zc)
 }
 
 // attachTargets registers every (check, address) with the prober, which
