@@ -3,6 +3,7 @@ package dnslb
 import (
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -24,6 +25,21 @@ type answer struct {
 	// additional records (shrinkAdditional), glue of a referral, which also
 	// sets TC (shrinkGlue), or everything (0: TC with the question only).
 	shrink int
+	// Signed answers (DO=1 to a signed zone): sigs signs the pool's
+	// members as listed; refresh (unix nanos, 0 = never) is when a
+	// signature in wire is due to be replaced: the cached answer is then
+	// built again.
+	sigs    *poolSigs
+	refresh int64
+	nxname  bool // a signed NXDOMAIN, sent as NOERROR: counted and limited as NXDOMAIN
+
+	name  string // the question: lowercase name and type
+	qtype uint16
+	// Stand-ins for this answer, built the first time they are needed:
+	// the NODATA sent when a pool has nothing to serve, and the answer
+	// without optional additional records (or glue) for a small limit.
+	noMembers    atomic.Pointer[answer]
+	noAdditional atomic.Pointer[answer]
 }
 
 const (
@@ -58,6 +74,9 @@ type reply struct {
 
 // render writes a's response to r into rd.out.
 func (rd *renderer) render(a *answer, r *reply) ([]byte, error) {
+	if len(a.wire) > r.limit {
+		return nil, errTooBig // without copying a large RRset only to find out
+	}
 	out := append(rd.out[:0], a.wire...)
 	binary.BigEndian.PutUint16(out, r.id)
 	out[2] |= byte(r.flags>>8) & byte(flagRD>>8)
@@ -77,7 +96,17 @@ func (rd *renderer) render(a *answer, r *reply) ([]byte, error) {
 			out = append(out, m.rr[:m.rrLen]...)
 			binary.BigEndian.PutUint32(out[start+6:], sel.ttl)
 		}
-		binary.BigEndian.PutUint16(out[6:], binary.BigEndian.Uint16(out[6:])+uint16(len(sel.members)))
+		n := len(sel.members)
+		if a.sigs != nil {
+			ps, err := a.sigs.find(&sel, r.now)
+			if err != nil {
+				return nil, err
+			}
+			var k int
+			out, k = ps.appendRRSIGs(out, a.owner, sel.ttl)
+			n += k
+		}
+		binary.BigEndian.PutUint16(out[6:], binary.BigEndian.Uint16(out[6:])+uint16(n))
 		sel.fam.members[sel.members[0]].state.served.Add(1)
 		scope = sel.scope
 	}
@@ -90,6 +119,26 @@ func (rd *renderer) render(a *answer, r *reply) ([]byte, error) {
 		return nil, errTooBig
 	}
 	return out, nil
+}
+
+// variant returns the answer to a's question built in mode
+// (resolveNoPoolMembers or resolveNoAdditional), made the first time it
+// is asked for and kept with a for the life of its snapshot.
+func (a *answer) variant(snap *snapshot, mode int, do bool, now int64) (*answer, error) {
+	p := &a.noAdditional
+	if mode == resolveNoPoolMembers {
+		p = &a.noMembers
+	}
+	if b := p.Load(); b != nil {
+		return b, nil
+	}
+	b, err := snap.resolve(a.name, a.qtype, a.key, mode, do, now)
+	if err != nil {
+		return nil, err
+	}
+	b.zoneSlot = a.zoneSlot // the same question: the same zone
+	p.Store(b)
+	return b, nil
 }
 
 // errNoMembers: a pool has nothing to serve (when_all_down = "none").
@@ -142,6 +191,9 @@ func newAnswer(msg *dns.Msg, key, zone string, fam *family, shrink int) (*answer
 		return nil, err
 	}
 	a := &answer{key: key, wire: wire, fam: fam, rcode: msg.Rcode, zone: zone, shrink: shrink}
+	if len(msg.Question) == 1 {
+		a.name, a.qtype = msg.Question[0].Name, msg.Question[0].Qtype
+	}
 	if fam != nil {
 		a.owner = headerLen
 		if n := len(msg.Answer); n > 0 {

@@ -36,8 +36,11 @@ func Check(path string) error {
 	}
 	ctx, cancel := loadContext(context.Background(), cfg)
 	defer cancel()
-	_, err = buildSnapshotContext(ctx, cfg, newMemberStates(), nil, nil, 2)
-	return timeoutError(ctx, cfg, err)
+	if _, err = buildSnapshotContext(ctx, cfg, newMemberStates(), nil, nil, 2); err != nil {
+		return timeoutError(ctx, cfg, err)
+	}
+	_, err = loadSigners(cfg, nil, true) // reads key files; creates none
+	return err
 }
 
 // loadContext bounds the loading of cfg's zones by its reload_timeout.

@@ -70,6 +70,7 @@ type Server struct {
 	// them without shutting them down, and let TCP clients finish.
 	handingOver atomic.Bool
 	tcpSlots    chan struct{}
+	tcpBufs     sync.Pool // *tcpBuffers, taken while a connection has a query to answer
 	shares      shareSampler
 }
 
@@ -118,10 +119,14 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if err != nil {
 		return nil, timeoutError(ctx, cfg, err)
 	}
+	if snap.signers, err = loadSigners(cfg, nil, false); err != nil {
+		return nil, err
+	}
 	s.publish(snap)
 	s.pruneStates(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
+	s.tcpBufs.New = s.newTCPBuffers
 	if err := s.bind(cfg); err != nil {
 		s.closeListeners()
 		for _, c := range s.udpConns {
@@ -382,11 +387,17 @@ func (s *Server) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	old := s.snap.Load().cfg
+	prev := s.snap.Load()
+	old := prev.cfg
+	signers, err := loadSigners(cfg, prev.signers, false)
+	if err != nil {
+		return err
+	}
 	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
 		return err
 	}
+	snap.signers = signers
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
 	s.pruneStates(snap)

@@ -85,7 +85,7 @@ type workerStats struct {
 	durations [11]atomic.Uint64 // sampled, by bucket (+Inf last)
 	durSum    atomic.Uint64     // nanoseconds
 	panics    atomic.Uint64
-	dropped   atomic.Uint64 // malformed beyond answering, or responses to us
+	dropped   atomic.Uint64 // malformed beyond answering, not a query, or from a reflecting port
 	rrlDrops  atomic.Uint64
 	rrlSlips  atomic.Uint64
 }

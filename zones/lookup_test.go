@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -27,6 +28,7 @@ sub      IN DS  12345 8 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF012345
 ns.sub   IN A   192.0.2.30
 deeper.sub IN A 192.0.2.31
 *        IN TXT "apex wildcard"
+dn       IN DNAME elsewhere.
 `
 
 func build(t testing.TB, origin, text string) *Zone {
@@ -80,6 +82,11 @@ func TestLookup(t *testing.T) {
 		{"ns.sub.example.", dns.TypeA, Referral, "sub.example.", false},
 		{"deeper.sub.example.", dns.TypeA, Referral, "sub.example.", false},
 		{"nothing.sub.example.", dns.TypeA, Referral, "sub.example.", false},
+		// DNAME: names below its owner are redirected; the owner is not.
+		{"x.dn.example.", dns.TypeA, DNAME, "dn.example.", false},
+		{"a.b.dn.example.", dns.TypeDNAME, DNAME, "dn.example.", false},
+		{"dn.example.", dns.TypeDNAME, Answer, "dn.example.", false},
+		{"dn.example.", dns.TypeA, NoData, "dn.example.", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.qname+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
@@ -150,6 +157,10 @@ func TestBuildErrors(t *testing.T) {
 		{"pool and A", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.1\n", "www.example.", []string{"has A records in the zone and a pool"}},
 		{"pool below cut", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nsub 60 IN NS ns.other.\n", "www.sub.example.", []string{"below the delegation"}},
 		{"pool on cname", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN CNAME x\n", "www.example.", []string{"is a CNAME and cannot also be a pool"}},
+		{"pool below a DNAME", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nold 60 IN DNAME new\n", "www.old.example.", []string{"cfg:9:", "below the DNAME at old.example."}},
+		{"pool below an apex DNAME", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n@ 60 IN DNAME new.\n", "www.example.", []string{"cfg:9:", "below the DNAME at example."}},
+		{"two DNAME", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nold 60 IN DNAME a\nold 60 IN DNAME b\n", "", []string{"test:3:", "2 DNAME records"}},
+		{"RRset over 64 KiB", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n" + bigTXT(300), "", []string{"test:3:", "300 TXT records, a response of", "at most 65535"}},
 		{"class CH", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nx 60 CH TXT \"a\"\n", "", []string{"class CH"}},
 	}
 	for _, tc := range tests {
@@ -170,6 +181,23 @@ func TestBuildErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLargestRRset: an RRset whose response just fits a DNS message loads.
+func TestLargestRRset(t *testing.T) {
+	z := build(t, "example.", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n"+bigTXT(243))
+	if n := len(z.Node("big.example.").RRset(dns.TypeTXT)); n != 243 {
+		t.Fatalf("%d records", n)
+	}
+}
+
+// bigTXT is n TXT records of 256 bytes each at big.example.
+func bigTXT(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "big 60 IN TXT \"%04d%s\"\n", i, strings.Repeat("x", 246))
+	}
+	return b.String()
 }
 
 func TestSetFind(t *testing.T) {

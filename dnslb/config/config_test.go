@@ -58,6 +58,9 @@ func TestConfigErrors(t *testing.T) {
 		{"bad http host", "[server]\nhttp_hosts = [\"ok.example\", \"evil.example:8053\"]\n" + minimalZone, []string{`c.toml:2: server.http_hosts[1]: "evil.example:8053": write a host name or an address without a port`}},
 		{"zero limits", "[server]\nhttp_max_connections = 0\nzone_max_bytes = 0\nzone_max_records = -1\nreload_timeout = \"0s\"\n" + minimalZone,
 			[]string{"c.toml:2: server.http_max_connections: 0: use a positive number", "c.toml:3: server.zone_max_bytes: 0: use a positive number of bytes", "c.toml:4: server.zone_max_records: -1", "c.toml:5: server.reload_timeout: 0s: use a positive duration"}},
+		{"dnssec algorithm", minimalZone + "[zone.dnssec]\nalgorithm = \"rsasha1\"\nkey_dir = \"keys\"\n", []string{`c.toml:6: zone[0].dnssec.algorithm: "rsasha1" is not a supported algorithm: use "ecdsap256sha256" or "ed25519"`}},
+		{"dnssec without key_dir", minimalZone + "[zone.dnssec]\nalgorithm = \"ed25519\"\n", []string{"c.toml:5: zone[0].dnssec.key_dir: key_dir is required"}},
+		{"dnssec unknown key", minimalZone + "[zone.dnssec]\nkey_dir = \"k\"\nkeydir = \"k\"\n", []string{`c.toml:7: unknown key "zone.dnssec.keydir" (did you mean "key_dir"?)`}},
 		{"non-loopback http without token", "[server]\nhttp = \"0.0.0.0:8053\"\n" + minimalZone, []string{"c.toml:2: server.http: 0.0.0.0:8053 is reachable from other hosts: set admin_token_file"}},
 	}
 	for _, tc := range tests {
