@@ -21,11 +21,13 @@ type metrics struct {
 
 	probeDuration *prometheus.HistogramVec
 	probeFailures *prometheus.CounterVec
+	probeLocal    *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadTime    prometheus.Gauge
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
+	httpShedC     *prometheus.CounterVec
 	updates       *prometheus.CounterVec
 
 	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
@@ -44,6 +46,10 @@ func newMetrics(s *Server) (*metrics, error) {
 		probeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_probe_failures_total", Help: "Failed health probes, by check and reason.",
 		}, []string{"check", "reason"}),
+		probeLocal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_health_probe_local_errors_total",
+			Help: "Health probes that failed for a reason on this host (no file descriptor, memory or route), by check; not counted against the target.",
+		}, []string{"check"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_transitions_total", Help: "Health state changes of targets, by check and new state.",
 		}, []string{"check", "to"}),
@@ -59,6 +65,10 @@ func newMetrics(s *Server) (*metrics, error) {
 		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dnslb_tcp_refused_connections_total", Help: "TCP connections closed at once because tcp_max_connections were open.",
 		}),
+		httpShedC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_http_shed_connections_total",
+			Help: "HTTP connections closed because http_max_connections were open: how = evicted (an idle keep-alive made room) or refused (none was idle).",
+		}, []string{"how"}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
 		}, []string{"result"}),
@@ -75,7 +85,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
 	var done []prometheus.Collector
-	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates} {
+	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.httpShedC, m.updates} {
 		if err := s.registry.Register(c); err != nil {
 			for _, d := range done {
 				s.registry.Unregister(d)
@@ -93,9 +103,22 @@ func newMetrics(s *Server) (*metrics, error) {
 
 // Probed implements health.Hooks.
 func (m *metrics) Probed(k health.Key, d time.Duration, reason string) {
+	if reason == health.ReasonLocal {
+		m.probeLocal.WithLabelValues(k.Check).Inc() // not a probe of the target
+		return
+	}
 	m.probeDuration.WithLabelValues(k.Check).Observe(d.Seconds())
 	if reason != "" {
 		m.probeFailures.WithLabelValues(k.Check, reason).Inc()
+	}
+}
+
+// httpShed counts an HTTP connection closed at the limit.
+func (m *metrics) httpShed(evicted bool) {
+	if evicted {
+		m.httpShedC.WithLabelValues("evicted").Inc()
+	} else {
+		m.httpShedC.WithLabelValues("refused").Inc()
 	}
 }
 

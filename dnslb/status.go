@@ -2,8 +2,11 @@ package dnslb
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/cluster"
@@ -132,8 +135,92 @@ func (s *Server) status() statusJSON {
 	return st
 }
 
+// handleStatusJSON serves the status through statusCache: its size grows
+// with the members (about 200 bytes each), and rendering it per request let
+// a few hundred concurrent clients take gigabytes and the CPU the DNS side
+// needs. Compact JSON: pipe it to jq to read it.
 func (s *Server) handleStatusJSON(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.status())
+	// A few responses at once: each can be megabytes, and sending them
+	// to hundreds of clients takes the CPU the DNS side needs.
+	select {
+	case s.statusCache.slots <- struct{}{}:
+		defer func() { <-s.statusCache.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many status requests at once; retry", http.StatusServiceUnavailable)
+		return
+	}
+	body := s.statusCache.get(s.renderStatus, time.Now)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+func (s *Server) renderStatus() []byte {
+	b, err := json.Marshal(s.status())
+	if err != nil {
+		b = []byte(`{"ok":false,"error":"status not rendered"}`)
+	}
+	return append(b, '\n')
+}
+
+// statusSlots is how many status responses are sent at once.
+const statusSlots = 4
+
+// statusSpacing: after a render that other requests waited for (clients
+// asking at once), the next one starts no sooner than statusSpacing times
+// its duration after it ended, and requests meanwhile get its bytes: under
+// load, rendering takes at most a fifth of a CPU. A client asking alone
+// always gets a fresh render (what it just changed shows).
+const statusSpacing = 4
+
+// statusCache renders the status once for every request that arrives while
+// a render is under way (they share its bytes: none is older than the
+// request), and spaces renders out while requests pile up.
+type statusCache struct {
+	slots   chan struct{} // status responses being sent
+	mu      sync.Mutex
+	done    chan struct{} // closed when the render under way ends; nil when none
+	waiters int           // requests waiting for the render under way
+	body    []byte
+	end     time.Time     // when body's render ended
+	took    time.Duration // how long it took
+	busy    bool          // requests waited for it
+	renders atomic.Uint64 // for tests and the notes
+}
+
+func (c *statusCache) get(render func() []byte, now func() time.Time) []byte {
+	c.mu.Lock()
+	if done := c.done; done != nil {
+		c.waiters++
+		c.mu.Unlock()
+		<-done
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.body
+	}
+	if c.busy && c.body != nil && now().Sub(c.end) < statusSpacing*c.took {
+		defer c.mu.Unlock()
+		return c.body
+	}
+	done := make(chan struct{})
+	c.done, c.waiters = done, 0
+	c.mu.Unlock()
+	start := now()
+	var b []byte
+	defer func() { // also when render panics: waiters must not hang
+		c.mu.Lock()
+		if b != nil {
+			c.body, c.end, c.took, c.busy = b, now(), now().Sub(start), c.waiters > 0
+		}
+		c.done = nil
+		close(done)
+		c.mu.Unlock()
+		c.renders.Add(1)
+	}()
+	b = render()
+	return b
 }
 
 // shareSampler remembers every member's answer count every few seconds, so

@@ -131,6 +131,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *check {
+		// Warnings (a damaged state file) do not stop the server, so
+		// they do not fail the check either.
+		for _, w := range dnslb.CheckState(*cfgPath) {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 		if err := dnslb.CheckFor(*cfgPath, host); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

@@ -151,6 +151,33 @@ func TestSignals(t *testing.T) {
 	}
 }
 
+// TestCheckWarnsDamagedState: -check warns of a state file dnslb would set
+// aside, and passes, as the server would start.
+func TestCheckWarnsDamagedState(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dnslb.toml")
+	if err := os.WriteFile(cfg, []byte(`[server]
+listen = ["127.0.0.1:0"]
+http = ""
+state_file = "state.json"
+[[zone]]
+origin = "lb.test."
+records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{truncated"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", cfg}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if want := "warning: state file " + filepath.Join(dir, "state.json") + ": not a dnslb state file"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+	}
+}
+
 // TestDS: -ds creates the zone's first key when none exists and prints its
 // DS; a second run prints the same (no new key); an unsigned zone is an
 // error.

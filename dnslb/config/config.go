@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -28,6 +27,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/cluster"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
+	"github.com/dnslb/dnslb/zones"
 )
 
 // Config is one dnslb.toml, with defaults applied and every value checked.
@@ -117,11 +117,24 @@ func Load(path string) (*Config, error) { return LoadFor(path, Host{}) }
 
 // LoadFor is Load with this host's settings over the file's.
 func LoadFor(path string, h Host) (*Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFor(path, src, h)
+}
+
+// maxFileBytes bounds the config file (10,000 pools take about 2 MB).
+const maxFileBytes = 64 << 20
+
+// ReadFile reads the config file: a regular file (never waiting on a FIFO)
+// of at most 64 MiB.
+func ReadFile(path string) ([]byte, error) {
+	src, err := zones.ReadFile(path, maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseFor(path, src, h)
+	return src, nil
 }
 
 // Parse checks src as if read from path. With errors, the Config is still
