@@ -79,7 +79,7 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := buildWithin(t, context.Background(), path, Limits{})
-			want := fmt.Sprintf("%s:6: zone example.: failed to open `%s'", path, tc.target)
+			want := fmt.Sprintf("%s:6: zone example.: $INCLUDE %s cannot be read", path, tc.target)
 			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not a regular file") {
 				t.Errorf("error %v, want %q ... not a regular file", err, want)
 			}

@@ -211,14 +211,14 @@ func (b *Builder) parseInto(q *batchQueue, src source) {
 			}
 		}
 		err := zp.Err()
-		if err == nil || b.guard.stopped() {
+		if err == nil {
 			break
 		}
 		next, serr := b.syntaxError(err, s, r, lines, lineOffset, lastEnd, seen)
 		batch.errs = append(batch.errs, serr)
 		batch.syntax = true
-		if next != nil && len(next.data) >= len(s.data) {
-			next = nil // no progress: never loop
+		if b.guard.stopped() || next != nil && len(next.data) >= len(s.data) {
+			next = nil // a limit was passed, or no progress: never loop
 		}
 		s = next
 	}
@@ -254,7 +254,7 @@ func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS
 	if name == s.file {
 		line += lineOffset
 		text, at, resume, exact := s.explain(b.origin, line, lastEnd, msg)
-		if seen[s.name] == 0 && s.includes && !s.afterData { // a file, not the config's own records
+		if seen[s.name] == 0 && s.includes && !s.afterData && !zoneLike(s.data, at-s.line) { // a file, not the config's own records
 			text = hiddenText
 		}
 		return s.rest(b.origin, resume, exact), &Error{File: s.name, Line: at, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
@@ -263,10 +263,30 @@ func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS
 	// without its leading slash.
 	name = "/" + strings.TrimLeft(name, "/")
 	text := plainWords(msg, lines.lineText(name, line))
-	if seen[name] == 0 {
+	if seen[name] == 0 && !zoneLike(lines.files[name], line-1) {
 		text = hiddenText
 	}
 	return s.rest(b.origin, r.line+1, false), &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
+}
+
+// zoneLike reports whether the first n lines of data show it is a zone
+// file though no record came from it yet: a comment or a directive. A
+// token or a password file has neither.
+func zoneLike(data []byte, n int) bool {
+	for i := 0; i < n && len(data) > 0; i++ {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] == ';' {
+			return true
+		}
+		for _, d := range []string{"$TTL", "$ORIGIN", "$INCLUDE", "$GENERATE"} {
+			if len(t) > len(d) && bytes.EqualFold(t[:len(d)], []byte(d)) && (t[len(d)] == ' ' || t[len(d)] == '\t') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hiddenText stands for an error's words in a file that gave no zone data.
