@@ -281,7 +281,7 @@ func TestStatusCacheCoalesces(t *testing.T) {
 
 	// Alone: fresh every time, however close together.
 	for want := 1; want <= 3; want++ {
-		if got := string(c.get(render, now)); got != fmt.Sprint(want) {
+		if got := string(c.get(render, now, 0)); got != fmt.Sprint(want) {
 			t.Fatalf("request %d alone got render %s", want, got)
 		}
 	}
@@ -290,10 +290,10 @@ func TestStatusCacheCoalesces(t *testing.T) {
 	slow := func() []byte { <-release; advance(time.Second); return render() }
 	var wg sync.WaitGroup
 	got := make([]string, 11)
-	wg.Go(func() { got[0] = string(c.get(slow, now)) })
+	wg.Go(func() { got[0] = string(c.get(slow, now, 0)) })
 	testutil.WaitFor(t, 10*time.Second, "a render under way", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.done != nil })
 	for i := 1; i <= 10; i++ {
-		wg.Go(func() { got[i] = string(c.get(render, now)) })
+		wg.Go(func() { got[i] = string(c.get(render, now, 0)) })
 	}
 	testutil.WaitFor(t, 10*time.Second, "ten waiting", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.waiters == 10 })
 	close(release)
@@ -305,14 +305,18 @@ func TestStatusCacheCoalesces(t *testing.T) {
 	}
 	// Within 4 × 1 s of it: its bytes. After: a new render.
 	advance(3 * time.Second)
-	if g := string(c.get(render, now)); g != "4" {
+	if g := string(c.get(render, now, 0)); g != "4" {
 		t.Errorf("3 s after a busy 1 s render: render %s, want 4 again", g)
 	}
+	// Within it, but health or an override changed since: a new render.
+	if g := string(c.get(render, now, 1)); g != "5" {
+		t.Errorf("after a change of state: render %s, want a new one", g)
+	}
 	advance(2 * time.Second)
-	if g := string(c.get(render, now)); g != "5" {
+	if g := string(c.get(render, now, 1)); g != "6" {
 		t.Errorf("5 s after a busy 1 s render: render %s, want a new one", g)
 	}
-	if r := c.renders.Load(); r != 5 {
-		t.Errorf("%d renders, want 5", r)
+	if r := c.renders.Load(); r != 6 {
+		t.Errorf("%d renders, want 6", r)
 	}
 }

@@ -150,7 +150,7 @@ func (s *Server) handleStatusJSON(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "too many status requests at once; retry", http.StatusServiceUnavailable)
 		return
 	}
-	body := s.statusCache.get(s.renderStatus, time.Now)
+	body := s.statusCache.get(s.renderStatus, time.Now, s.generations().Generation())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("Cache-Control", "no-store")
@@ -185,12 +185,16 @@ type statusCache struct {
 	waiters int           // requests waiting for the render under way
 	body    []byte
 	end     time.Time     // when body's render ended
+	state   uint64        // the health and override generation body shows
 	took    time.Duration // how long it took
 	busy    bool          // requests waited for it
 	renders atomic.Uint64 // for tests and the notes
 }
 
-func (c *statusCache) get(render func() []byte, now func() time.Time) []byte {
+// get returns the status for a request. state is the health and override
+// generation now: a body rendered before a change is never shared, so that
+// what an operator just did shows in the next response even under load.
+func (c *statusCache) get(render func() []byte, now func() time.Time, state uint64) []byte {
 	c.mu.Lock()
 	if done := c.done; done != nil {
 		c.waiters++
@@ -200,7 +204,7 @@ func (c *statusCache) get(render func() []byte, now func() time.Time) []byte {
 		defer c.mu.Unlock()
 		return c.body
 	}
-	if c.busy && c.body != nil && now().Sub(c.end) < statusSpacing*c.took {
+	if c.busy && c.body != nil && c.state == state && now().Sub(c.end) < statusSpacing*c.took {
 		defer c.mu.Unlock()
 		return c.body
 	}
@@ -212,7 +216,7 @@ func (c *statusCache) get(render func() []byte, now func() time.Time) []byte {
 	defer func() { // also when render panics: waiters must not hang
 		c.mu.Lock()
 		if b != nil {
-			c.body, c.end, c.took, c.busy = b, now(), now().Sub(start), c.waiters > 0
+			c.body, c.end, c.took, c.busy, c.state = b, now(), now().Sub(start), c.waiters > 0, state
 		}
 		c.done = nil
 		close(done)
