@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type Config struct {
 	Zones  []ZoneConfig            `toml:"zone"`
 	Checks map[string]*CheckConfig `toml:"check"`
 	Pools  []*PoolConfig           `toml:"pool"`
+	Maps   map[string]*MapConfig   `toml:"map"`
 
 	File string    `toml:"-"` // the path it was read from
 	Hash string    `toml:"-"` // sha256 of the file's bytes, hex
@@ -193,6 +195,9 @@ func (v *validator) unknownKeys(md toml.MetaData) {
 		if len(k) >= 2 && k[0] == "check" && len(k) == 2 {
 			continue // the [check.NAME] table itself
 		}
+		if k[0] == "map" && (len(k) == 2 || len(k) == 3 && slices.Contains([]string{"locations", "nets", "coordinates"}, k[2])) {
+			continue // the [map.NAME] table and its tables of entries
+		}
 		dotted := k.String()
 		// Key paths from toml carry no array index; find the n-th line
 		// written with that shape.
@@ -257,7 +262,7 @@ func knownKeys(k toml.Key) []string {
 	table := k[:len(k)-1]
 	switch {
 	case len(table) == 0:
-		return []string{"server", "log", "rrl", "zone", "check", "pool"}
+		return []string{"server", "log", "rrl", "zone", "check", "pool", "map"}
 	case table[0] == "server":
 		return tomlKeys(ServerConfig{})
 	case table[0] == "log":
@@ -268,6 +273,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(ZoneConfig{})
 	case table[0] == "check" && len(table) == 2:
 		return tomlKeys(CheckConfig{})
+	case table[0] == "map" && len(table) == 2:
+		return tomlKeys(MapConfig{})
 	case table[0] == "pool" && len(table) == 1:
 		return tomlKeys(PoolConfig{})
 	case table[0] == "pool" && len(table) == 2 && table[1] == "members":

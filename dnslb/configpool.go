@@ -47,10 +47,12 @@ type PoolConfig struct {
 	MinTTL      *int            `toml:"min_ttl"`        // default 1: floor of the adaptive TTL
 	Answers     int             `toml:"answers"`        // default 0 = every eligible member
 	Check       string          `toml:"check"`          // default none: members are always healthy
-	MinHealthy  int             `toml:"min_healthy"`    // failover: default 1 eligible member for a group to serve
+	MinHealthy  int             `toml:"min_healthy"`    // failover, geo: default 1 eligible member for a group (datacenter) to serve
 	WhenAllDown string          `toml:"when_all_down"`  // default "all"; "none" or "pool:<name>"
 	HashPrefix4 int             `toml:"hash_prefix_v4"` // hash: default 24 bits of an IPv4 client
 	HashPrefix6 int             `toml:"hash_prefix_v6"` // hash: default 56 bits of an IPv6 client
+	Map         string          `toml:"map"`            // geo: required, the [map.NAME] that picks datacenters
+	Within      string          `toml:"within"`         // geo: default "round_robin", the policy among one datacenter's members
 	Members     []*MemberConfig `toml:"members"`        // required, at least one
 
 	name     string // canonical
@@ -59,10 +61,11 @@ type PoolConfig struct {
 
 // MemberConfig is one entry of a pool's members.
 type MemberConfig struct {
-	Address  string `toml:"address"`  // required IPv4 or IPv6 address
-	Weight   *int   `toml:"weight"`   // weighted: default 1; 0 = only when no weighted member is eligible
-	Priority int    `toml:"priority"` // failover: default 1, lower is preferred
-	Check    string `toml:"check"`    // default the pool's check; "none" = always healthy
+	Address    string `toml:"address"`    // required IPv4 or IPv6 address
+	Weight     *int   `toml:"weight"`     // weighted: default 1; 0 = only when no weighted member is eligible
+	Priority   int    `toml:"priority"`   // failover: default 1, lower is preferred
+	Check      string `toml:"check"`      // default the pool's check; "none" = always healthy
+	Datacenter string `toml:"datacenter"` // geo: required, a datacenter its pool's map names
 
 	addr   netip.Addr
 	weight int
@@ -70,7 +73,7 @@ type MemberConfig struct {
 }
 
 // Policies lists the valid values of a pool's policy.
-var policies = []string{"round_robin", "weighted", "failover", "hash", "fastest", "least_load", "all"}
+var policies = []string{"round_robin", "weighted", "failover", "hash", "fastest", "least_load", "all", "geo"}
 
 func (c *Config) validate(v *validator) {
 	c.validateServer(v)
@@ -85,6 +88,7 @@ func (c *Config) validate(v *validator) {
 	for _, name := range names {
 		c.Checks[name].validate(c, v, name)
 	}
+	c.validateMaps(v)
 	c.validatePools(v)
 }
 
@@ -282,6 +286,7 @@ func (c *Config) validatePools(v *validator) {
 		for j, m := range p.Members {
 			c.validateMember(v, fmt.Sprintf("%s.members[%d]", at, j), p, m, seen)
 		}
+		c.validateGeoPool(v, at, p)
 	}
 	for i, p := range c.Pools {
 		at := fmt.Sprintf("pool[%d].when_all_down", i)

@@ -48,7 +48,8 @@ type family struct {
 	fallback     *family // when_all_down = "pool:<name>"; nil when that pool lacks this type
 	prefix4      int     // hash: client prefix lengths
 	prefix6      int
-	equalWeights bool // hash: every member has the same weight
+	equalWeights bool    // hash: every member has the same weight
+	geo          *geoSet // geo: the map and the datacenters
 
 	health healthSource
 	turn   atomic.Uint64 // rotation counter of round_robin, weighted, failover
@@ -89,12 +90,13 @@ type healthSource interface {
 // view is a family's members as one health generation sees them.
 type view struct {
 	gen      uint64
-	built    int64 // unix nanos, for policies whose order follows live figures
-	eligible []int // indices into members, in configured order
-	down     []int // members not eligible, in configured order (every member when allDown)
-	allDown  bool  // no member eligible: eligible holds what when_all_down serves
-	order    []int // policy-specific: weighted sequence, sorted order, failover's group ends…
-	aux      []int // policy-specific: weighted participants, failover's members to serve
+	built    int64   // unix nanos, for policies whose order follows live figures
+	eligible []int   // indices into members, in configured order
+	down     []int   // members not eligible, in configured order (every member when allDown)
+	allDown  bool    // no member eligible: eligible holds what when_all_down serves
+	order    []int   // policy-specific: weighted sequence, sorted order, failover's group ends…
+	aux      []int   // policy-specific: weighted participants, failover's members to serve
+	sub      []*view // geo: each datacenter's view
 }
 
 // refreshEvery bounds how stale the live figures of fastest and least_load

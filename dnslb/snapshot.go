@@ -76,6 +76,11 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 		}
 	}
 	for _, p := range s.pools {
+		if p.cfg.Policy == "geo" {
+			s.buildGeo(cfg, p)
+		}
+	}
+	for _, p := range s.pools {
 		if fb := s.poolByName[p.cfg.fallback]; fb != nil {
 			for fi, f := range p.families {
 				if f != nil {
@@ -179,5 +184,23 @@ func (s *snapshot) attachTargets(cfg *Config, prober targetSyncer) {
 	targets := prober.Sync(specs)
 	for i, m := range members {
 		m.target = targets[i]
+	}
+}
+
+// buildGeo splits each family of a geo pool by datacenter.
+func (s *snapshot) buildGeo(cfg *Config, p *pool) {
+	m := cfg.Maps[p.cfg.Map].compiled
+	for fi, f := range p.families {
+		if f == nil {
+			continue
+		}
+		var dcs []string // in f.members order
+		for _, mc := range p.cfg.Members {
+			if mc.addr.Is6() == (fi == 1) {
+				dcs = append(dcs, mc.Datacenter)
+			}
+		}
+		f.geo = newGeoSet(f, m, dcs, p.cfg.Within)
+		f.policy = geoPolicy{inner: newPolicy(p.cfg.Within)}
 	}
 }

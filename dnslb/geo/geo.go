@@ -61,8 +61,12 @@ type Map struct {
 	lists    [][]int  // datacenter lists, as indexes into dcs
 	t        *table
 	spec     *Spec
+	dflt     int // the default list
 	Networks int // database networks read
 }
+
+// DefaultList is the index of the default list in Lists.
+func (m *Map) DefaultList() int { return m.dflt }
 
 // Datacenters returns every datacenter the map names (sorted). The caller
 // must not modify it.
@@ -165,7 +169,7 @@ func Compile(s *Spec) (*Map, error) {
 		}
 		items = append(items, item{start: start, end: end, bits: uint8(b), net: true, list: c.intern(n.List)})
 	}
-	m := &Map{t: build(items, dflt), spec: s, Networks: c.networks}
+	m := &Map{t: build(items, dflt), spec: s, dflt: int(dflt), Networks: c.networks}
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))
 	for name, i := range c.dcIndex {
