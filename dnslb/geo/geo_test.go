@@ -238,7 +238,6 @@ func TestParseNets(t *testing.T) {
 	}
 }
 
-
 // FuzzParseNets: the parser never panics, and what it accepts compiles
 // and reads back line for line.
 func FuzzParseNets(f *testing.F) {
