@@ -43,12 +43,10 @@ func (mc *MapConfig) validate(c *Config, v *validator, name string) {
 	if mc.GeoIPDB != "" {
 		spec.DB = c.path(mc.GeoIPDB)
 	}
-	ok := true
 	for _, dc := range sortedKeys(mc.Coordinates) {
 		p := mc.Coordinates[dc]
 		if len(p) != 2 {
 			v.errorf(at+".coordinates."+dc, "write [latitude, longitude] in degrees, e.g. %s = [52.37, 4.90]", dc)
-			ok = false
 			continue
 		}
 		spec.Coordinates[dc] = geo.Coord{Lat: p[0], Lon: p[1]}
@@ -58,10 +56,8 @@ func (mc *MapConfig) validate(c *Config, v *validator, name string) {
 		src, err := os.ReadFile(path)
 		if err != nil {
 			v.errorf(at+".nets_file", "%s cannot be read: %v", path, plainErr(err))
-			ok = false
 		} else if nets, err := geo.ParseNets(path, src); err != nil {
 			v.errs = append(v.errs, fmt.Errorf("%w (%s.nets_file)", err, at))
-			ok = false
 		} else {
 			spec.Nets = append(spec.Nets, nets...)
 		}
@@ -70,13 +66,9 @@ func (mc *MapConfig) validate(c *Config, v *validator, name string) {
 		p, err := geo.ParsePrefix(k)
 		if err != nil {
 			v.errorf(at+".nets."+k, "%v", err)
-			ok = false
 			continue
 		}
 		spec.Nets = append(spec.Nets, geo.Net{Prefix: p, List: mc.Nets[k], Key: "nets." + k})
-	}
-	if !ok {
-		return
 	}
 	m, err := geo.Compile(spec)
 	for _, e := range unjoin(err) {

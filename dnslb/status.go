@@ -31,6 +31,16 @@ type poolStatus struct {
 	WhenAllDown string         `json:"when_all_down"`
 	Healthy     int            `json:"healthy"`
 	Members     []memberStatus `json:"members"`
+	// Geo pools: each datacenter's eligible members against min_healthy.
+	Map         string             `json:"map,omitempty"`
+	Datacenters []datacenterStatus `json:"datacenters,omitempty"`
+}
+
+type datacenterStatus struct {
+	Name       string `json:"name"`
+	Eligible   int    `json:"eligible"`
+	Members    int    `json:"members"`
+	MinHealthy int    `json:"min_healthy"`
 }
 
 type memberStatus struct {
@@ -103,6 +113,9 @@ func (s *Server) status() statusJSON {
 				}
 				ps.Members = append(ps.Members, ms)
 			}
+		}
+		if p.cfg.Policy == "geo" {
+			ps.Map, ps.Datacenters = p.cfg.Map, geoStatus(p)
 		}
 		if sum > 0 {
 			for i := range ps.Members {
@@ -179,6 +192,28 @@ func (ss *shareSampler) lastMinute() map[*memberState]uint64 {
 	}
 	for st, was := range ss.samples[0].counts {
 		out[st] = st.served.Load() - was
+	}
+	return out
+}
+
+// geoStatus counts each datacenter's members and eligible members, both
+// address families together, datacenters by name.
+func geoStatus(p *pool) []datacenterStatus {
+	byName := map[string]*datacenterStatus{}
+	var out []datacenterStatus
+	for _, mc := range p.cfg.Members {
+		d := byName[mc.Datacenter]
+		if d == nil {
+			d = &datacenterStatus{Name: mc.Datacenter, MinHealthy: p.cfg.MinHealthy}
+			byName[mc.Datacenter] = d
+		}
+		d.Members++
+		if m := p.member(mc.addr); m != nil && m.eligible() {
+			d.Eligible++
+		}
+	}
+	for _, name := range sortedKeys(byName) {
+		out = append(out, *byName[name])
 	}
 	return out
 }
