@@ -3,8 +3,8 @@ package dnslb
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"math/rand/v2"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -175,7 +175,7 @@ func TestGeoWire(t *testing.T) {
 		{"continent AS", "www", dns.TypeA, "1.0.0.0/24", "192.0.2.60", 16},
 		{"IPv6 client, country", "www", dns.TypeA, "2001:db8:100::/48", "192.0.2.40", 40},
 		{"IPv6 client, AAAA, country without AAAA", "www", dns.TypeAAAA, "2001:db8:100::/48", "2001:db8:a::10", 40}, // lhr has no AAAA: next is ams
-		{"IPv6 client, AAAA, city", "www", dns.TypeAAAA, "2001:db8:200::/48", "2001:db8:a::30", 57}, // the nets /64 at :ff:: cuts the /40
+		{"IPv6 client, AAAA, city", "www", dns.TypeAAAA, "2001:db8:200::/48", "2001:db8:a::30", 57},                 // the nets /64 at :ff:: cuts the /40
 		{"IPv6 client, nets", "www", dns.TypeAAAA, "2001:db8:200:ff::/64", "2001:db8:a::10", 64},
 		{"auto: London", "near", dns.TypeA, "81.2.69.0/24", "192.0.2.110", 24},
 		{"auto: San Jose", "near", dns.TypeA, "12.0.0.0/24", "192.0.2.130", 15}, // Los Angeles next door gets the same list
