@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/geo/geotest"
 )
 
 // geoConfig: three pools over one generated database. www routes by
@@ -326,4 +329,55 @@ func randomAddrIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
+}
+
+// TestGeoReload: a changed database and nets file take effect on reload; a
+// corrupt database refuses the reload, and the running map keeps serving.
+func TestGeoReload(t *testing.T) {
+	ts, dir := startGeoServer(t, nil)
+	ask := func(ecs string) string {
+		t.Helper()
+		addrs, _ := ts.geoAsk(t, "udp", "www.lb.test.", dns.TypeA, ecs)
+		return strings.Join(addrs, " ")
+	}
+	if got := ask("1.1.0.0/24"); got != "192.0.2.20" { // OC: no rule
+		t.Fatalf("before: %q", got)
+	}
+	// The database now puts 1.1.0.0/16 in Asia, the nets file moves
+	// 198.51.100.0/24 to lhr.
+	moved := slices.Clone(geoDB)
+	for i := range moved {
+		if moved[i].Net == "1.1.0.0/16" {
+			moved[i].Continent, moved[i].Country = "AS", "JP"
+		}
+	}
+	tmp := filepath.Join(dir, "new.mmdb")
+	if err := geotest.Write(tmp, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "city.mmdb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(filepath.Join(dir, "nets.txt"), "198.51.100.0/24 lhr\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ask("1.1.0.0/24"); got != "192.0.2.60" {
+		t.Errorf("after the database changed: %q, want nrt's 192.0.2.60", got)
+	}
+	if got := ask("198.51.100.0/24"); got != "192.0.2.40" {
+		t.Errorf("after the nets file changed: %q, want lhr's 192.0.2.40", got)
+	}
+	if err := writeFile(filepath.Join(dir, "city.mmdb"), "truncated"); err != nil {
+		t.Fatal(err)
+	}
+	err := ts.Reload()
+	if err == nil || !strings.Contains(err.Error(), "dnslb.toml:18: map.world.geoip_db: ") || !strings.Contains(err.Error(), "is not a valid MaxMind DB") {
+		t.Fatalf("reload with a corrupt database: %v", err)
+	}
+	if got := ask("1.1.0.0/24"); got != "192.0.2.60" {
+		t.Errorf("after a refused reload: %q, want the running map's answer", got)
+	}
 }

@@ -60,6 +60,7 @@ type Map struct {
 	dcs      []string // every datacenter the map names, sorted
 	lists    [][]int  // datacenter lists, as indexes into dcs
 	t        *table
+	t4       *table4 // the IPv4 part of t, for IPv4 lookups
 	spec     *Spec
 	dflt     int // the default list
 	Networks int // database networks read
@@ -84,14 +85,15 @@ func (m *Map) Ranges() int { return len(m.t.list) }
 // v4-mapped address), over which the answer is the same.
 func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		l, s := m.t4.lookup(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+		return int(l), s
+	}
 	k := addrKey(a)
 	i := m.t.find(k)
 	first, last := m.t.bounds(i)
-	s := scope(k, first, last)
-	if a.Is4() {
-		s = max(s-96, 0)
-	}
-	return int(m.t.list[i]), s
+	return int(m.t.list[i]), scope(k, first, last)
 }
 
 // Range returns the first and last address of the range holding a: the
@@ -169,7 +171,8 @@ func Compile(s *Spec) (*Map, error) {
 		}
 		items = append(items, item{start: start, end: end, bits: uint8(b), net: true, list: c.intern(n.List)})
 	}
-	m := &Map{t: build(items, dflt), spec: s, dflt: int(dflt), Networks: c.networks}
+	t := build(items, dflt)
+	m := &Map{t: t, t4: newTable4(t), spec: s, dflt: int(dflt), Networks: c.networks}
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))
 	for name, i := range c.dcIndex {

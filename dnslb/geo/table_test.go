@@ -85,7 +85,7 @@ func TestTableMatchesRules(t *testing.T) {
 		for round := range 200 {
 			items := randomItems(r, v4)
 			orig := append([]item(nil), items...)
-			m := &Map{t: build(items, 9)}
+			m := newMap(build(items, 9))
 			for range 200 {
 				a := randomAddr(r, v4)
 				list, s := m.Lookup(a)
@@ -185,7 +185,7 @@ func TestScopeEdges(t *testing.T) {
 			}
 			items = append(items, item{start: start, end: end, bits: uint8(b), net: true, list: int32(list)})
 		}
-		m := &Map{t: build(items, 9)}
+		m := newMap(build(items, 9))
 		list, s := m.Lookup(netip.MustParseAddr(tt.addr))
 		if list != tt.list || s != tt.scope {
 			t.Errorf("%v: %s gets list %d scope %d, want %d scope %d", tt.items, tt.addr, list, s, tt.list, tt.scope)
@@ -195,9 +195,11 @@ func TestScopeEdges(t *testing.T) {
 
 func TestLookupAllocatesNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	m := &Map{t: build(randomItems(r, true), 0)}
+	m := newMap(build(randomItems(r, true), 0))
 	a := netip.MustParseAddr("10.1.2.3")
 	if n := testing.AllocsPerRun(100, func() { m.Lookup(a) }); n != 0 {
 		t.Fatalf("Lookup allocates %v times", n)
 	}
 }
+
+func newMap(t *table) *Map { return &Map{t: t, t4: newTable4(t)} }
