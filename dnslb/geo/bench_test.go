@@ -66,4 +66,3 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
-
