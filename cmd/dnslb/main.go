@@ -3,6 +3,8 @@
 //
 //	dnslb -config dnslb.toml          serve
 //	dnslb -check -config dnslb.toml   validate the config and zone files, then exit
+//	dnslb -config dnslb.toml -locate 81.2.69.0/24
+//	                                  where each geo pool sends that client, and why
 //	dnslb -version
 //
 // SIGHUP reloads the config; SIGTERM and SIGINT stop the server gracefully.
@@ -44,12 +46,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
+	locate := fs.String("locate", "", "ADDRESS[/PREFIX]: print, for every geo pool, the client's location, datacenter list, network and ECS scope, and what would be served now (after probing the members), and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
+		return 0
+	}
+	if *locate != "" {
+		if err := dnslb.Locate(context.Background(), *cfgPath, *locate, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		return 0
 	}
 	if *check {

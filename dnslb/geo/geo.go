@@ -101,11 +101,16 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 func (m *Map) Range(a netip.Addr) (netip.Addr, netip.Addr) {
 	a = a.Unmap()
 	first, last := m.t.bounds(m.t.find(addrKey(a)))
-	f, l := keyAddr(first), keyAddr(last)
-	if a.Is4() {
-		f, l = f.Unmap(), l.Unmap()
+	if a.Is4() { // within the IPv4 space
+		if first.less(v4First) {
+			first = v4First
+		}
+		if v4Last.less(last) {
+			last = v4Last
+		}
+		return keyAddr(first).Unmap(), keyAddr(last).Unmap()
 	}
-	return f, l
+	return keyAddr(first), keyAddr(last)
 }
 
 func keyAddr(k u128) netip.Addr {
