@@ -23,7 +23,7 @@ import (
 const geoConfig = `
 [server]
 listen = ["127.0.0.1:0"]
-http = ""
+http = "127.0.0.1:0"
 
 [[zone]]
 origin = "lb.test."
@@ -268,6 +268,13 @@ func TestGeoWireFailover(t *testing.T) {
 	probe.set("192.0.2.211", fakeFigures{})
 	probeAll()
 	expect("lhr back", "192.0.2.210 192.0.2.211")
+	// Answers are counted by the datacenter that served them.
+	metrics := ts.scrape(t)
+	for dc, want := range map[string]float64{"lhr": 4, "ams": 4, "iad": 2} {
+		if got := metrics["dnslb_pool_datacenter_answers_total{datacenter="+dc+",pool=fo.lb.test.}"]; got != want {
+			t.Errorf("answers from %s: %v, want %v", dc, got, want)
+		}
+	}
 	// The status shows each datacenter's eligible members.
 	st := ts.status()
 	for _, p := range st.Pools {

@@ -3,6 +3,7 @@ package dnslb
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -45,6 +46,7 @@ type datacenterStatus struct {
 
 type memberStatus struct {
 	Address       string    `json:"address"`
+	Datacenter    string    `json:"datacenter,omitempty"` // geo pools
 	Weight        int       `json:"weight"`
 	Priority      int       `json:"priority"`
 	Check         string    `json:"check,omitempty"`
@@ -77,6 +79,12 @@ func (s *Server) status() statusJSON {
 	for _, p := range snap.pools {
 		ps := poolStatus{Name: p.name, Policy: p.cfg.Policy, TTL: *p.cfg.TTL, Answers: p.cfg.Answers, WhenAllDown: p.cfg.WhenAllDown}
 		recent := map[int]uint64{}
+		dcOf := map[netip.Addr]string{}
+		if p.cfg.Policy == "geo" {
+			for _, mc := range p.cfg.Members {
+				dcOf[mc.addr] = mc.Datacenter
+			}
+		}
 		var sum uint64
 		for _, f := range p.families {
 			if f == nil {
@@ -87,6 +95,9 @@ func (s *Server) status() statusJSON {
 					Address: m.addr.String(), Weight: m.weight, Priority: m.priority, Health: "unchecked",
 					Eligible: m.eligible(), Override: overrideNames[m.state.override.Load()],
 					AnswersTotal: m.state.served.Load(),
+				}
+				if dc, ok := dcOf[m.addr]; ok {
+					ms.Datacenter = dc
 				}
 				recent[len(ps.Members)] = shares[m.state]
 				sum += shares[m.state]
