@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -386,5 +387,46 @@ func TestGeoReload(t *testing.T) {
 	}
 	if got := ask("1.1.0.0/24"); got != "192.0.2.60" {
 		t.Errorf("after a refused reload: %q, want the running map's answer", got)
+	}
+}
+
+// TestGeoFastPathMatchesGeneral: a geo answer from the answer cache is the
+// same, byte for byte, as the general path's, with and without ECS, for
+// IPv4 and IPv6 clients.
+func TestGeoFastPathMatchesGeneral(t *testing.T) {
+	ts, _ := startGeoServer(t, nil)
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	fromCache := 0
+	for _, tcp := range []bool{false, true} {
+		w := newWorker(ts.Server, tcp, ts.Server.newStats())
+		for _, ecs := range []string{"", "81.2.69.0/24", "12.0.0.0/16", "2001:db8:300::/48", "198.51.100.0/24", "0.0.0.0/0"} {
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+			}{{"near.lb.test.", dns.TypeA}, {"fo.lb.test.", dns.TypeA}, {"www.lb.test.", dns.TypeAAAA}} { // one member per datacenter, or all
+				m := new(dns.Msg)
+				m.SetQuestion(q.name, q.qtype)
+				m.SetEdns0(1232, false)
+				if ecs != "" {
+					withECS(ecs)(m)
+				}
+				req, err := m.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				clear(ts.snap.Load().cache.slots)
+				general := bytes.Clone(w.serve(req, src))
+				if key, ok := parseQuery(req, &query{}, nil); ok && ts.snap.Load().cache.get(key) != nil {
+					fromCache++
+				}
+				cached := w.serve(req, src)
+				if !bytes.Equal(general, cached) {
+					t.Errorf("%s ECS %q (tcp %v): general path % x\ncached path  % x", q.name, ecs, tcp, general, cached)
+				}
+			}
+		}
+	}
+	if fromCache != 2*6*3 {
+		t.Errorf("%d of %d second answers came from the cache", fromCache, 2*6*3)
 	}
 }
