@@ -8,7 +8,7 @@ CONFIG  ?= testdata/dnslb.toml
 TEST_PKGS := dnsutils chromium nsd unbound
 TEST_CMDS := dig chromium nsd unbound
 
-.PHONY: build run test vet tools bench fuzz soak clean screenshot scale
+.PHONY: build run test vet tools bench fuzz soak clean screenshot scale geoscale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnslb
@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNets$$' -fuzztime $(FUZZTIME) ./dnslb/geo
 
 clean:
 	rm -f $(BIN)
@@ -70,3 +71,11 @@ soak:
 # Load time and peak memory of a 1M-record zone and of 10,000 pools, beside Knot.
 scale: build
 	testdata/bench/scale.sh
+
+# Load time and peak memory of a geo map over a generated database of
+# 1,000,000 networks (written once to GEODB, which takes a minute or two),
+# beside the same config without the map.
+GEODB ?= /tmp/dnslb-geo-1m.mmdb
+geoscale:
+	@test -f $(GEODB) || { echo "writing $(GEODB)"; $(GO) run ./dnslb/geo/geotest/mkgeodb -n 1000000 -out $(GEODB); }
+	testdata/bench/geoscale.sh $(GEODB)

@@ -100,16 +100,13 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 // network the answer came from, merged with neighbours giving the same list.
 func (m *Map) Range(a netip.Addr) (netip.Addr, netip.Addr) {
 	a = a.Unmap()
-	first, last := m.t.bounds(m.t.find(addrKey(a)))
-	if a.Is4() { // within the IPv4 space
-		if first.less(v4First) {
-			first = v4First
-		}
-		if v4Last.less(last) {
-			last = v4Last
-		}
-		return keyAddr(first).Unmap(), keyAddr(last).Unmap()
+	if a.Is4() {
+		b := a.As4()
+		first, last := m.t4.bounds(m.t4.find(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])))
+		return netip.AddrFrom4([4]byte{byte(first >> 24), byte(first >> 16), byte(first >> 8), byte(first)}),
+			netip.AddrFrom4([4]byte{byte(last >> 24), byte(last >> 16), byte(last >> 8), byte(last)})
 	}
+	first, last := m.t.bounds(m.t.find(addrKey(a)))
 	return keyAddr(first), keyAddr(last)
 }
 
@@ -169,15 +166,10 @@ func Compile(s *Spec) (*Map, error) {
 		}
 	}
 	for _, n := range s.Nets {
-		start, end := prefixRange(n.Prefix)
-		b := n.Prefix.Bits()
-		if n.Prefix.Addr().Is4() {
-			b += 96
-		}
-		items = append(items, item{start: start, end: end, bits: uint8(b), net: true, list: c.intern(n.List)})
+		items = append(items, newItem(n.Prefix, true, c.intern(n.List)))
 	}
-	t := build(items, dflt)
-	m := &Map{t: t, t4: newTable4(t), spec: s, dflt: int(dflt), Networks: c.networks}
+	m := &Map{spec: s, dflt: int(dflt), Networks: c.networks}
+	m.t, m.t4 = splitTables(build(items, dflt))
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))
 	for name, i := range c.dcIndex {

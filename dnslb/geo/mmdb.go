@@ -151,13 +151,7 @@ func (c *compiler) readDB(path string) (items []item, err error) {
 			list = c.intern(names)
 			byRecord[r.Offset()] = list
 		}
-		p := r.Prefix()
-		start, end := prefixRange(p)
-		b := p.Bits()
-		if p.Addr().Is4() {
-			b += 96
-		}
-		items = append(items, item{start: start, end: end, bits: uint8(b), list: list})
+		items = append(items, newItem(r.Prefix(), false, list))
 		c.networks++
 	}
 	return items, nil

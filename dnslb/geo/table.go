@@ -67,33 +67,43 @@ func (a u128) not() u128 { return u128{^a.hi, ^a.lo} }
 
 var maxU128 = u128{^uint64(0), ^uint64(0)}
 
-// prefixRange is the first and last address of p (p masked).
+// prefixRange is the first and last address of p.
 func prefixRange(p netip.Prefix) (u128, u128) {
-	p = p.Masked()
-	bitsLen := p.Bits()
-	if p.Addr().Is4() {
-		bitsLen += 96
-	}
-	start := addrKey(p.Addr())
-	var mask u128 // host bits set
-	switch {
-	case bitsLen >= 128:
-	case bitsLen >= 64:
-		mask.lo = ^uint64(0) >> (bitsLen - 64)
-	default:
-		mask.lo = ^uint64(0)
-		mask.hi = ^uint64(0) >> bitsLen
-	}
-	return start, u128{start.hi | mask.hi, start.lo | mask.lo}
+	it := newItem(p, false, 0)
+	return it.start, it.end()
 }
 
 // item is one rule over a block of addresses before compilation: a
 // database network or a nets entry.
 type item struct {
-	start, end u128
-	bits       uint8 // prefix length in IPv6 space
-	net        bool  // a nets entry: beats the database, longer beats shorter
-	list       int32
+	start u128
+	bits  uint8 // prefix length in IPv6 space
+	net   bool  // a nets entry: beats the database, longer beats shorter
+	list  int32
+}
+
+// end is the last address of the block.
+func (it item) end() u128 {
+	var mask u128 // host bits set
+	switch b := int(it.bits); {
+	case b >= 128:
+	case b >= 64:
+		mask.lo = ^uint64(0) >> (b - 64)
+	default:
+		mask.lo = ^uint64(0)
+		mask.hi = ^uint64(0) >> b
+	}
+	return u128{it.start.hi | mask.hi, it.start.lo | mask.lo}
+}
+
+// newItem is the item of prefix p (IPv4 as v4-mapped).
+func newItem(p netip.Prefix, net bool, list int32) item {
+	p = p.Masked()
+	b := p.Bits()
+	if p.Addr().Is4() {
+		b += 96
+	}
+	return item{start: addrKey(p.Addr()), bits: uint8(b), net: net, list: list}
 }
 
 // table is the compiled map: disjoint ranges covering the whole space,
@@ -149,10 +159,11 @@ func build(items []item, dflt int32) *table {
 			emit(top.end.addOne(), stack[len(stack)-1].list)
 		}
 		top := stack[len(stack)-1]
-		if top.end.less(it.end) {
+		end := it.end()
+		if top.end.less(end) {
 			continue // overlaps without nesting: not a CIDR block
 		}
-		o := open{end: it.end, list: it.list, net: it.net}
+		o := open{end: end, list: it.list, net: it.net}
 		if top.net && !it.net {
 			o.list, o.net = top.list, true
 		}
@@ -211,4 +222,32 @@ func scope(k, first, last u128) int {
 		pl = min(pl, k.xor(last).leadingZeros()+1)
 	}
 	return max(pf, pl, 0)
+}
+
+// dropV4 replaces the ranges of the IPv4 space, which table4 answers for,
+// by one range of list -1 (never looked up). A range that ran across the
+// edge of that space is cut there: its scopes can only get longer, never
+// wrong (and do not in practice: the ranges at the edges of ::ffff:0:0/96
+// hold ::/80, and from ::1:0:0:0 to the first IPv6 rule, where the /3 of
+// global unicast begins).
+func (t *table) dropV4() {
+	i0, i1 := t.find(v4First), t.find(v4Last)
+	tail := i1 + 1 // the ranges after the IPv4 space
+	hi := append(slices.Clone(t.hi[:i0+1]), 0)
+	lo := append(slices.Clone(t.lo[:i0+1]), 0)
+	list := append(slices.Clone(t.list[:i0+1]), 0)
+	n := i0 + 1
+	if t.hi[i0] == v4First.hi && t.lo[i0] == v4First.lo {
+		n = i0 // range i0 begins the space: it is replaced
+		hi, lo, list = hi[:n+1], lo[:n+1], list[:n+1]
+	}
+	hi[n], lo[n], list[n] = v4First.hi, v4First.lo, -1
+	if tail == len(t.list) || t.hi[tail] != 0 || t.lo[tail] != v4Last.lo+1 {
+		// Range i1 goes on past the space: it resumes after it.
+		after := v4Last.addOne()
+		hi, lo, list = append(hi, after.hi), append(lo, after.lo), append(list, t.list[i1])
+	}
+	t.hi = slices.Clip(append(hi, t.hi[tail:]...))
+	t.lo = slices.Clip(append(lo, t.lo[tail:]...))
+	t.list = slices.Clip(append(list, t.list[tail:]...))
 }

@@ -61,11 +61,16 @@ func (t *table4) find(a uint32) int {
 // lookup returns the list of a and its scope in IPv4 bits.
 func (t *table4) lookup(a uint32) (int32, int) {
 	i := t.find(a)
-	first, last := t.start[i], uint32(0xffffffff)
-	if i+1 < len(t.start) {
-		last = t.start[i+1] - 1
-	}
+	first, last := t.bounds(i)
 	return t.list[i], scope32(a, first, last)
+}
+
+// bounds returns the first and last address of range i.
+func (t *table4) bounds(i int) (uint32, uint32) {
+	if i+1 < len(t.start) {
+		return t.start[i], t.start[i+1] - 1
+	}
+	return t.start[i], 0xffffffff
 }
 
 // scope32 is scope for 32-bit addresses.
@@ -79,4 +84,13 @@ func scope32(k, first, last uint32) int {
 		pl = min(pl, bits.LeadingZeros32(k^last)+1)
 	}
 	return max(pf, pl, 0)
+}
+
+// splitTables returns t without its IPv4 part, and that part.
+func splitTables(t *table) (*table, *table4) {
+	t4 := newTable4(t)
+	if len(t4.list) > 1 { // else the IPv4 space lies in one range of t, which costs nothing
+		t.dropV4()
+	}
+	return t, t4
 }

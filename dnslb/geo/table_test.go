@@ -12,7 +12,7 @@ func naive(items []item, dflt int32, a netip.Addr) int32 {
 	k := addrKey(a.Unmap())
 	best, bestBits, db := int32(-1), -1, int32(-1)
 	for _, it := range items {
-		if k.less(it.start) || it.end.less(k) {
+		if k.less(it.start) || it.end().less(k) {
 			continue
 		}
 		if it.net && int(it.bits) >= bestBits {
@@ -43,19 +43,14 @@ func randomItems(r *rand.Rand, v4 bool) []item {
 			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(r.IntN(4)), byte(r.IntN(256))})
 			p = netip.PrefixFrom(a, bits+16).Masked()
 		}
-		start, end := prefixRange(p)
-		b := p.Bits()
-		if v4 {
-			b += 96
-		}
-		return item{start: start, end: end, bits: uint8(b), net: net, list: int32(r.IntN(4))}
+		return newItem(p, net, int32(r.IntN(4)))
 	}
 	// Database networks: disjoint, as a database's are.
 	for range 20 {
 		it := mk(14+r.IntN(12), false)
 		ok := true
 		for _, o := range items {
-			if !(it.end.less(o.start) || o.end.less(it.start)) {
+			if !(it.end().less(o.start) || o.end().less(it.start)) {
 				ok = false
 			}
 		}
@@ -80,13 +75,20 @@ func randomAddr(r *rand.Rand, v4 bool) netip.Addr {
 // one by one, and checks the scope property: every address inside the
 // /scope of an answer gets the same list.
 func TestTableMatchesRules(t *testing.T) {
-	for _, v4 := range []bool{true, false} {
+	for _, mode := range []string{"v4", "v6", "both"} {
 		r := rand.New(rand.NewPCG(1, 2))
 		for round := range 200 {
+			v4 := mode == "v4"
 			items := randomItems(r, v4)
+			if mode == "both" { // the IPv4 part is dropped from the IPv6 table
+				items = append(items, randomItems(r, true)...)
+			}
 			orig := append([]item(nil), items...)
 			m := newMap(build(items, 9))
 			for range 200 {
+				if mode == "both" {
+					v4 = r.IntN(2) == 0
+				}
 				a := randomAddr(r, v4)
 				list, s := m.Lookup(a)
 				if want := naive(orig, 9, a); int32(list) != want {
@@ -127,7 +129,7 @@ func sameEverywhere(items []item, dflt int32, p netip.Prefix, list int32) bool {
 		return false
 	}
 	for _, it := range items {
-		if !check(it.start) || !check(it.end) || (it.start != u128{} && !check(it.start.subOne())) || (it.end != maxU128 && !check(it.end.addOne())) {
+		if !check(it.start) || !check(it.end()) || (it.start != u128{} && !check(it.start.subOne())) || (it.end() != maxU128 && !check(it.end().addOne())) {
 			return false
 		}
 	}
@@ -178,12 +180,7 @@ func TestScopeEdges(t *testing.T) {
 				s = s[:len(s)-2]
 			}
 			p := netip.MustParsePrefix(s)
-			start, end := prefixRange(p)
-			b := p.Bits()
-			if p.Addr().Is4() {
-				b += 96
-			}
-			items = append(items, item{start: start, end: end, bits: uint8(b), net: true, list: int32(list)})
+			items = append(items, newItem(p, true, int32(list)))
 		}
 		m := newMap(build(items, 9))
 		list, s := m.Lookup(netip.MustParseAddr(tt.addr))
@@ -202,4 +199,8 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	}
 }
 
-func newMap(t *table) *Map { return &Map{t: t, t4: newTable4(t)} }
+func newMap(t *table) *Map {
+	m := &Map{}
+	m.t, m.t4 = splitTables(t)
+	return m
+}
