@@ -283,7 +283,7 @@ func TestGeoWireFailover(t *testing.T) {
 			continue
 		}
 		got := fmt.Sprint(p.Datacenters)
-		if want := "[{ams 2 2 2} {iad 1 2 2} {lhr 2 2 2}]"; got != want {
+		if want := "[{ams A 2 2 2} {iad A 1 2 2} {lhr A 2 2 2}]"; got != want {
 			t.Errorf("datacenters %s, want %s", got, want)
 		}
 	}

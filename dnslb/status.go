@@ -4,8 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // statusJSON is GET /api/v1/status, also what the status page renders.
@@ -39,6 +43,7 @@ type poolStatus struct {
 
 type datacenterStatus struct {
 	Name       string `json:"name"`
+	Type       string `json:"type"` // A or AAAA: each address type fails over on its own
 	Eligible   int    `json:"eligible"`
 	Members    int    `json:"members"`
 	MinHealthy int    `json:"min_healthy"`
@@ -207,24 +212,24 @@ func (ss *shareSampler) lastMinute() map[*memberState]uint64 {
 	return out
 }
 
-// geoStatus counts each datacenter's members and eligible members, both
-// address families together, datacenters by name.
+// geoStatus counts each datacenter's members and eligible members per
+// address type, as the pool's families see them.
 func geoStatus(p *pool) []datacenterStatus {
-	byName := map[string]*datacenterStatus{}
 	var out []datacenterStatus
-	for _, mc := range p.cfg.Members {
-		d := byName[mc.Datacenter]
-		if d == nil {
-			d = &datacenterStatus{Name: mc.Datacenter, MinHealthy: p.cfg.MinHealthy}
-			byName[mc.Datacenter] = d
+	for _, f := range p.families {
+		if f == nil || f.geo == nil {
+			continue
 		}
-		d.Members++
-		if m := p.member(mc.addr); m != nil && m.eligible() {
-			d.Eligible++
+		for d, sub := range f.geo.dcs {
+			ds := datacenterStatus{Name: f.geo.names[d], Type: dns.TypeToString[f.qtype], Members: len(sub.members), MinHealthy: f.minHealthy}
+			for _, m := range sub.members {
+				if m.eligible() {
+					ds.Eligible++
+				}
+			}
+			out = append(out, ds)
 		}
 	}
-	for _, name := range sortedKeys(byName) {
-		out = append(out, *byName[name])
-	}
+	slices.SortStableFunc(out, func(a, b datacenterStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

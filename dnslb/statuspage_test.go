@@ -98,7 +98,7 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 	}
 	// Geo pools: each datacenter's eligible members, in red under
 	// min_healthy; each member's datacenter.
-	if got := eval(`document.querySelector('[data-datacenter="ams"]').textContent + "," + document.querySelector('[data-datacenter="iad"]').className`); got != "ams 2/2,dc none" {
+	if got := eval(`document.querySelector('[data-datacenter="ams/A"]').textContent + "," + document.querySelector('[data-datacenter="iad/A"]').className`); got != "ams A 2/2,dc none" {
 		t.Errorf("datacenters shown %q, want ams 2/2 and iad under min_healthy", got)
 	}
 	if got := eval(`document.querySelector('tr[data-member="192.0.2.80"] td:nth-child(2)').textContent`); got != "iad" {

@@ -145,6 +145,7 @@ func TestLocate(t *testing.T) {
 	}
 	cfg := `[server]
 listen = ["127.0.2.1:0"]
+state_file = "state.json"
 [[zone]]
 origin = "lb.test."
 records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
@@ -193,7 +194,22 @@ members = [
 			t.Errorf("%s:\n%s\nwant\n%s", tc.client, out.String(), tc.want)
 		}
 	}
+	// An operator drained iad (the state file holds the override): no
+	// datacenter has an eligible member, and when_all_down = "all" serves
+	// the client's first datacenter.
+	state := `{"version": 1, "overrides": [{"pool": "www.lb.test.", "address": "127.0.2.20", "override": "drain", "since": "2026-01-01T00:00:00Z"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var out, errOut bytes.Buffer
+	if code := run([]string{"-config", filepath.Join(dir, "dnslb.toml"), "-locate", "81.2.69.7"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if want := "  A            eligible: ams 0/1, iad 0/1; serves ams: 127.0.2.10\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("with iad drained:\n%s\nwant it to end\n%s", out.String(), want)
+	}
+	out.Reset()
+	errOut.Reset()
 	if code := run([]string{"-config", filepath.Join(dir, "dnslb.toml"), "-locate", "81.2.69.0/33"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "is not an address or a subnet") {
 		t.Errorf("a bad client: exit %d, %q", code, errOut.String())
 	}
