@@ -99,3 +99,38 @@ func TestGeoConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeGeoConfig: the README's three-datacenter config and its auto
+// map pass -check, with a generated database in GeoLite2's place.
+func TestReadmeGeoConfig(t *testing.T) {
+	src, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(src)
+	block := func(from, start string) string {
+		i := strings.Index(readme, from)
+		if i < 0 {
+			t.Fatalf("README has no %q", from)
+		}
+		j := strings.Index(readme[i:], start) + i
+		k := strings.Index(readme[j:], "```") + j
+		return readme[j:k]
+	}
+	cfg := block("### A complete three-datacenter config", "[server]") + block("To order datacenters by distance", "[map.nearest]")
+	dir := t.TempDir()
+	db := writeGeoDB(t, dir)
+	cfg = strings.NewReplacer("/var/lib/GeoIP/GeoLite2-City.mmdb", db, "/etc/dnslb/admin.token", filepath.Join(dir, "token"), "/var/lib/dnslb/", dir+"/").Replace(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(strings.Repeat("x", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dnslb.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(filepath.Join(dir, "dnslb.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cfg, `policy      = "geo"`) || !strings.Contains(cfg, "auto     = true") {
+		t.Fatal("the blocks read are not the geo config")
+	}
+}
