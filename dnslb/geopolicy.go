@@ -2,35 +2,41 @@ package dnslb
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/dnslb/dnslb/dnslb/geo"
 )
 
 // geoPolicy sends each client to the first datacenter of its map list that
 // has at least min_healthy eligible members; the inner policy (within)
-// orders that datacenter's members. The map lookup is a binary search in a
-// table compiled at load; per health generation, prepare splits the view by
-// datacenter, so an answer allocates nothing.
+// orders that datacenter's members. The map lookup is a search in a table
+// compiled at load; per health generation, prepare splits the view by
+// datacenter and picks each list's datacenter, so that an answer is a
+// lookup and the inner policy's order, and allocates nothing.
 type geoPolicy struct{ inner policy }
 
 // geoSet is what a family of a geo pool adds: its map and one family per
-// datacenter, which holds the same members as the pool's family.
+// datacenter. A datacenter's family shares the pool family's members (so
+// that indices need no mapping) and has its own rotation and views, which
+// hold only its own members.
 type geoSet struct {
-	m        *geo.Map
-	names    []string  // the family's datacenters
-	dcs      []*family // by datacenter: its members, the inner policy, its own rotation
-	toParent [][]int   // dcs[d]'s member k is the pool family's member toParent[d][k]
-	dcOf     []int     // pool family member → datacenter
-	index    []int     // pool family member → its index in its datacenter's family
-	lists    [][]int   // map list → the family's datacenters in that order, never empty
-	dflt     int       // map list of clients that send ECS source prefix 0
+	m       *geo.Map
+	names   []string  // the family's datacenters
+	dcs     []*family // by datacenter
+	members [][]int   // by datacenter: its members, indices into the family's
+	dcOf    []int     // the family's member → datacenter
+	lists   [][]int   // map list → the family's datacenters in that order, never empty
+	dflt    int       // map list of clients that send ECS source prefix 0
 }
 
 func (g geoPolicy) live() bool { return g.inner.live() }
 
-// prepare builds each datacenter's view from the pool's, and sets v.order
-// to each datacenter's count of eligible members. When no datacenter has
-// min_healthy, the pool counts as all down (when_all_down decides).
+// prepare builds each datacenter's view from the pool family's, sets
+// v.order to each datacenter's count of eligible members and v.aux to the
+// datacenter that serves each map list. When no datacenter has
+// min_healthy, the pool counts as all down (when_all_down decides); with
+// "all", a list is served by its first datacenter with an eligible member,
+// else by its first, every member as if healthy.
 func (g geoPolicy) prepare(f *family, v *view) {
 	gs := f.geo
 	counts := make([]int, len(gs.dcs))
@@ -47,10 +53,10 @@ func (g geoPolicy) prepare(f *family, v *view) {
 	for i := range f.members {
 		d := gs.dcOf[i]
 		if elig[i] {
-			subs[d].eligible = append(subs[d].eligible, gs.index[i])
+			subs[d].eligible = append(subs[d].eligible, i)
 			counts[d]++
 		} else {
-			subs[d].down = append(subs[d].down, gs.index[i])
+			subs[d].down = append(subs[d].down, i)
 		}
 	}
 	enough := false
@@ -58,14 +64,31 @@ func (g geoPolicy) prepare(f *family, v *view) {
 		sv := subs[d]
 		if len(sv.eligible) == 0 {
 			sv.allDown = true
-			for k := range sub.members {
-				sv.eligible = append(sv.eligible, k)
-			}
+			sv.eligible = append(sv.eligible, gs.members[d]...)
 		}
 		sub.policy.prepare(sub, sv)
 		enough = enough || counts[d] >= f.minHealthy
 	}
-	v.order, v.sub = counts, subs
+	picks := make([]int, len(gs.lists))
+	for l, dcs := range gs.lists {
+		picks[l] = -1
+		for _, d := range dcs {
+			if counts[d] >= f.minHealthy {
+				picks[l] = d
+				break
+			}
+		}
+		if picks[l] < 0 {
+			picks[l] = dcs[0]
+			for _, d := range dcs {
+				if counts[d] > 0 {
+					picks[l] = d
+					break
+				}
+			}
+		}
+	}
+	v.order, v.aux, v.sub = counts, picks, subs
 	if !enough && !v.allDown {
 		v.allDown = true
 		if f.whenAllDown == allDownServeAll {
@@ -77,47 +100,27 @@ func (g geoPolicy) prepare(f *family, v *view) {
 	}
 }
 
-// order serves the first datacenter of the client's list with min_healthy
-// eligible members. Reached with the pool all down (when_all_down = "all"),
-// it serves the first with any eligible member, else the client's first,
-// every member as if healthy. The scope is the map's: the prefix over which
-// the list is the same (or the inner policy's when longer, for hash).
+// order serves the datacenter prepare picked for the client's list. The
+// scope is the map's: the prefix over which the list is the same (or the
+// inner policy's when longer, for hash).
 func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8) {
 	gs := f.geo
 	list, scope := gs.dflt, 0
-	if c.prefix != 0 { // ECS source prefix 0: the client asks not to be located
+	switch {
+	case c.prefix < 0: // no ECS: no scope to tell
+		list = gs.m.List(c.addr)
+	case c.prefix > 0: // (source prefix 0: the client asks not to be located)
 		list, scope = gs.m.Lookup(c.addr)
 	}
-	dcs := gs.lists[list]
-	pick := -1
-	for _, d := range dcs {
-		if v.order[d] >= f.minHealthy {
-			pick = d
-			break
-		}
-	}
-	if pick < 0 {
-		pick = dcs[0]
-		for _, d := range dcs {
-			if v.order[d] > 0 {
-				pick = d
-				break
-			}
-		}
-	}
-	sub := gs.dcs[pick]
-	base := len(dst)
-	dst, s := g.inner.order(dst, sub, v.sub[pick], c)
-	for k := base; k < len(dst); k++ {
-		dst[k] = gs.toParent[pick][dst[k]]
-	}
+	d := v.aux[list]
+	dst, s := g.inner.order(dst, gs.dcs[d], v.sub[d], c)
 	return dst, uint8(max(scope, int(s)))
 }
 
 // newGeoSet splits family f of a geo pool by datacenter; dcOf names each
 // member's datacenter, in f.members order.
 func newGeoSet(f *family, m *geo.Map, dcOf []string, within string) *geoSet {
-	gs := &geoSet{m: m, dcOf: make([]int, len(f.members)), index: make([]int, len(f.members))}
+	gs := &geoSet{m: m, dcOf: make([]int, len(f.members))}
 	byName := map[string]int{}
 	for i, name := range dcOf {
 		d, ok := byName[name]
@@ -125,30 +128,26 @@ func newGeoSet(f *family, m *geo.Map, dcOf []string, within string) *geoSet {
 			d = len(gs.dcs)
 			byName[name] = d
 			gs.names = append(gs.names, name)
-			sub := &family{
-				pool: f.pool, qtype: f.qtype, policy: newPolicy(within), answers: f.answers,
+			gs.dcs = append(gs.dcs, &family{
+				pool: f.pool, qtype: f.qtype, members: f.members, policy: newPolicy(within), answers: f.answers,
 				ttl: f.ttl, minTTL: f.minTTL, minHealthy: f.minHealthy, prefix4: f.prefix4, prefix6: f.prefix6,
 				health: f.health, equalWeights: true, whenAllDown: allDownServeAll,
-			}
-			gs.dcs = append(gs.dcs, sub)
-			gs.toParent = append(gs.toParent, nil)
+			})
+			gs.members = append(gs.members, nil)
 		}
-		sub := gs.dcs[d]
-		if len(sub.members) > 0 && f.members[i].weight != sub.members[0].weight {
-			sub.equalWeights = false
+		if len(gs.members[d]) > 0 && f.members[i].weight != f.members[gs.members[d][0]].weight {
+			gs.dcs[d].equalWeights = false
 		}
-		gs.index[i] = len(sub.members)
-		sub.members = append(sub.members, f.members[i])
-		gs.toParent[d] = append(gs.toParent[d], i)
+		gs.members[d] = append(gs.members[d], i)
 		gs.dcOf[i] = d
 	}
 	// Each map list, as this family's datacenters. A list naming none of
 	// them falls back to the default list, then to every datacenter.
-	var all []int
-	for d := range gs.dcs {
-		all = append(all, d)
+	all := make([]int, len(gs.dcs))
+	for d := range all {
+		all[d] = d
 	}
-	slices.SortFunc(all, func(a, b int) int { return cmpString(gs.names[a], gs.names[b]) })
+	slices.SortFunc(all, func(a, b int) int { return strings.Compare(gs.names[a], gs.names[b]) })
 	dcNames := m.Datacenters()
 	own := func(list []int) []int {
 		var out []int
@@ -172,14 +171,4 @@ func newGeoSet(f *family, m *geo.Map, dcOf []string, within string) *geoSet {
 		gs.lists = append(gs.lists, o)
 	}
 	return gs
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -220,10 +220,10 @@ func geoStatus(p *pool) []datacenterStatus {
 		if f == nil || f.geo == nil {
 			continue
 		}
-		for d, sub := range f.geo.dcs {
-			ds := datacenterStatus{Name: f.geo.names[d], Type: dns.TypeToString[f.qtype], Members: len(sub.members), MinHealthy: f.minHealthy}
-			for _, m := range sub.members {
-				if m.eligible() {
+		for d, members := range f.geo.members {
+			ds := datacenterStatus{Name: f.geo.names[d], Type: dns.TypeToString[f.qtype], Members: len(members), MinHealthy: f.minHealthy}
+			for _, i := range members {
+				if f.members[i].eligible() {
 					ds.Eligible++
 				}
 			}

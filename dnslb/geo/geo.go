@@ -84,8 +84,7 @@ func (m *Map) Ranges() int { return len(m.t.list) }
 // scope: the prefix length, in a's own family (IPv4 bits for an IPv4 or
 // v4-mapped address), over which the answer is the same.
 func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
-	a = a.Unmap()
-	if a.Is4() {
+	if a.Is4() || a.Is4In6() {
 		b := a.As4()
 		l, s := m.t4.lookup(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
 		return int(l), s
@@ -94,6 +93,15 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 	i := m.t.find(k)
 	first, last := m.t.bounds(i)
 	return int(m.t.list[i]), scope(k, first, last)
+}
+
+// List is Lookup without the scope, for clients that send no ECS.
+func (m *Map) List(a netip.Addr) int {
+	if a.Is4() || a.Is4In6() {
+		b := a.As4()
+		return int(m.t4.list(m.t4.find(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))))
+	}
+	return int(m.t.list[m.t.find(addrKey(a))])
 }
 
 // Range returns the first and last address of the range holding a: the

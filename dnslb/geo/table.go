@@ -56,15 +56,6 @@ func (a u128) leadingZeros() int {
 	return 64 + bits.LeadingZeros64(a.lo)
 }
 
-func (a u128) trailingZeros() int {
-	if a.lo != 0 {
-		return bits.TrailingZeros64(a.lo)
-	}
-	return 64 + bits.TrailingZeros64(a.hi)
-}
-
-func (a u128) not() u128 { return u128{^a.hi, ^a.lo} }
-
 var maxU128 = u128{^uint64(0), ^uint64(0)}
 
 // prefixRange is the first and last address of p.
@@ -210,18 +201,17 @@ func (t *table) bounds(i int) (u128, u128) {
 
 // scope is the shortest prefix length p such that the block of length p
 // around k lies within [first, last]: every address of it gets k's answer.
+// The block starts after first-1 when k and first-1 differ within the
+// first p bits, and ends before last+1 when k and last+1 do.
 func scope(k, first, last u128) int {
-	// The block's start is at least first when p goes past the common
-	// prefix of k and first, or when first is aligned on p.
-	pf := 128 - first.trailingZeros()
-	if k != first {
-		pf = min(pf, k.xor(first).leadingZeros()+1)
+	p := 0
+	if first != (u128{}) {
+		p = k.xor(first.subOne()).leadingZeros() + 1
 	}
-	pl := 128 - last.not().trailingZeros()
-	if k != last {
-		pl = min(pl, k.xor(last).leadingZeros()+1)
+	if last != maxU128 {
+		p = max(p, k.xor(last.addOne()).leadingZeros()+1)
 	}
-	return max(pf, pl, 0)
+	return p
 }
 
 // dropV4 replaces the ranges of the IPv4 space, which table4 answers for,

@@ -3,12 +3,12 @@ package geo
 import "math/bits"
 
 // table4 is the IPv4 part of a table (::ffff:0:0/96) with 32-bit keys and
-// a jump index by the first 16 bits, so that an IPv4 lookup searches a few
-// neighbouring ranges in 4-byte keys instead of the whole table.
+// a jump index by the first 16 bits, so that an IPv4 lookup reads the jump
+// index and one or two cache lines of neighbouring ranges. Each range is
+// one word, start<<32 | list, so that its list comes with its start.
 type table4 struct {
-	start []uint32
-	list  []int32
-	jump  []uint32 // jump[j]: the range holding address j<<16; jump[65536] = last
+	ranges []uint64
+	jump   []uint32 // jump[j]: the range holding address j<<16; jump[65536] = last
 }
 
 var (
@@ -27,29 +27,33 @@ func newTable4(t *table) *table4 {
 		if v4First.less(first) {
 			s = uint32(first.lo)
 		}
-		t4.start = append(t4.start, s)
-		t4.list = append(t4.list, t.list[i])
+		t4.ranges = append(t4.ranges, uint64(s)<<32|uint64(uint32(t.list[i])))
 	}
 	t4.jump = make([]uint32, 1<<16+1)
 	i := 0
 	for j := range 1 << 16 {
 		a := uint32(j) << 16
-		for i+1 < len(t4.start) && t4.start[i+1] <= a {
+		for i+1 < len(t4.ranges) && t4.start(i+1) <= a {
 			i++
 		}
 		t4.jump[j] = uint32(i)
 	}
-	t4.jump[1<<16] = uint32(len(t4.start) - 1)
+	t4.jump[1<<16] = uint32(len(t4.ranges) - 1)
 	return t4
 }
+
+func (t *table4) start(i int) uint32 { return uint32(t.ranges[i] >> 32) }
+func (t *table4) list(i int) int32   { return int32(uint32(t.ranges[i])) }
+func (t *table4) len() int           { return len(t.ranges) }
 
 // find returns the index of the range holding a.
 func (t *table4) find(a uint32) int {
 	j := a >> 16
 	lo, hi := int(t.jump[j]), int(t.jump[j+1])+1
+	key := uint64(a)<<32 | 0xffffffff
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
-		if t.start[m] <= a {
+		if t.ranges[m] <= key {
 			lo = m
 		} else {
 			hi = m
@@ -62,34 +66,36 @@ func (t *table4) find(a uint32) int {
 func (t *table4) lookup(a uint32) (int32, int) {
 	i := t.find(a)
 	first, last := t.bounds(i)
-	return t.list[i], scope32(a, first, last)
+	return t.list(i), scope32(a, first, last)
 }
 
 // bounds returns the first and last address of range i.
 func (t *table4) bounds(i int) (uint32, uint32) {
-	if i+1 < len(t.start) {
-		return t.start[i], t.start[i+1] - 1
+	if i+1 < len(t.ranges) {
+		return t.start(i), t.start(i+1) - 1
 	}
-	return t.start[i], 0xffffffff
+	return t.start(i), 0xffffffff
 }
 
 // scope32 is scope for 32-bit addresses.
 func scope32(k, first, last uint32) int {
-	pf := 32 - bits.TrailingZeros32(first)
-	if k != first {
-		pf = min(pf, bits.LeadingZeros32(k^first)+1)
+	// The block of length p around k starts after first-1 when k and
+	// first-1 differ within the first p bits, and ends before last+1 when
+	// k and last+1 do.
+	p := 0
+	if first > 0 {
+		p = bits.LeadingZeros32(k^(first-1)) + 1
 	}
-	pl := 32 - bits.TrailingZeros32(^last)
-	if k != last {
-		pl = min(pl, bits.LeadingZeros32(k^last)+1)
+	if last < 0xffffffff {
+		p = max(p, bits.LeadingZeros32(k^(last+1))+1)
 	}
-	return max(pf, pl, 0)
+	return p
 }
 
 // splitTables returns t without its IPv4 part, and that part.
 func splitTables(t *table) (*table, *table4) {
 	t4 := newTable4(t)
-	if len(t4.list) > 1 { // else the IPv4 space lies in one range of t, which costs nothing
+	if t4.len() > 1 { // else the IPv4 space lies in one range of t, which costs nothing
 		t.dropV4()
 	}
 	return t, t4

@@ -91,6 +91,9 @@ func TestTableMatchesRules(t *testing.T) {
 				}
 				a := randomAddr(r, v4)
 				list, s := m.Lookup(a)
+				if l := m.List(a); l != list {
+					t.Fatalf("%s: List %d, Lookup %d", a, l, list)
+				}
 				if want := naive(orig, 9, a); int32(list) != want {
 					t.Fatalf("v4=%v round %d: %s gets list %d, want %d", v4, round, a, list, want)
 				}
