@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -346,24 +345,3 @@ func (c *streamConn) RemoteAddr() net.Addr {
 func (c *streamConn) SetDeadline(time.Time) error      { return nil }
 func (c *streamConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *streamConn) SetWriteDeadline(time.Time) error { return nil }
-
-// FuzzConfig: any file parses or fails with every error placed in it.
-// Validation reads admin_token_file whole: inputs naming a device are
-// skipped (admin_token_file = "/dev/zero" would eat all memory).
-func FuzzConfig(f *testing.F) {
-	addSeeds(f, "FuzzConfig")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if bytes.Contains(data, []byte("/dev")) || bytes.Contains(data, []byte("/proc")) {
-			t.Skip("device files are not config inputs")
-		}
-		_, err := ParseConfig("fuzz.toml", data)
-		if err == nil {
-			return
-		}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if !strings.HasPrefix(line, "fuzz.toml") {
-				t.Fatalf("error line %q does not start with the file name; the whole error:\n%v", line, err)
-			}
-		}
-	})
-}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 )
 
@@ -119,7 +120,7 @@ func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8)
 
 // newGeoSet splits family f of a geo pool by datacenter; dcOf names each
 // member's datacenter, in f.members order.
-func newGeoSet(f *family, m *geo.Map, dcOf []string, within string) *geoSet {
+func newGeoSet(f *family, m *geo.Map, dcOf []string, within config.Policy) *geoSet {
 	gs := &geoSet{m: m, dcOf: make([]int, len(f.members))}
 	byName := map[string]int{}
 	for i, name := range dcOf {

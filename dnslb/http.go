@@ -14,6 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // serveHTTP runs the HTTP side until ctx is done: /metrics, /healthz,
@@ -85,7 +87,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			writeJSONError(w, http.StatusForbidden, "mutating calls are disabled: set [server] admin_token_file")
 			return
 		}
-		want, err := readToken(file)
+		want, err := config.ReadToken(file)
 		if err != nil || want == "" {
 			s.log.Error("admin token unreadable; refusing the call", "file", file, "err", err)
 			writeJSONError(w, http.StatusInternalServerError, "the admin token file cannot be read")

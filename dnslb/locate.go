@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/health"
 )
@@ -42,7 +43,7 @@ func Locate(ctx context.Context, path string, client string, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
@@ -61,12 +62,12 @@ func Locate(ctx context.Context, path string, client string, w io.Writer) error 
 	now := time.Now().UnixNano()
 	found := false
 	for _, p := range snap.pools {
-		if p.cfg.Policy != "geo" {
+		if p.cfg.Policy != config.Geo {
 			continue
 		}
 		found = true
-		m := cfg.Maps[p.cfg.Map].compiled
-		fmt.Fprintf(w, "pool %s (map %s, within %s, min_healthy %d)\n", p.name, p.cfg.Map, p.cfg.Within, p.cfg.MinHealthy)
+		m := p.cfg.Map.Geo
+		fmt.Fprintf(w, "pool %s (map %s, within %s, min_healthy %d)\n", p.name, p.cfg.Map.Name, p.cfg.Within, p.cfg.MinHealthy)
 		loc, err := m.Locate(addr)
 		if err != nil {
 			return err
@@ -74,7 +75,7 @@ func Locate(ctx context.Context, path string, client string, w io.Writer) error 
 		switch {
 		case loc.Location != nil:
 			fmt.Fprintf(w, "  location:    %s (database network %s)\n", loc.Location, loc.DBNet)
-		case cfg.Maps[p.cfg.Map].GeoIPDB != "":
+		case p.cfg.Map.DB != "":
 			fmt.Fprintf(w, "  location:    not in the database\n")
 		}
 		list, scope := m.Lookup(addr)

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/dnslb/dnslb/health"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // metrics is dnslb's Prometheus side. Query counters are summed from the
@@ -88,7 +90,7 @@ func (m *metrics) Transition(k health.Key, up bool, _ string) {
 	m.transitions.WithLabelValues(k.Check, to).Inc()
 }
 
-func (m *metrics) configLoaded(c *Config) {
+func (m *metrics) configLoaded(c *config.Config) {
 	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	m.configInfo.Reset()
 	m.configInfo.WithLabelValues(c.File, c.Hash).Set(1)
@@ -180,12 +182,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {
 		for _, p := range snap.pools {
-			if p.cfg.Policy == "geo" {
+			if p.cfg.Policy == config.Geo {
 				// Each answer counts once for the member it lists first,
 				// whose datacenter served it.
 				byDC := map[string]uint64{}
 				for _, mc := range p.cfg.Members {
-					if mb := p.member(mc.addr); mb != nil {
+					if mb := p.member(mc.Addr); mb != nil {
 						byDC[mc.Datacenter] += mb.state.served.Load()
 					}
 				}

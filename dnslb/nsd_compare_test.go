@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // nsdDifferences are the conformance cases where dnslb and NSD 4.6 (Debian
@@ -159,7 +161,7 @@ func exchangeWith(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
 // config at cfgPath, and returns its address.
 func startNSD(t *testing.T, nsd, cfgPath string) string {
 	t.Helper()
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func startNSD(t *testing.T, nsd, cfgPath string) string {
 		file := filepath.Join(dir, fmt.Sprintf("zone%d", i))
 		text := "$ORIGIN " + z.Origin + "\n"
 		if z.File != "" {
-			abs, err := filepath.Abs(cfg.path(z.File))
+			abs, err := filepath.Abs(z.File)
 			if err != nil {
 				t.Fatal(err)
 			}

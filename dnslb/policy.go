@@ -1,5 +1,7 @@
 package dnslb
 
+import "github.com/dnslb/dnslb/dnslb/config"
+
 // policy orders a family's members for one answer. Implementations keep no
 // per-query state of their own: rotation lives in family.turn, and what can
 // be computed once per health generation is computed in prepare and kept in
@@ -15,19 +17,19 @@ type policy interface {
 	live() bool
 }
 
-func newPolicy(name string) policy {
-	switch name {
-	case "weighted":
+func newPolicy(p config.Policy) policy {
+	switch p {
+	case config.Weighted:
 		return weighted{}
-	case "failover":
+	case config.Failover:
 		return failover{}
-	case "hash":
+	case config.Hash:
 		return hashed{}
-	case "fastest":
+	case config.Fastest:
 		return fastest{}
-	case "least_load":
+	case config.LeastLoad:
 		return leastLoad{}
-	case "all":
+	case config.All:
 		return all{}
 	}
 	return roundRobin{}

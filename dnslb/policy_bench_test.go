@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // BenchmarkPolicySelect measures selectMembers, the per-query work of a
@@ -17,7 +19,7 @@ func BenchmarkPolicySelect(b *testing.B) {
 	for i := range 8 {
 		specs = append(specs, fmt.Sprintf("192.0.2.%d weight=%d priority=%d", 10+i, 1+i%3, 1+i/4))
 	}
-	for _, policy := range policies {
+	for _, policy := range config.Policies {
 		for _, answers := range []int{0, 2} {
 			b.Run(fmt.Sprintf("%s/answers=%d", policy, answers), func(b *testing.B) {
 				probe := newFakeProbe()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -17,7 +18,7 @@ import (
 // cached views, which are safe for concurrent use.
 type pool struct {
 	name     string // canonical
-	cfg      *PoolConfig
+	cfg      *config.Pool
 	families [2]*family // A, AAAA; nil when the pool has no member of that type
 }
 
@@ -30,9 +31,9 @@ func (p *pool) family(qtype uint16) *family {
 
 // whenAllDown values.
 const (
-	allDownServeAll = iota
-	allDownServeNone
-	allDownFallback
+	allDownServeAll  = config.AllDownServeAll
+	allDownServeNone = config.AllDownServeNone
+	allDownFallback  = config.AllDownFallback
 )
 
 // family is the members of a pool that answer one type (A or AAAA).
@@ -44,7 +45,7 @@ type family struct {
 	answers      int    // 0 = every selected member
 	ttl, minTTL  uint32 // configured bounds of the adaptive TTL
 	minHealthy   int
-	whenAllDown  int
+	whenAllDown  config.AllDown
 	fallback     *family // when_all_down = "pool:<name>"; nil when that pool lacks this type
 	prefix4      int     // hash: client prefix lengths
 	prefix6      int
@@ -62,7 +63,8 @@ type member struct {
 	addr     netip.Addr
 	weight   int
 	priority int
-	target   *health.Target // nil: no check, always healthy
+	check    *health.Check  // nil: no check, always healthy
+	target   *health.Target // set when the check is attached to the prober
 	state    *memberState   // survives reloads: override and counters
 	seed     uint64         // hash: the member's stable hash
 	rr       [26]byte       // TYPE CLASS TTL RDLENGTH RDATA, owner excluded
@@ -211,8 +213,8 @@ func (f *family) earliestChange(members []int, earliest int64) int64 {
 }
 
 // newMember precomputes the member's answer record.
-func newMember(mc *MemberConfig, st *memberState, target *health.Target) *member {
-	m := &member{addr: mc.addr, weight: mc.weight, priority: mc.Priority, target: target, state: st, seed: memberSeed(mc.addr)}
+func newMember(mc *config.Member, st *memberState, target *health.Target) *member {
+	m := &member{addr: mc.Addr, weight: mc.Weight, priority: mc.Priority, check: mc.Check, target: target, state: st, seed: memberSeed(mc.Addr)}
 	if m.addr.Is4() {
 		a := m.addr.As4()
 		binary.BigEndian.PutUint16(m.rr[0:], dns.TypeA)

@@ -11,6 +11,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/health"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // poolZone is the zone every pool fixture lives in.
@@ -48,7 +50,7 @@ func (g stateGen) Generation() uint64 { return g.s.gen.Load() }
 // non-nil, checks are attached to a prober that probes only when told to.
 func newPoolFixture(t testing.TB, pools string, probe *fakeProbe) *poolFixture {
 	t.Helper()
-	cfg, err := ParseConfig("c.toml", []byte(poolZone+pools))
+	cfg, err := config.Parse("c.toml", []byte(poolZone+pools))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,21 +164,21 @@ func memberList(specs ...string) string {
 // geoMap, geoKeys and geoMembers let tests that run every policy run geo
 // too: members alternate between datacenters ams and iad; clients in
 // 10.0.0.0/9 prefer ams, all others iad.
-func geoMap(policy string) string {
+func geoMap(policy config.Policy) string {
 	if policy != "geo" {
 		return ""
 	}
 	return "[map.two]\ndefault = [\"iad\", \"ams\"]\nnets = { \"10.0.0.0/9\" = [\"ams\", \"iad\"] }\n"
 }
 
-func geoKeys(policy string) string {
+func geoKeys(policy config.Policy) string {
 	if policy != "geo" {
 		return ""
 	}
 	return "map = \"two\"\n"
 }
 
-func geoMembers(policy string, specs ...string) []string {
+func geoMembers(policy config.Policy, specs ...string) []string {
 	if policy != "geo" {
 		return specs
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // TestPoolWhenAllDown: with no eligible member a pool serves every member
@@ -199,7 +201,7 @@ func TestPoolAdaptiveTTL(t *testing.T) {
 // TestPolicyNoSharedMutation: no policy changes what its view shares
 // between queries, whatever the caller does with the slice it gets back.
 func TestPolicyNoSharedMutation(t *testing.T) {
-	for _, policy := range policies {
+	for _, policy := range config.Policies {
 		for _, answers := range []int{0, 2} {
 			t.Run(fmt.Sprintf("%s/answers %d", policy, answers), func(t *testing.T) {
 				fx := newPoolFixture(t, geoMap(policy)+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = %d\nmin_healthy = 2\n", policy, answers)+geoKeys(policy)+
@@ -239,8 +241,8 @@ func TestPolicyNoSharedMutation(t *testing.T) {
 // TestPoolSelectConcurrent: queries on many goroutines while overrides
 // flip see only whole views (run with -race).
 func TestPoolSelectConcurrent(t *testing.T) {
-	for _, policy := range policies {
-		t.Run(policy, func(t *testing.T) {
+	for _, policy := range config.Policies {
+		t.Run(string(policy), func(t *testing.T) {
 			fx := newPoolFixture(t, geoMap(policy)+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = 2\n", policy)+geoKeys(policy)+
 				memberList(geoMembers(policy, "192.0.2.10", "192.0.2.11 weight=2", "192.0.2.12 priority=2", "192.0.2.13")...), nil)
 			f := fx.family("p.lb.test.", dns.TypeA)

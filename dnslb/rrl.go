@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // Response rate limiting, as NSD, Knot and BIND do it: UDP responses are
@@ -48,7 +50,7 @@ type rrl struct {
 	table  []rrlBucket
 }
 
-func newRRL(c RRLConfig) *rrl {
+func newRRL(c config.RRL) *rrl {
 	if c.ResponsesPerSecond == 0 {
 		return nil
 	}
@@ -56,9 +58,7 @@ func newRRL(c RRLConfig) *rrl {
 		rate: float64(c.ResponsesPerSecond), slip: uint32(c.Slip), window: float64(c.Window),
 		bits4: c.IPv4Prefix, bits6: c.IPv6Prefix, seed: maphash.MakeSeed(), table: make([]rrlBucket, rrlBuckets),
 	}
-	for _, e := range c.Exempt {
-		r.exempt = append(r.exempt, netip.MustParsePrefix(e).Masked())
-	}
+	r.exempt = c.Exempt
 	return r
 }
 

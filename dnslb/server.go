@@ -13,11 +13,13 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -63,7 +65,7 @@ type Server struct {
 // New reads the config, restores overrides from the state file, builds the
 // first snapshot and binds every listener. Nothing is served until Run.
 func New(cfgPath string, o Options) (*Server, error) {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +80,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
 	}
-	s.setLogLevel(cfg.Log.Level)
+	s.logLevel.Set(cfg.Log.Level)
 	s.registry = o.Registry
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
@@ -116,18 +118,12 @@ func (s *Server) publish(snap *snapshot) {
 	s.metrics.configLoaded(snap.cfg)
 }
 
-func newLogger(c LogConfig, w io.Writer, level *slog.LevelVar) *slog.Logger {
+func newLogger(c config.Log, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	o := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	if c.JSON {
 		return slog.New(slog.NewJSONHandler(w, o))
 	}
 	return slog.New(slog.NewTextHandler(w, o))
-}
-
-func (s *Server) setLogLevel(l string) {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(l)) // validated with the config
-	s.logLevel.Set(lv)
 }
 
 // generations is the health source of pools: it moves when a health state
@@ -152,13 +148,12 @@ func (s *Server) newStats() *workerStats {
 // bind opens UDP sockets (several per address with SO_REUSEPORT, so that
 // each core reads its own) and a TCP listener on every listen address, and
 // the HTTP listener.
-func (s *Server) bind(cfg *Config) error {
+func (s *Server) bind(cfg *config.Config) error {
 	workers := cfg.Server.Workers
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	for _, l := range cfg.Server.listen {
-		ap := netip.MustParseAddrPort(l)
+	for _, ap := range cfg.Server.Listen {
 		var err error
 		// Port 0 (tests): UDP picks the port and TCP must get the same;
 		// when a TCP socket already holds it, try another.
@@ -179,10 +174,10 @@ func (s *Server) bind(cfg *Config) error {
 			return err
 		}
 	}
-	if cfg.Server.http != "" {
-		ln, err := net.Listen("tcp", cfg.Server.http)
+	if cfg.Server.HTTP.IsValid() {
+		ln, err := net.Listen("tcp", cfg.Server.HTTP.String())
 		if err != nil {
-			return fmt.Errorf("listen http %s: %w", cfg.Server.http, err)
+			return fmt.Errorf("listen http %s: %w", cfg.Server.HTTP, err)
 		}
 		s.httpLn = ln
 	}
@@ -308,7 +303,7 @@ func (s *Server) Reload() error {
 }
 
 func (s *Server) reload() error {
-	cfg, err := LoadConfig(s.cfgPath)
+	cfg, err := config.Load(s.cfgPath)
 	if err != nil {
 		return err
 	}
@@ -317,9 +312,9 @@ func (s *Server) reload() error {
 	if err != nil {
 		return err
 	}
-	s.setLogLevel(cfg.Log.Level)
+	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
-	if o, n := old.Server, cfg.Server; fmt.Sprint(o.listen) != fmt.Sprint(n.listen) || o.http != n.http || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
+	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
 		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))

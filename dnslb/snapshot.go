@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -16,7 +17,7 @@ import (
 // computed so far. It is built aside and published whole; queries load it
 // once and never lock.
 type snapshot struct {
-	cfg        *Config
+	cfg        *config.Config
 	zones      *zones.Set
 	pools      []*pool
 	poolByName map[string]*pool
@@ -38,37 +39,31 @@ type targetSyncer interface {
 // buildSnapshot loads zone files and builds pools for cfg. Health targets
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
-func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
+func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
 	// Pools first: zones need to know which names are dynamic.
-	zonePools := map[*ZoneConfig][]int{}
+	zonePools := map[int][]int{}
 	for i, pc := range cfg.Pools {
-		p := &pool{name: pc.name, cfg: pc}
+		p := &pool{name: pc.Name, cfg: pc}
 		s.pools = append(s.pools, p)
 		s.poolByName[p.name] = p
-		zc := cfg.zoneOf(p.name)
-		zonePools[zc] = append(zonePools[zc], i)
-		for _, mc := range pc.Members {
+		zonePools[pc.Zone] = append(zonePools[pc.Zone], i)
+		for j := range pc.Members {
+			mc := &pc.Members[j]
 			fi := 0
-			if mc.addr.Is6() {
+			if mc.Addr.Is6() {
 				fi = 1
 			}
 			f := p.families[fi]
 			if f == nil {
 				f = &family{
 					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc.Policy),
-					answers: pc.Answers, ttl: uint32(*pc.TTL), minTTL: uint32(*pc.MinTTL), minHealthy: pc.MinHealthy,
+					answers: pc.Answers, ttl: pc.TTL, minTTL: pc.MinTTL, minHealthy: pc.MinHealthy, whenAllDown: pc.WhenAllDown,
 					prefix4: pc.HashPrefix4, prefix6: pc.HashPrefix6, health: hs, equalWeights: true,
-				}
-				switch {
-				case pc.WhenAllDown == "none":
-					f.whenAllDown = allDownServeNone
-				case pc.fallback != "":
-					f.whenAllDown = allDownFallback
 				}
 				p.families[fi] = f
 			}
-			m := newMember(mc, states.get(p.name, mc.addr), nil)
+			m := newMember(mc, states.get(p.name, mc.Addr), nil)
 			if len(f.members) > 0 && m.weight != f.members[0].weight {
 				f.equalWeights = false
 			}
@@ -76,12 +71,12 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 		}
 	}
 	for _, p := range s.pools {
-		if p.cfg.Policy == "geo" {
-			s.buildGeo(cfg, p)
+		if p.cfg.Policy == config.Geo {
+			s.buildGeo(p)
 		}
 	}
 	for _, p := range s.pools {
-		if fb := s.poolByName[p.cfg.fallback]; fb != nil {
+		if fb := s.poolByName[p.cfg.Fallback]; fb != nil {
 			for fi, f := range p.families {
 				if f != nil {
 					f.fallback = fb.families[fi]
@@ -97,8 +92,7 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 	var errs []error
 	var built []*zones.Zone
 	for i := range cfg.Zones {
-		zc := &cfg.Zones[i]
-		z, err := s.buildZone(cfg, i, zonePools[zc])
+		z, err := s.buildZone(cfg, i, zonePools[i])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -113,7 +107,7 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 		return nil, err
 	}
 	s.zones = set
-	s.attachTargets(cfg, prober)
+	s.attachTargets(prober)
 	s.cache = newAnswerCache(cacheSize)
 	s.rrl = newRRL(cfg.RRL)
 	s.udpSize = uint16(cfg.Server.UDPSize)
@@ -123,28 +117,28 @@ func buildSnapshot(cfg *Config, states *memberStates, prober targetSyncer, hs he
 // buildZone builds zone i of cfg with the pools it holds. Config lines are
 // looked up only when the zone has errors: it is then built again with
 // them, so that a valid config of many pools is not scanned for lines.
-func (s *snapshot) buildZone(cfg *Config, i int, pools []int) (*zones.Zone, error) {
+func (s *snapshot) buildZone(cfg *config.Config, i int, pools []int) (*zones.Zone, error) {
 	z, err := s.buildZoneAt(cfg, i, pools, func(string) int { return 0 })
 	if err != nil {
-		_, err = s.buildZoneAt(cfg, i, pools, cfg.keys.line)
+		_, err = s.buildZoneAt(cfg, i, pools, cfg.Line)
 	}
 	return z, err
 }
 
-func (s *snapshot) buildZoneAt(cfg *Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
+func (s *snapshot) buildZoneAt(cfg *config.Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
 	zc := &cfg.Zones[i]
 	b := zones.NewBuilder(zc.Origin)
 	if zc.File != "" {
-		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].file", i))})
-		b.LoadFile(cfg.path(zc.File))
+		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(zc.At + ".file")})
+		b.LoadFile(zc.File)
 	}
-	b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].origin", i))})
+	b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(zc.At + ".origin")})
 	for j, rec := range zc.Records {
-		b.AddText(rec, zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("zone[%d].records[%d]", i, j))})
+		b.AddText(rec, zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("%s.records[%d]", zc.At, j))})
 	}
 	for _, pi := range pools {
 		p := s.pools[pi]
-		at := zones.Pos{File: cfg.File, Line: line(fmt.Sprintf("pool[%d].name", pi))}
+		at := zones.Pos{File: cfg.File, Line: line(p.cfg.At + ".name")}
 		for _, f := range p.families {
 			if f != nil {
 				b.AddDynamic(p.name, f.qtype, pi, at)
@@ -156,25 +150,19 @@ func (s *snapshot) buildZoneAt(cfg *Config, i int, pools []int, line func(string
 
 // attachTargets registers every (check, address) with the prober, which
 // keeps the state of those it already had, and links members to them.
-func (s *snapshot) attachTargets(cfg *Config, prober targetSyncer) {
+func (s *snapshot) attachTargets(prober targetSyncer) {
 	var specs []health.Spec
 	var members []*member
 	for _, p := range s.pools {
-		mcs := map[string]string{} // address → check name
-		for _, mc := range p.cfg.Members {
-			mcs[mc.addr.String()] = mc.check
-		}
 		for _, f := range p.families {
 			if f == nil {
 				continue
 			}
 			for _, m := range f.members {
-				name := mcs[m.addr.String()]
-				if name == "" {
-					continue
+				if m.check != nil {
+					specs = append(specs, health.Spec{Check: m.check, Addr: m.addr})
+					members = append(members, m)
 				}
-				specs = append(specs, health.Spec{Check: cfg.Checks[name].check, Addr: m.addr})
-				members = append(members, m)
 			}
 		}
 	}
@@ -188,19 +176,18 @@ func (s *snapshot) attachTargets(cfg *Config, prober targetSyncer) {
 }
 
 // buildGeo splits each family of a geo pool by datacenter.
-func (s *snapshot) buildGeo(cfg *Config, p *pool) {
-	m := cfg.Maps[p.cfg.Map].compiled
+func (s *snapshot) buildGeo(p *pool) {
 	for fi, f := range p.families {
 		if f == nil {
 			continue
 		}
 		var dcs []string // in f.members order
 		for _, mc := range p.cfg.Members {
-			if mc.addr.Is6() == (fi == 1) {
+			if mc.Addr.Is6() == (fi == 1) {
 				dcs = append(dcs, mc.Datacenter)
 			}
 		}
-		f.geo = newGeoSet(f, m, dcs, p.cfg.Within)
+		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg.Within)
 		f.policy = geoPolicy{inner: newPolicy(p.cfg.Within)}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // statusJSON is GET /api/v1/status, also what the status page renders.
@@ -82,12 +84,12 @@ func (s *Server) status() statusJSON {
 	}
 	shares := s.shares.lastMinute()
 	for _, p := range snap.pools {
-		ps := poolStatus{Name: p.name, Policy: p.cfg.Policy, TTL: *p.cfg.TTL, Answers: p.cfg.Answers, WhenAllDown: p.cfg.WhenAllDown}
+		ps := poolStatus{Name: p.name, Policy: string(p.cfg.Policy), TTL: int(p.cfg.TTL), Answers: p.cfg.Answers, WhenAllDown: p.cfg.WhenAllDownText()}
 		recent := map[int]uint64{}
 		dcOf := map[netip.Addr]string{}
-		if p.cfg.Policy == "geo" {
+		if p.cfg.Policy == config.Geo {
 			for _, mc := range p.cfg.Members {
-				dcOf[mc.addr] = mc.Datacenter
+				dcOf[mc.Addr] = mc.Datacenter
 			}
 		}
 		var sum uint64
@@ -130,8 +132,8 @@ func (s *Server) status() statusJSON {
 				ps.Members = append(ps.Members, ms)
 			}
 		}
-		if p.cfg.Policy == "geo" {
-			ps.Map, ps.Datacenters = p.cfg.Map, geoStatus(p)
+		if p.cfg.Policy == config.Geo {
+			ps.Map, ps.Datacenters = p.cfg.Map.Name, geoStatus(p)
 		}
 		if sum > 0 {
 			for i := range ps.Members {

@@ -63,11 +63,11 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 	msg := make([]byte, 65535)
 	out := make([]byte, 0, 65537)
 	for range cfg.TCPMaxQueries {
-		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout.Duration))
+		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
 		if _, err := r.Peek(1); err != nil {
 			return // idle timeout, or the client closed
 		}
-		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout.Duration))
+		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout))
 		var lb [2]byte
 		if _, err := io.ReadFull(r, lb[:]); err != nil {
 			return
@@ -82,7 +82,7 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 		}
 		out = binary.BigEndian.AppendUint16(out[:0], uint16(len(resp)))
 		out = append(out, resp...)
-		_ = c.SetWriteDeadline(time.Now().Add(cfg.TCPReadTimeout.Duration))
+		_ = c.SetWriteDeadline(time.Now().Add(cfg.TCPReadTimeout))
 		if _, err := c.Write(out); err != nil {
 			return
 		}

@@ -1,10 +1,13 @@
-package dnslb
+package config
 
 import (
+	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const minimalZone = `
@@ -43,7 +46,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown check", minimalZone + "[[pool]]\nname = \"www.example.\"\ncheck = \"web\"\nmembers = [{ address = \"192.0.2.1\" }]\n",
 			[]string{"c.toml:7: pool[0].check: no [check.web] is defined"}},
 		{"check type", "[check.web]\ntype = \"htp\"\n" + minimalZone, []string{`c.toml:2: check.web.type: "htp" is not a check type: use tcp, http, https, dns or none`}},
-		{"tcp check without port", "[check.web]\ntype = \"tcp\"\n" + minimalZone, []string{"c.toml:2: check.web.type: a tcp check needs a port"}},
+		{"tcp check without port", "[check.web]\ntype = \"tcp\"\n" + minimalZone, []string{"c.toml:1: check.web.port: a tcp check needs a port, e.g. port = 8080"}},
 		{"timeout over interval", "[check.web]\ntype = \"tcp\"\nport = 80\ninterval = \"1s\"\ntimeout = \"2s\"\n" + minimalZone, []string{"c.toml:5: check.web.timeout: 2s must be more than 0 and at most the interval (1s)"}},
 		{"fast interval over interval", "[check.web]\ntype = \"tcp\"\nport = 80\ninterval = \"1s\"\nfast_interval = \"2s\"\n" + minimalZone, []string{"c.toml:5: check.web.fast_interval: 2s: use 100ms up to the interval (1s)"}},
 		{"fallback loop", minimalZone + "[[pool]]\nname = \"a.example.\"\nwhen_all_down = \"pool:b.example.\"\nmembers = [{ address = \"192.0.2.1\" }]\n[[pool]]\nname = \"b.example.\"\nwhen_all_down = \"pool:a.example.\"\nmembers = [{ address = \"192.0.2.2\" }]\n",
@@ -54,7 +57,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig("c.toml", []byte(tc.toml))
+			_, err := Parse("c.toml", []byte(tc.toml))
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -72,45 +75,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestZoneErrorsAtStartup: zone problems found while building refuse the
-// config with the zone file's (or the config's) file and line.
-func TestZoneErrorsAtStartup(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
-		"c.toml": "[[zone]]\norigin = \"example.\"\nfile = \"example.zone\"\n" +
-			"[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\" }]\n",
-		"example.zone": "$ORIGIN example.\n@ 60 IN SOA ns1 hm 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.9\nbad 60 IN A 1.2.3\n",
-	})
-	err := Check(filepath.Join(dir, "c.toml"))
-	if err == nil {
-		t.Fatal("accepted")
-	}
-	for _, w := range []string{"example.zone:5:", "example.zone:4: www.example. has A records in the zone and a pool for A"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error:\n%v\ndoes not contain %q", err, w)
-		}
-	}
-}
-
-// TestExampleConfigsValid: every config shipped in testdata (but the broken
-// one) passes -check.
-func TestExampleConfigsValid(t *testing.T) {
-	paths, _ := filepath.Glob("../testdata/*.toml")
-	more, _ := filepath.Glob("../testdata/*/dnslb.toml")
-	for _, p := range append(paths, more...) {
-		if strings.Contains(p, "/bad/") {
-			continue
-		}
-		if err := Check(p); err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-	}
-	if err := Check("../testdata/bad/dnslb.toml"); err == nil {
-		t.Error("testdata/bad/dnslb.toml passes")
-	}
-}
-
 func TestKeyLines(t *testing.T) {
-	src, err := os.ReadFile("../testdata/dnslb.toml")
+	src, err := os.ReadFile("../../testdata/dnslb.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,5 +94,91 @@ func TestKeyLines(t *testing.T) {
 		if l == 0 || !strings.Contains(lines[l-1], want) {
 			t.Errorf("%s: line %d %q, want a line with %q", path, l, lines[max(l-1, 0)], want)
 		}
+	}
+}
+
+// TestZeroIsNotDefault: a zero written for a key whose default is not zero
+// is refused, not silently replaced by the default.
+func TestZeroIsNotDefault(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{"[check.web]\ntype = \"tcp\"\nport = 80\nrise = 0\n", "c.toml:4: check.web.rise: 0: use 1-100"},
+		{"[check.web]\ntype = \"tcp\"\nport = 80\nfall = 0\n", "c.toml:4: check.web.fall: 0: use 1-100"},
+		{"[check.web]\ntype = \"http\"\nport = 0\n", "c.toml:3: check.web.port: 0 is not a port"},
+		{"[server]\nudp_size = 0\n", "c.toml:2: server.udp_size: 0: use 512-65535"},
+		{"[server]\ntcp_max_connections = 0\n", "c.toml:2: server.tcp_max_connections: 0: use a positive number"},
+		{"[server]\ntcp_idle_timeout = \"0s\"\n", "c.toml:2: server.tcp_idle_timeout: 0s: use a positive duration"},
+		{"[rrl]\nslip = 0\n", "c.toml:2: rrl.slip: 0: use 1"},
+		{"[rrl]\nwindow = 0\n", "c.toml:2: rrl.window: 0: use 1-3600"},
+		{minimalZone + "[[pool]]\nname = \"www.example.\"\nmin_healthy = 0\nmembers = [{ address = \"192.0.2.1\" }]\n", "c.toml:7: pool[0].min_healthy: 0: use 1 or more"},
+		{minimalZone + "[[pool]]\nname = \"www.example.\"\nhash_prefix_v4 = 0\nmembers = [{ address = \"192.0.2.1\" }]\n", "c.toml:7: pool[0].hash_prefix_v4: 0: use 1-32"},
+		{minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\", priority = 0 }]\n", "c.toml:7: pool[0].members[0].priority: 0: use 1 or more"},
+	} {
+		src := tc.toml
+		if !strings.Contains(src, "[[zone]]") {
+			src += minimalZone
+		}
+		_, err := Parse("c.toml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.toml, err, tc.want)
+		}
+	}
+}
+
+// TestEveryDurationReported: bad durations do not stop the decoder; each
+// is reported at its line beside the other problems.
+func TestEveryDurationReported(t *testing.T) {
+	src := "[server]\ntcp_idle_timeout = \"10 seconds\"\ntcp_read_timeout = \"5\"\n" +
+		"[check.web]\ntype = \"tcp\"\nport = 80\ninterval = \"2x\"\nrise = 0\n" + minimalZone
+	_, err := Parse("c.toml", []byte(src))
+	want := []string{
+		`c.toml:2: server.tcp_idle_timeout: "10 seconds" is not a duration`,
+		`c.toml:3: server.tcp_read_timeout: "5" is not a duration`,
+		`c.toml:7: check.web.interval: "2x" is not a duration`,
+		`c.toml:8: check.web.rise: 0: use 1-100`,
+	}
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if got := strings.Split(err.Error(), "\n"); len(got) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error:\n%v\ndoes not contain %q", err, w)
+		}
+	}
+}
+
+// TestTypedValues: what the server reads is parsed once, here, with the
+// defaults applied.
+func TestTypedValues(t *testing.T) {
+	src := "[server]\nlisten = [\"127.0.0.1:53\", \"::1\"]\nhttp = \"\"\ntcp_idle_timeout = \"3s\"\nstate_file = \"state.json\"\n" +
+		"[log]\nlevel = \"debug\"\nformat = \"json\"\n[rrl]\nresponses_per_second = 5\nexempt = [\"10.1.2.3/8\"]\n" +
+		"[check.web]\ntype = \"http\"\ninterval = \"4s\"\n" + minimalZone +
+		"[[pool]]\nname = \"WWW.example.\"\ncheck = \"web\"\nwhen_all_down = \"none\"\npolicy = \"hash\"\nmembers = [{ address = \"::ffff:192.0.2.1\" }, { address = \"192.0.2.2\", check = \"none\", weight = 0 }]\n"
+	c, err := Parse("/etc/dnslb/c.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	if fmt.Sprint(s.Listen) != "[127.0.0.1:53 [::1]:53]" || s.HTTP.IsValid() || s.TCPIdleTimeout != 3*time.Second || s.TCPReadTimeout != 5*time.Second || s.StateFile != "/etc/dnslb/state.json" || s.UDPSize != 1232 {
+		t.Errorf("server %+v", s)
+	}
+	if c.Log.Level != slog.LevelDebug || !c.Log.JSON || c.Log.QuerySample != 1 {
+		t.Errorf("log %+v", c.Log)
+	}
+	if fmt.Sprint(c.RRL.Exempt) != "[10.0.0.0/8]" || c.RRL.Slip != 2 {
+		t.Errorf("rrl %+v", c.RRL)
+	}
+	web := c.Checks["web"]
+	if web.Port != 80 || web.Path != "/" || web.Interval != 4*time.Second || web.Timeout != time.Second || web.Rise != 2 || web.Fall != 3 || !web.InitialUp {
+		t.Errorf("check %+v", web)
+	}
+	p := c.Pools[0]
+	if p.Name != "www.example." || p.Zone != 0 || p.Policy != Hash || p.TTL != 30 || p.MinTTL != 1 || p.WhenAllDown != AllDownServeNone || p.HashPrefix4 != 24 {
+		t.Errorf("pool %+v", p)
+	}
+	if m := p.Members; m[0].Addr != netip.MustParseAddr("192.0.2.1") || m[0].Check != web || m[0].Weight != 1 || m[1].Check != nil || m[1].Weight != 0 {
+		t.Errorf("members %+v", m)
 	}
 }

@@ -1,9 +1,67 @@
-package dnslb
+package config
 
 import (
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
+
+// lazyKeys locates keys in the source only when an error needs a line.
+type lazyKeys struct {
+	once  sync.Once
+	src   string
+	lines keyLines
+}
+
+func (l *lazyKeys) get() keyLines {
+	l.once.Do(func() { l.lines = locateKeys(l.src) })
+	return l.lines
+}
+
+func (l *lazyKeys) line(path string) int { return l.get().line(path) }
+
+// linesOf returns, in file order, the lines of paths that equal dotted once
+// array indexes are removed.
+func (k keyLines) linesOf(dotted string) []int {
+	var out []int
+	for p, l := range k {
+		if stripIndexes(p) == dotted {
+			out = append(out, l)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+func stripIndexes(p string) string {
+	var b strings.Builder
+	skip := false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '[':
+			skip = true
+		case c == ']':
+			skip = false
+		case !skip:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// tomlKeys returns the toml tags of a TOML struct, for hints.
+func tomlKeys(v any) []string {
+	t := reflect.TypeOf(v)
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("toml"); tag != "" && tag != "-" {
+			keys = append(keys, tag)
+		}
+	}
+	return keys
+}
 
 // keyLines maps each key path written in a TOML document to its line, so
 // that semantic errors can say where they are: BurntSushi/toml keeps key

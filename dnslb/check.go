@@ -1,0 +1,35 @@
+package dnslb
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/dnslb/dnslb/dnslb/config"
+)
+
+// Check validates the config at path and everything it loads (zone files,
+// pools against zones), without binding anything: `dnslb -check`.
+// When the config itself has errors, its zones are still loaded on their
+// own, so that one run shows every problem.
+func Check(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	cfg, err := config.Parse(path, src)
+	switch {
+	case cfg == nil:
+		return err
+	case err != nil:
+		errs := []error{err}
+		for i := range cfg.Zones {
+			if _, zerr := (&snapshot{}).buildZone(cfg, i, nil); zerr != nil {
+				errs = append(errs, zerr)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	_, err = buildSnapshot(cfg, newMemberStates(), nil, nil, 2)
+	return err
+}

@@ -1,0 +1,144 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"os"
+	"time"
+)
+
+// serverTOML is [server].
+type serverTOML struct {
+	Listen            []string `toml:"listen"`              // default ["127.0.0.1:5353"]; UDP and TCP on each
+	HTTP              *string  `toml:"http"`                // default "127.0.0.1:8053"; "" turns the HTTP side off
+	AdminTokenFile    string   `toml:"admin_token_file"`    // default none: mutating API calls are refused
+	StateFile         string   `toml:"state_file"`          // default none: overrides live in memory only
+	UDPSize           *int     `toml:"udp_size"`            // default 1232: largest UDP response we send
+	Workers           *int     `toml:"workers"`             // default 0 = one UDP socket per CPU (runtime.NumCPU) on each address
+	TCPIdleTimeout    duration `toml:"tcp_idle_timeout"`    // default 10s between queries on a TCP connection
+	TCPReadTimeout    duration `toml:"tcp_read_timeout"`    // default 5s to read one query once it has begun
+	TCPMaxConnections *int     `toml:"tcp_max_connections"` // default 1000 open TCP connections in all
+	TCPMaxQueries     *int     `toml:"tcp_max_queries"`     // default 10000 queries per connection, then it is closed
+	HealthConcurrency *int     `toml:"health_concurrency"`  // default 256 probes in flight at once
+}
+
+// Server is [server], checked.
+type Server struct {
+	Listen            []netip.AddrPort // UDP and TCP on each; never a wildcard address
+	HTTP              netip.AddrPort   // the HTTP side; not valid (IsValid false) = off
+	AdminTokenFile    string           // resolved against the config's folder; "" = mutating calls refused
+	StateFile         string           // resolved; "" = overrides in memory only
+	UDPSize           int
+	Workers           int // 0 = one per CPU
+	TCPIdleTimeout    time.Duration
+	TCPReadTimeout    time.Duration
+	TCPMaxConnections int
+	TCPMaxQueries     int
+	HealthConcurrency int
+}
+
+const (
+	defaultListen = "127.0.0.1:5353"
+	defaultHTTP   = "127.0.0.1:8053"
+)
+
+func (t *serverTOML) build(v *validator, c *Config) Server {
+	s := Server{
+		UDPSize:           v.number("server.udp_size", t.UDPSize, 1232, 512, 65535, "512-65535 (1232 avoids IP fragmentation)"),
+		Workers:           v.number("server.workers", t.Workers, 0, 0, 1024, "0 (one per CPU) to 1024"),
+		TCPIdleTimeout:    v.positiveDuration("server.tcp_idle_timeout", t.TCPIdleTimeout, 10*time.Second),
+		TCPReadTimeout:    v.positiveDuration("server.tcp_read_timeout", t.TCPReadTimeout, 5*time.Second),
+		TCPMaxConnections: v.number("server.tcp_max_connections", t.TCPMaxConnections, 1000, 1, math.MaxInt32, "a positive number (default 1000)"),
+		TCPMaxQueries:     v.number("server.tcp_max_queries", t.TCPMaxQueries, 10000, 1, math.MaxInt32, "a positive number (default 10000)"),
+		HealthConcurrency: v.number("server.health_concurrency", t.HealthConcurrency, 256, 1, math.MaxInt32, "a positive number (default 256)"),
+		AdminTokenFile:    c.Path(t.AdminTokenFile),
+		StateFile:         c.Path(t.StateFile),
+	}
+	s.Listen = t.listen(v)
+	http := defaultHTTP
+	if t.HTTP != nil {
+		http = *t.HTTP
+	}
+	if http != "" {
+		ap, err := parseHostPort(http, 0)
+		switch {
+		case err != nil:
+			v.errorf("server.http", "%q: %v (or \"\" to turn the HTTP side off)", http, err)
+		case !ap.Addr().IsLoopback() && s.AdminTokenFile == "":
+			v.errorf("server.http", "%s is reachable from other hosts: set admin_token_file, or listen on 127.0.0.1", ap)
+		default:
+			s.HTTP = ap
+		}
+	}
+	if s.AdminTokenFile != "" {
+		if tok, err := ReadToken(s.AdminTokenFile); err != nil {
+			v.errorf("server.admin_token_file", "%v", err)
+		} else if len(tok) < 16 {
+			v.errorf("server.admin_token_file", "%s holds a token of %d characters: use at least 16 (e.g. head -c 32 /dev/urandom | base64)", s.AdminTokenFile, len(tok))
+		}
+	}
+	return s
+}
+
+func (t *serverTOML) listen(v *validator) []netip.AddrPort {
+	listen := t.Listen
+	if len(listen) == 0 {
+		listen = []string{defaultListen}
+	}
+	var out []netip.AddrPort
+	seen := map[netip.AddrPort]bool{}
+	for i, l := range listen {
+		at := fmt.Sprintf("server.listen[%d]", i)
+		ap, err := parseHostPort(l, 53)
+		switch {
+		case err != nil:
+			v.errorf(at, "%q: %v", l, err)
+		case ap.Addr().IsUnspecified():
+			// A reply must leave from the address the query was sent to;
+			// a wildcard socket would let the kernel pick another one on a
+			// host with several addresses.
+			v.errorf(at, "%q: list the host's addresses instead of a wildcard, e.g. [\"192.0.2.53:53\", \"[2001:db8::53]:53\"]", l)
+		case seen[ap]:
+			v.errorf(at, "%s is listed twice", ap)
+		default:
+			seen[ap] = true
+			out = append(out, ap)
+		}
+	}
+	return out
+}
+
+// ReadToken reads the admin token: the first line of a regular file, read
+// no further than 4 KiB (a device or a FIFO named by mistake must not
+// hang or exhaust the server).
+func ReadToken(path string) (string, error) {
+	b, err := readSmallFile(path, 4096)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			b = b[:i]
+			break
+		}
+	}
+	return string(b), nil
+}
+
+// readSmallFile reads at most limit bytes of the regular file at path. It
+// checks the type before opening, so that a FIFO does not block the open.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/miekg/dns"
+)
+
+// zoneTOML is one [[zone]].
+type zoneTOML struct {
+	Origin  string   `toml:"origin"`  // required
+	File    string   `toml:"file"`    // RFC 1035 master file, relative to the config file
+	Records []string `toml:"records"` // master-file lines, relative to origin
+}
+
+// Zone is one [[zone]], checked.
+type Zone struct {
+	Origin  string   // canonical
+	File    string   // resolved against the config's folder; "" = none
+	Records []string // master-file lines, relative to Origin
+	At      string   // key path, "zone[2]": with Config.Line, where it is written
+}
+
+func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
+	if len(ts) == 0 {
+		v.errorf("zone", "no [[zone]]: add one with origin and file or records")
+	}
+	var out []Zone
+	seen := map[string]bool{}
+	for i, t := range ts {
+		at := fmt.Sprintf("zone[%d]", i)
+		if t.Origin == "" {
+			v.errorf(at, "origin is required, e.g. origin = \"lb.example.com.\"")
+			continue
+		}
+		if _, ok := dns.IsDomainName(t.Origin); !ok {
+			v.errorf(at+".origin", "%q is not a domain name", t.Origin)
+			continue
+		}
+		o := dns.CanonicalName(t.Origin)
+		if seen[o] {
+			v.errorf(at+".origin", "zone %s is defined twice", o)
+		}
+		seen[o] = true
+		if t.File == "" && len(t.Records) == 0 {
+			v.errorf(at, "zone %s has no data: set file = \"zones/%szone\" or records = [...]", o, o)
+		}
+		out = append(out, Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at})
+	}
+	return out
+}
+
+// ZoneOf returns the index in Zones of the deepest zone that contains
+// name, or -1.
+func (c *Config) ZoneOf(name string) int {
+	best := -1
+	for i := range c.Zones {
+		o := c.Zones[i].Origin
+		if dns.IsSubDomain(o, name) && (best < 0 || len(o) > len(c.Zones[best].Origin)) {
+			best = i
+		}
+	}
+	return best
+}
