@@ -38,8 +38,8 @@ func ParseClient(s string) (addr netip.Addr, prefix int, err error) {
 // ECS scope it comes from, and what the pool would serve now: members'
 // health is probed first (each check rise or fall times, whichever is
 // more), and overrides are read from the state file.
-func Locate(ctx context.Context, path string, client string, w io.Writer) error {
-	addr, prefix, err := ParseClient(client)
+func Locate(ctx context.Context, path, who string, w io.Writer) error {
+	addr, prefix, err := ParseClient(who)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func Locate(ctx context.Context, path string, client string, w io.Writer) error 
 		return err
 	}
 	probeSettled(ctx, prober)
-	c := clientFor(addr, prefix)
+	c := client{addr: addr, prefix: prefix}
 	now := time.Now().UnixNano()
 	found := false
 	for _, p := range snap.pools {
@@ -116,10 +116,6 @@ func Locate(ctx context.Context, path string, client string, w io.Writer) error 
 		return fmt.Errorf("%s has no pool of policy \"geo\"", path)
 	}
 	return nil
-}
-
-func clientFor(addr netip.Addr, prefix int) client {
-	return client{addr: addr, prefix: prefix}
 }
 
 func listNames(m *geo.Map, list int) []string {
