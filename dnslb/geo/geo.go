@@ -99,7 +99,7 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 func (m *Map) List(a netip.Addr) int {
 	if a.Is4() || a.Is4In6() {
 		b := a.As4()
-		return int(m.t4.list(m.t4.find(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))))
+		return int(m.t4.listOf(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])))
 	}
 	return int(m.t.list[m.t.find(addrKey(a))])
 }

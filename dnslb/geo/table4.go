@@ -6,10 +6,23 @@ import "math/bits"
 // a jump index by the first 16 bits, so that an IPv4 lookup reads the jump
 // index and one or two cache lines of neighbouring ranges. Each range is
 // one word, start<<32 | list, so that its list comes with its start.
+//
+// A /16 that lies within one range (most do, once neighbours with the same
+// list are merged) is answered by its jump entry alone: every address of it
+// has the same list and the same scope (its range's edges lie outside the
+// /16, so they differ from each address within its first 16 bits).
 type table4 struct {
 	ranges []uint64
-	jump   []uint32 // jump[j]: the range holding address j<<16; jump[65536] = last
+	// jump[j] is, in its low 32 bits, the range holding address j<<16
+	// (jump[65536]: the last); with jumpWhole set, that range holds the
+	// whole /16 and bits 32-55 are its list, bits 56-62 its scope.
+	jump []uint64
 }
+
+const jumpWhole = 1 << 63
+
+// maxLists4 bounds the lists a jump entry can name.
+const maxLists4 = 1 << 24
 
 var (
 	v4First = u128{0, 0x0000ffff00000000}
@@ -29,16 +42,19 @@ func newTable4(t *table) *table4 {
 		}
 		t4.ranges = append(t4.ranges, uint64(s)<<32|uint64(uint32(t.list[i])))
 	}
-	t4.jump = make([]uint32, 1<<16+1)
+	t4.jump = make([]uint64, 1<<16+1)
 	i := 0
 	for j := range 1 << 16 {
 		a := uint32(j) << 16
 		for i+1 < len(t4.ranges) && t4.start(i+1) <= a {
 			i++
 		}
-		t4.jump[j] = uint32(i)
+		t4.jump[j] = uint64(i)
+		if first, last := t4.bounds(i); last >= a|0xffff && uint32(t4.list(i)) < maxLists4 {
+			t4.jump[j] |= jumpWhole | uint64(scope32(a, first, last))<<56 | uint64(t4.list(i))<<32
+		}
 	}
-	t4.jump[1<<16] = uint32(len(t4.ranges) - 1)
+	t4.jump[1<<16] = uint64(len(t4.ranges) - 1)
 	return t4
 }
 
@@ -49,7 +65,7 @@ func (t *table4) len() int           { return len(t.ranges) }
 // find returns the index of the range holding a.
 func (t *table4) find(a uint32) int {
 	j := a >> 16
-	lo, hi := int(t.jump[j]), int(t.jump[j+1])+1
+	lo, hi := int(uint32(t.jump[j])), int(uint32(t.jump[j+1]))+1
 	key := uint64(a)<<32 | 0xffffffff
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
@@ -64,6 +80,9 @@ func (t *table4) find(a uint32) int {
 
 // lookup returns the list of a and its scope in IPv4 bits.
 func (t *table4) lookup(a uint32) (int32, int) {
+	if e := t.jump[a>>16]; e&jumpWhole != 0 {
+		return int32(e >> 32 & (maxLists4 - 1)), int(e >> 56 & 0x7f)
+	}
 	i := t.find(a)
 	first, last := t.bounds(i)
 	return t.list(i), scope32(a, first, last)
@@ -99,4 +118,12 @@ func splitTables(t *table) (*table, *table4) {
 		t.dropV4()
 	}
 	return t, t4
+}
+
+// listOf returns the list of a.
+func (t *table4) listOf(a uint32) int32 {
+	if e := t.jump[a>>16]; e&jumpWhole != 0 {
+		return int32(e >> 32 & (maxLists4 - 1))
+	}
+	return t.list(t.find(a))
 }
