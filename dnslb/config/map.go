@@ -53,13 +53,20 @@ func (t *mapTOML) build(v *validator, c *Config, name string) *Map {
 	}
 	if t.NetsFile != "" {
 		path := c.Path(t.NetsFile)
-		src, err := os.ReadFile(path)
+		src, err := readNetsFile(path)
 		if err != nil {
-			v.errorf(m.At+".nets_file", "%s cannot be read: %v", path, plainErr(err))
+			v.errorf(m.At+".nets_file", "%v", err)
 		} else if nets, err := geo.ParseNets(path, src); err != nil {
-			v.errs = append(v.errs, err) // FILE:LINE of the nets file
+			v.errorf(m.At+".nets_file", "%v", err) // the nets file's line follows the config's
 		} else {
 			spec.Nets = append(spec.Nets, nets...)
+		}
+	}
+	if m.DB != "" {
+		// maxminddb maps the file: a FIFO would block, a device map nothing.
+		if st, err := os.Stat(m.DB); err == nil && !st.Mode().IsRegular() {
+			v.errorf(m.At+".geoip_db", "%s is not a regular file: name a MaxMind DB file (.mmdb)", m.DB)
+			return m
 		}
 	}
 	for _, k := range sortedKeys(t.Nets) {
@@ -143,6 +150,27 @@ func mapHint(maps map[string]*Map) string {
 		return ": add a [map.NAME] table"
 	}
 	return " (defined: " + strings.Join(sortedKeys(maps), ", ") + ")"
+}
+
+// maxNetsFile bounds a nets file: a device named by mistake must not hang
+// or exhaust the server.
+const maxNetsFile = 256 << 20
+
+func readNetsFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s cannot be read: %v", path, plainErr(err))
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	case st.Size() > maxNetsFile:
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, maxNetsFile>>20)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot be read: %v", path, plainErr(err))
+	}
+	return b, nil
 }
 
 // plainErr drops the path an *os.PathError repeats.
