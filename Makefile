@@ -4,11 +4,21 @@ GO      ?= go
 BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
-# resolver for the end-to-end delegation test.
-TEST_PKGS := dnsutils chromium nsd unbound
-TEST_CMDS := dig chromium nsd unbound
+# resolver for the end-to-end delegation test, dnsperf for the upgrade test.
+TEST_PKGS := dnsutils chromium nsd unbound dnsperf
+TEST_CMDS := dig chromium nsd unbound dnsperf
 
-.PHONY: build run test vet tools bench fuzz soak clean screenshot scale geoscale
+# make install: where the binary and the systemd unit go (DESTDIR stages).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= /etc/systemd/system
+PKGFILES := cmd/dnslb-package/files
+# make deb: a Debian version (from the last commit unless given) and output.
+DEB_VERSION ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null)
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+DEB_OUT     ?= dnslb_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: build run test vet tools bench fuzz soak clean screenshot scale install deb geoscale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnslb
@@ -37,7 +47,7 @@ test: tools vet
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	DNSLB_CMD='$(BIN) -config testdata/bench/dnslb.toml' ../shared/bench/compare.sh
+	DNSLB_CMD='$(BIN) -config testdata/bench/dnslb.toml' testdata/bench/compare.sh
 
 # Each fuzz target for FUZZTIME; `make test` runs their seed corpora.
 FUZZTIME ?= 1m
@@ -51,7 +61,26 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNets$$' -fuzztime $(FUZZTIME) ./dnslb/geo
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) $(BIN)-deb
+
+# Installs the binary, the systemd unit, /etc/dnslb with the example config
+# (an existing one is kept), and runs the package's postinst: the dnslb
+# system user, /var/lib/dnslb and a random admin token readable by dnslb
+# only. With DESTDIR, everything is staged there and the user, ownership
+# and systemd are left to the target host.
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/dnslb
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/dnslb
+	sed 's|@BINDIR@|$(BINDIR)|g' $(PKGFILES)/dnslb.service > $(DESTDIR)$(UNITDIR)/dnslb.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/dnslb.service
+	test -e $(DESTDIR)/etc/dnslb/dnslb.toml || install -m 0644 $(PKGFILES)/dnslb.toml $(DESTDIR)/etc/dnslb/dnslb.toml
+	DNSLB_ROOT='$(DESTDIR)' sh $(PKGFILES)/postinst configure
+
+# A Debian package of the same layout (binary in /usr/bin), built with nfpm
+# by cmd/dnslb-package.
+deb:
+	$(GO) build -ldflags '-s -w -X main.version=$(DEB_VERSION)' -o $(BIN)-deb ./cmd/dnslb
+	$(GO) run ./cmd/dnslb-package -bin $(BIN)-deb -version '$(DEB_VERSION)' -arch $(DEB_ARCH) -out '$(DEB_OUT)'
 
 # Refreshes the status page screenshot the README shows.
 screenshot: tools

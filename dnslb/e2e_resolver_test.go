@@ -31,7 +31,9 @@ const (
 	e2eMinTTL   = 1  // the pool's min_ttl (the default)
 )
 
-var e2eBackends = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"}
+// The backends live in 127.0.4.0/24, away from the 127.0.0.11-13:8080 the
+// README's Quick start has users start.
+var e2eBackends = []string{"127.0.4.11", "127.0.4.12", "127.0.4.13", "127.0.4.14"}
 
 // The bar, from issue 8: "gdnsd 3.8 in exactly this setup measured 5 s to
 // withdraw and 6–7 s to restore. dnslb must do no worse".
@@ -627,14 +629,14 @@ func requireFree(t *testing.T, udp, tcp []string) {
 	for _, a := range udp {
 		pc, err := net.ListenPacket("udp", a)
 		if err != nil {
-			t.Fatalf("udp %s is not available (taken? see `ss -lunp`; port 53 needs root): %v", a, err)
+			t.Fatalf("%s needs udp %s, which is not available (taken? see `ss -lunp`; port 53 needs root). It runs dnslb, NSD and Unbound on %s, %s and %s and backends on %s, port 8080: %v", t.Name(), a, e2eDNSLB, e2eParent, e2eResolver, strings.Join(e2eBackends, ", "), err)
 		}
 		pc.Close()
 	}
 	for _, a := range append(slices.Clone(udp), tcp...) {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
-			t.Fatalf("tcp %s is not available (taken? see `ss -ltnp`; port 53 needs root): %v", a, err)
+			t.Fatalf("%s needs tcp %s, which is not available (taken? see `ss -ltnp`; port 53 needs root). It runs dnslb, NSD and Unbound on %s, %s and %s and backends on %s, port 8080: %v", t.Name(), a, e2eDNSLB, e2eParent, e2eResolver, strings.Join(e2eBackends, ", "), err)
 		}
 		ln.Close()
 	}

@@ -55,6 +55,7 @@ func (s *Server) httpHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/status", s.handleStatusJSON)
 	mux.HandleFunc("POST /api/v1/reload", s.admin(s.handleReload))
+	mux.HandleFunc("POST /api/v1/upgrade", s.admin(s.handleUpgrade))
 	mux.HandleFunc("POST /api/v1/pools/{pool}/members/{member}/override", s.admin(s.handleOverride))
 	return mux
 }

@@ -67,6 +67,7 @@ func newMetrics(s *Server) *metrics {
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
 	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused)
+	registerBuildInfo(s.registry, s.opts.Version, s.opts.Revision)
 	// The registry may be shared (tests); Go and process collectors once.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

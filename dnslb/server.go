@@ -28,9 +28,11 @@ type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
 	Registry  *prometheus.Registry // default a new registry, served on /metrics
-	Version   string               // reported by metrics and the API
+	Version   string               // reported by metrics (dnslb_build_info) and the API
+	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
 	CacheSize int                  // answers kept per snapshot, default 65536
+	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -48,7 +50,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu  sync.Mutex // one reload at a time
+	upgradeMu sync.Mutex // one upgrade at a time
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -58,8 +61,11 @@ type Server struct {
 	tcpLns   []*net.TCPListener
 	httpLn   net.Listener
 	ready    atomic.Bool // listeners serving
-	tcpSlots chan struct{}
-	shares   shareSampler
+	// handingOver: a new process has taken the sockets over; stop reading
+	// them without shutting them down, and let TCP clients finish.
+	handingOver atomic.Bool
+	tcpSlots    chan struct{}
+	shares      shareSampler
 }
 
 // New reads the config, restores overrides from the state file, builds the
@@ -90,6 +96,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
 	})
 	if err := s.states.load(cfg.Server.StateFile); err != nil {
+		return nil, err
+	}
+	if err := s.restoreHandover(); err != nil {
 		return nil, err
 	}
 	s.clock.set()
@@ -160,7 +169,7 @@ func (s *Server) bind(cfg *config.Config) error {
 		for attempt := 0; attempt < 20; attempt++ {
 			var socks []*udpSocket
 			var ln *net.TCPListener
-			socks, ln, err = listenAddr(ap, workers)
+			socks, ln, err = s.openAddr(ap.String(), ap, workers)
 			if err == nil {
 				s.udpConns = append(s.udpConns, socks...)
 				s.tcpLns = append(s.tcpLns, ln)
@@ -175,7 +184,7 @@ func (s *Server) bind(cfg *config.Config) error {
 		}
 	}
 	if cfg.Server.HTTP.IsValid() {
-		ln, err := net.Listen("tcp", cfg.Server.HTTP.String())
+		ln, err := s.listenHTTP(cfg.Server.HTTP.String())
 		if err != nil {
 			return fmt.Errorf("listen http %s: %w", cfg.Server.HTTP, err)
 		}
@@ -216,7 +225,9 @@ func listenAddr(ap netip.AddrPort, workers int) ([]*udpSocket, *net.TCPListener,
 
 func (s *Server) closeListeners() {
 	for _, c := range s.udpConns {
-		c.Close()
+		if !s.handingOver.Load() { // the new process reads these sockets now
+			c.Close()
+		}
 	}
 	for _, l := range s.tcpLns {
 		l.Close()
@@ -272,8 +283,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	s.log.Info("dnslb serving", "dns", fmt.Sprint(s.DNSAddrs()), "http", s.HTTPAddr(), "config", s.cfgPath, "version", s.opts.Version)
+	s.signalReady()
 	select {
 	case <-ctx.Done():
+	case <-s.exiting():
+		s.handingOver.Store(true)
 	case err := <-httpDone:
 		if err != nil {
 			s.log.Error("http server failed", "err", err)
@@ -315,7 +329,7 @@ func (s *Server) reload() error {
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
 	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
-		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart", "config", s.cfgPath)
+		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

@@ -43,7 +43,7 @@ func (s *Server) serveTCP(ctx context.Context, l *net.TCPListener) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-s.tcpSlots }()
-			stop := context.AfterFunc(ctx, func() { c.Close() })
+			stop := context.AfterFunc(ctx, func() { s.endConn(c) })
 			defer stop()
 			s.serveConn(c, c.RemoteAddr().(*net.TCPAddr).AddrPort())
 			c.Close()
@@ -63,7 +63,7 @@ func (s *Server) serveConn(c net.Conn, src netip.AddrPort) {
 	msg := make([]byte, 65535)
 	out := make([]byte, 0, 65537)
 	for range cfg.TCPMaxQueries {
-		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
+		_ = c.SetReadDeadline(time.Now().Add(s.idleTimeout(cfg.TCPIdleTimeout)))
 		if _, err := r.Peek(1); err != nil {
 			return // idle timeout, or the client closed
 		}

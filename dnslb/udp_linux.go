@@ -84,6 +84,11 @@ func openUDP(ap netip.AddrPort) (*udpSocket, error) {
 	if err != nil {
 		return fail(err)
 	}
+	return adoptUDP(fd, ap, got), nil
+}
+
+// adoptUDP wraps a bound socket; got is its getsockname(2).
+func adoptUDP(fd int, ap netip.AddrPort, got unix.Sockaddr) *udpSocket {
 	s := &udpSocket{fd: fd, local: ap}
 	switch g := got.(type) {
 	case *unix.SockaddrInet4:
@@ -91,7 +96,7 @@ func openUDP(ap netip.AddrPort) (*udpSocket, error) {
 	case *unix.SockaddrInet6:
 		s.local = netip.AddrPortFrom(ap.Addr(), uint16(g.Port))
 	}
-	return s, nil
+	return s
 }
 
 func (s *udpSocket) LocalAddrPort() netip.AddrPort { return s.local }
@@ -203,10 +208,10 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 			lastYield = now
 		}
 		n, err := b.read(sock.fd)
-		if ctx.Err() != nil {
-			return
-		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue // the wake-up timeout: look at ctx again
 			}
@@ -231,6 +236,12 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 		}
 		if k > 0 {
 			b.flush(sock.fd, k)
+		}
+		// Checked after answering what was read: at an upgrade the socket
+		// stays open for the new process and every datagram taken off it
+		// here must be answered here.
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }

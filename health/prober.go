@@ -50,6 +50,9 @@ type Prober struct {
 	targets map[Key]*Target
 	sorted  []*Target
 	queue   queue
+	// restored holds states handed over by a previous process (Restore)
+	// for targets not yet created.
+	restored map[Key]Saved
 }
 
 // maxFirstSpread bounds the jittered delay of a new target's first probe.
@@ -150,7 +153,9 @@ func (p *Prober) addLocked(k Key, c *Check, now time.Time) *Target {
 		t.next = now.Add(time.Duration(p.rnd.Float64() * float64(spread)))
 	}
 	p.queue.push(t)
-	p.unprobed.Add(1)
+	if !p.restoreLocked(t) {
+		p.unprobed.Add(1)
+	}
 	t.mu.Lock()
 	p.updateChangeAtLocked(t)
 	t.mu.Unlock()

@@ -6,8 +6,10 @@
 //	dnslb -config dnslb.toml -locate 81.2.69.0/24
 //	                                  where each geo pool sends that client, and why
 //	dnslb -version
+//	dnslb ctl [-config FILE] [-json] status|drain|undrain|force-up|force-down|reload|upgrade
 //
-// SIGHUP reloads the config; SIGTERM and SIGINT stop the server gracefully.
+// SIGHUP reloads the config; SIGUSR2 replaces the binary without dropping a
+// query; SIGTERM and SIGINT stop the server gracefully.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -42,12 +45,16 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return runCtl(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("dnslb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
 	locate := fs.String("locate", "", "ADDRESS[/PREFIX]: print, for every geo pool, the client's location, datacenter list, network and ECS scope, and what would be served now (after probing the members), and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	pidFile := fs.String("pidfile", "", "write the PID here once serving (again by each upgraded process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -70,23 +77,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion()})
+	upg, err := upgrade.New(upgrade.Options{PIDFile: *pidFile})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer upg.Stop()
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				_ = srv.Reload() // logged and counted by the server; the old config keeps serving
+			case sig := <-sigs:
+				// Both logged by the server; on failure the running config
+				// or binary keeps serving.
+				if sig == syscall.SIGUSR2 {
+					_ = srv.Upgrade()
+				} else {
+					_ = srv.Reload()
+				}
 			}
 		}
 	}()
@@ -95,6 +114,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// buildRevision is the VCS revision the binary was built from, "" if unknown.
+func buildRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
 
 func buildVersion() string {
