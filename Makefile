@@ -4,9 +4,11 @@ GO      ?= go
 BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
-# resolver for the end-to-end delegation test, dnsperf for the upgrade test.
-TEST_PKGS := dnsutils chromium nsd unbound dnsperf
-TEST_CMDS := dig chromium nsd unbound dnsperf
+# resolver for the end-to-end delegation test, dnsperf for the upgrade test,
+# python3 for the example backend, and the update clients of BIND (nsupdate,
+# in dnsutils) and Knot (knsupdate).
+TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3 knot-dnsutils
+TEST_CMDS := dig chromium nsd unbound dnsperf python3 nsupdate knsupdate
 
 # make install: where the binary and the systemd unit go (DESTDIR stages).
 PREFIX  ?= /usr/local
@@ -59,6 +61,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNets$$' -fuzztime $(FUZZTIME) ./dnslb/geo
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dnslb/journal
+	$(GO) test -run '^$$' -fuzz '^FuzzUpdate$$' -fuzztime $(FUZZTIME) ./dnslb/update
 
 clean:
 	rm -f $(BIN) $(BIN)-deb

@@ -1,72 +1,47 @@
 package dnslb
 
-import (
-	"sort"
-	"time"
-)
-
-// fastest (least response time) orders eligible members by the smoothed
-// round-trip time of their health checks; members without a measurement
-// come last, in configured order.
+// fastest (least response time) draws each answer's first member with a
+// probability falling as the smoothed round-trip time of its health checks
+// rises (see proportional.go); members not yet measured count as the pool's
+// mean.
 type fastest struct{}
 
 func (fastest) live() bool { return true }
 
 func (fastest) prepare(f *family, v *view) {
-	rtt := func(i int) time.Duration {
-		if t := f.members[i].target; t != nil {
-			return t.RTT()
+	prepareProportional(f, v, nil, func(m *member) (float64, bool) {
+		if m.target == nil {
+			return 0, false
 		}
-		return 0
-	}
-	sortKnownFirst(v, func(i int) (float64, bool) { r := rtt(i); return float64(r), r > 0 })
+		r := m.target.RTT()
+		return float64(r), r > 0
+	})
 }
 
-func (fastest) order(dst []int, _ *family, v *view, _ client) ([]int, uint8) {
-	return append(dst, v.order...), 0
+func (fastest) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
+	return orderProportional(dst, f, v), 0
 }
 
-// leastLoad orders eligible members by the load they report in their HTTP
-// health-check responses (the check's load_header); members reporting none
-// come last, in configured order.
-type leastLoad struct{}
+// leastLoad (least connections, least bandwidth, or any figure a backend
+// reports in its HTTP health-check responses: the check's load_header) draws
+// each answer's first member with a probability falling as its load rises,
+// or, with watermarks, as NS1's shed_load does (see proportional.go).
+// Members reporting none count as the pool's mean.
+type leastLoad struct {
+	shed *watermarks // nil: no load_low/load_high
+}
 
 func (leastLoad) live() bool { return true }
 
-func (leastLoad) prepare(f *family, v *view) {
-	sortKnownFirst(v, func(i int) (float64, bool) {
-		if t := f.members[i].target; t != nil {
-			return t.Load()
+func (l leastLoad) prepare(f *family, v *view) {
+	prepareProportional(f, v, l.shed, func(m *member) (float64, bool) {
+		if m.target == nil {
+			return 0, false
 		}
-		return 0, false
+		return m.target.Load()
 	})
 }
 
-func (leastLoad) order(dst []int, _ *family, v *view, _ client) ([]int, uint8) {
-	return append(dst, v.order...), 0
-}
-
-// sortKnownFirst sets v.order to the eligible members by ascending figure,
-// those without one last; ties keep configured order.
-func sortKnownFirst(v *view, figure func(int) (float64, bool)) {
-	type entry struct {
-		i     int
-		x     float64
-		known bool
-	}
-	es := make([]entry, len(v.eligible))
-	for k, i := range v.eligible {
-		x, ok := figure(i)
-		es[k] = entry{i, x, ok}
-	}
-	sort.SliceStable(es, func(a, b int) bool {
-		if es[a].known != es[b].known {
-			return es[a].known
-		}
-		return es[a].known && es[a].x < es[b].x
-	})
-	v.order = make([]int, len(es))
-	for k, e := range es {
-		v.order[k] = e.i
-	}
+func (leastLoad) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
+	return orderProportional(dst, f, v), 0
 }

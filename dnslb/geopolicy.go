@@ -120,7 +120,7 @@ func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8)
 
 // newGeoSet splits family f of a geo pool by datacenter; dcOf names each
 // member's datacenter, in f.members order.
-func newGeoSet(f *family, m *geo.Map, dcOf []string, within config.Policy) *geoSet {
+func newGeoSet(f *family, m *geo.Map, dcOf []string, pc *config.Pool) *geoSet {
 	gs := &geoSet{m: m, dcOf: make([]int, len(f.members))}
 	byName := map[string]int{}
 	for i, name := range dcOf {
@@ -130,9 +130,9 @@ func newGeoSet(f *family, m *geo.Map, dcOf []string, within config.Policy) *geoS
 			byName[name] = d
 			gs.names = append(gs.names, name)
 			gs.dcs = append(gs.dcs, &family{
-				pool: f.pool, qtype: f.qtype, members: f.members, policy: newPolicy(within), answers: f.answers,
+				pool: f.pool, qtype: f.qtype, members: f.members, policy: policyOf(pc.Within, pc), answers: f.answers,
 				ttl: f.ttl, minTTL: f.minTTL, minHealthy: f.minHealthy, prefix4: f.prefix4, prefix6: f.prefix6,
-				health: f.health, equalWeights: true, whenAllDown: allDownServeAll,
+				health: f.health, equalWeights: true, whenAllDown: allDownServeAll, fastReturn: f.fastReturn,
 			})
 			gs.members = append(gs.members, nil)
 		}

@@ -17,7 +17,11 @@ type policy interface {
 	live() bool
 }
 
-func newPolicy(p config.Policy) policy {
+func newPolicy(pc *config.Pool) policy { return policyOf(pc.Policy, pc) }
+
+// policyOf is policy p with pc's settings: a geo pool's within is built
+// with it.
+func policyOf(p config.Policy, pc *config.Pool) policy {
 	switch p {
 	case config.Weighted:
 		return weighted{}
@@ -28,7 +32,11 @@ func newPolicy(p config.Policy) policy {
 	case config.Fastest:
 		return fastest{}
 	case config.LeastLoad:
-		return leastLoad{}
+		l := leastLoad{}
+		if pc.Shed != nil {
+			l.shed = &watermarks{low: pc.Shed.Low, high: pc.Shed.High}
+		}
+		return l
 	case config.All:
 		return all{}
 	}

@@ -112,6 +112,14 @@ const lbNegSOA = "lb.test. 60 IN SOA ns1.lb.test. hostmaster.lb.test. 1 3600 600
 // none. Every target is probed before the first query.
 func startPolicyServer(t testing.TB) *testServer {
 	t.Helper()
+	ts, _ := startPolicyServerProbe(t)
+	return ts
+}
+
+// startPolicyServerProbe is startPolicyServer, with the fake probe whose
+// figures a test may change.
+func startPolicyServerProbe(t testing.TB) (*testServer, *fakeProbe) {
+	t.Helper()
 	probe := newFakeProbe()
 	probe.set("192.0.2.50", fakeFigures{rtt: 30 * time.Millisecond})
 	probe.set("192.0.2.51", fakeFigures{rtt: 10 * time.Millisecond})
@@ -123,7 +131,7 @@ func startPolicyServer(t testing.TB) *testServer {
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
-	return ts
+	return ts, probe
 }
 
 // poolQuery asks qname/qtype over netw, edit changing the query first, and
@@ -239,16 +247,6 @@ func TestPolicyWire(t *testing.T) {
 			}
 			if got := answer(t, netw, "h.lb.test.", dns.TypeAAAA, 30); len(got) != 1 || !strings.HasPrefix(got[0], "2001:db8::4") {
 				t.Errorf("AAAA %v", got)
-			}
-		}},
-		{"fastest orders by round-trip time", func(t *testing.T, netw string) {
-			if got, want := answer(t, netw, "fast.lb.test.", dns.TypeA, 30), []string{"192.0.2.51", "192.0.2.52", "192.0.2.50"}; !slices.Equal(got, want) {
-				t.Errorf("%v, want %v", got, want)
-			}
-		}},
-		{"least_load orders by load, none last", func(t *testing.T, netw string) {
-			if got, want := answer(t, netw, "load.lb.test.", dns.TypeA, 30), []string{"192.0.2.61", "192.0.2.60", "192.0.2.62"}; !slices.Equal(got, want) {
-				t.Errorf("%v, want %v", got, want)
 			}
 		}},
 		{"all in configured order", func(t *testing.T, netw string) {
@@ -424,5 +422,54 @@ func TestPolicyWireHashSpread(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Errorf("64 subnets reached %d of 4 members", len(seen))
+	}
+}
+
+// TestPolicyWireShares: over UDP and TCP, fastest's and least_load's answers
+// list first each member in the share its figures give (weight × 1/(figure
+// + half the mean), members without one at the mean), the rest following by
+// figure; when the reported loads change, the shares follow.
+func TestPolicyWireShares(t *testing.T) {
+	ts, probe := startPolicyServerProbe(t)
+	const n = 1000
+	firsts := func(t *testing.T, netw, qname string, rank []string) map[string]int {
+		t.Helper()
+		out := map[string]int{}
+		for range n {
+			got := addrsIn(t, ts.poolQuery(t, netw, qname, dns.TypeA, nil).Answer, qname, 30)
+			if want := rotateAddrs(rank, slices.Index(rank, got[0])); !slices.Equal(got, want) {
+				t.Fatalf("%v, want the members by figure rotating from the first: %v", got, want)
+			}
+			out[got[0]]++
+		}
+		return out
+	}
+	for _, netw := range []string{"udp", "tcp"} {
+		t.Run(netw+"/fastest", func(t *testing.T) { // 30, 10, 20 ms: mean 20
+			got := firsts(t, netw, "fast.lb.test.", []string{"192.0.2.51", "192.0.2.52", "192.0.2.50"})
+			checkShares(t, got, n, map[string]float64{"192.0.2.50": 1 / 40.0, "192.0.2.51": 1 / 20.0, "192.0.2.52": 1 / 30.0})
+		})
+		t.Run(netw+"/least_load", func(t *testing.T) { // 5, 1, none (the mean, 3)
+			got := firsts(t, netw, "load.lb.test.", []string{"192.0.2.61", "192.0.2.60", "192.0.2.62"})
+			checkShares(t, got, n, map[string]float64{"192.0.2.60": 1 / 6.5, "192.0.2.61": 1 / 2.5, "192.0.2.62": 1 / 4.5})
+		})
+	}
+	// New loads: 1, 9, none (the mean, 5; last in the order). The order is
+	// refreshed within refreshEvery.
+	probe.set("192.0.2.60", fakeFigures{load: 1})
+	probe.set("192.0.2.61", fakeFigures{load: 9})
+	for _, tg := range ts.prober.Targets() {
+		ts.prober.CheckNow(context.Background(), tg)
+	}
+	rank := []string{"192.0.2.60", "192.0.2.61", "192.0.2.62"} // no rotation of the old order
+	waitFor(t, 10*time.Second, "the new loads", func() bool {
+		got := addrsIn(t, ts.poolQuery(t, "udp", "load.lb.test.", dns.TypeA, nil).Answer, "load.lb.test.", 30)
+		return slices.Equal(got, rotateAddrs(rank, slices.Index(rank, got[0])))
+	})
+	for _, netw := range []string{"udp", "tcp"} {
+		t.Run(netw+"/least_load after the change", func(t *testing.T) {
+			got := firsts(t, netw, "load.lb.test.", rank)
+			checkShares(t, got, n, map[string]float64{"192.0.2.60": 1 / 3.5, "192.0.2.61": 1 / 11.5, "192.0.2.62": 1 / 7.5})
+		})
 	}
 }

@@ -50,10 +50,12 @@ type family struct {
 	prefix4      int     // hash: client prefix lengths
 	prefix6      int
 	equalWeights bool    // hash: every member has the same weight
+	fastReturn   bool    // a member coming back shortens the TTL (fast_return)
 	geo          *geoSet // geo: the map and the datacenters
 
 	health healthSource
 	turn   atomic.Uint64 // rotation counter of round_robin, weighted, failover
+	draw   drawSource    // randomness of fastest and least_load
 	view   atomic.Pointer[view]
 	mu     sync.Mutex // serializes view rebuilds; queries never wait on it for long
 }
@@ -172,20 +174,25 @@ func (f *family) selectMembers(dst []int, c client, now int64) selection {
 		if fam.whenAllDown != allDownFallback || fam.fallback == nil || hops > 8 {
 			return selection{fam: fam, ttl: fam.minTTL}
 		}
-		// The answer changes as soon as a member of this family comes back.
+		// A stopgap: the answer changes as soon as a member of this family
+		// comes back.
 		earliest = fam.earliestChange(v.down, earliest)
 		fam = fam.fallback
 	}
 }
 
 // adaptiveTTL is the configured TTL, shortened so that the answer expires no
-// later than the moment its health facts could change: when a listed member
-// could go down, or a member left out because it is down could come back.
-// earliest is such a moment already known (-1: none), e.g. of a pool that
-// fell back to this one.
+// later than the earliest moment a listed member could be withdrawn: an
+// answer is wrong when it lists a member that went down, not when it leaves
+// out one that came back, which waits for the TTL. Returns shorten it too
+// when the pool asks (fast_return) or the answer is a stopgap (every member
+// down, served anyway). earliest is a moment already known (-1: none), e.g.
+// when a pool that fell back to this one could recover.
 func (f *family) adaptiveTTL(v *view, listed []int, earliest, now int64) uint32 {
 	earliest = f.earliestChange(listed, earliest)
-	earliest = f.earliestChange(v.down, earliest)
+	if f.fastReturn || v.allDown {
+		earliest = f.earliestChange(v.down, earliest)
+	}
 	ttl := f.ttl
 	if earliest >= 0 {
 		left := (earliest - now) / int64(time.Second) // whole seconds, rounded down

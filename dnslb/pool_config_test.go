@@ -53,6 +53,18 @@ func TestPoolConfigErrors(t *testing.T) {
 		{"hash prefix", poolErrorZone + pool("www.lb.test.", "policy = \"hash\"\nhash_prefix_v4 = 33\n"), []string{"pool[0].hash_prefix_v4: 33: use 1-32"}},
 		{"negative weight", poolErrorZone + "[[pool]]\nname = \"www.lb.test.\"\nmembers = [{ address = \"192.0.2.10\", weight = -1 }]\n", []string{"pool[0].members[0].weight: -1"}},
 		{"policy least_load", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\n"), nil},
+		{"watermarks", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 0\nload_high = 0.8\nfast_return = true\n"), nil},
+		{"watermarks on another policy", poolErrorZone + pool("www.lb.test.", "policy = \"fastest\"\nload_high = 80\n"),
+			[]string{`pool[0].load_high: only policy = "least_load" uses load_low and load_high`}},
+		{"one watermark", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 50\n"),
+			[]string{"pool[0].load_low: set both load_low and load_high, e.g. load_low = 50, load_high = 100"}},
+		{"watermarks reversed", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 50\nload_high = 50\n"),
+			[]string{"pool[0].load_high: 50: use more than load_low (50)"}},
+		{"negative watermark", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = -1\nload_high = 5\n"),
+			[]string{"pool[0].load_low: -1: use 0 or more"}},
+		{"watermark not a number", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 1\nload_high = inf\n"),
+			[]string{"pool[0].load_low: use plain numbers, not nan or inf"}},
+		{"fast_return is a boolean", poolErrorZone + pool("www.lb.test.", "fast_return = \"yes\"\n"), []string{"fast_return"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

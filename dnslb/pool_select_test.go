@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/health"
 )
 
 // TestPoolWhenAllDown: with no eligible member a pool serves every member
@@ -133,9 +134,9 @@ func TestPoolAdaptiveTTLFast(t *testing.T) {
 }
 
 // TestPoolAdaptiveTTL: an answer's TTL is the pool's ttl, cut to when its
-// health facts could next change (a listed member going down, a member
-// left out because it is down coming back, a pool fallen back from
-// recovering), never below min_ttl. Before any probe, ChangeAt is the
+// health facts could next change (a listed member going down; a member left
+// out because it is down coming back only with fast_return or when every
+// member is down; a pool fallen back from recovering), never below min_ttl. Before any probe, ChangeAt is the
 // first probe (due now) plus one interval per further result needed: an up
 // member with fall 3 could go down in 2 intervals, a down one with rise 2
 // come back in 1.
@@ -156,7 +157,8 @@ func TestPoolAdaptiveTTL(t *testing.T) {
 		{name: "whole seconds, rounded down", pool: "ttl = 30\ncheck = \"slow\"\n" + memberList("192.0.2.10", "192.0.2.11 check=quick"), after: 2500 * time.Millisecond, want: 5},
 		{name: "change overdue: min_ttl", pool: "ttl = 30\nmin_ttl = 2\ncheck = \"slow\"\n" + memberList("192.0.2.10"), after: time.Minute, want: 2},
 		{name: "change overdue, default min_ttl 1", pool: "ttl = 30\ncheck = \"slow\"\n" + memberList("192.0.2.10"), after: time.Minute, want: 1},
-		{name: "a down member could come back in 4s", pool: "ttl = 30\ncheck = \"slow\"\n" + memberList("192.0.2.10", "192.0.2.11 check=quickdown"), want: 4},
+		{name: "a down member coming back waits for the ttl", pool: "ttl = 30\ncheck = \"slow\"\n" + memberList("192.0.2.10", "192.0.2.11 check=quickdown"), want: 30},
+		{name: "fast_return: a down member could come back in 4s", pool: "ttl = 30\nfast_return = true\ncheck = \"slow\"\n" + memberList("192.0.2.10", "192.0.2.11 check=quickdown"), want: 4},
 		{name: "eligible but not listed: no bound", pool: "ttl = 30\npolicy = \"all\"\nanswers = 1\ncheck = \"slow\"\n" + memberList("192.0.2.10", "192.0.2.11 check=quick"), want: 30},
 		{name: "an override decides: no bound", pool: "ttl = 30\ncheck = \"quick\"\n" + memberList("192.0.2.10"),
 			setup: func(fx *poolFixture) { fx.override("p.lb.test.", overrideUp, "192.0.2.10") }, want: 30},
@@ -193,6 +195,62 @@ func TestPoolAdaptiveTTL(t *testing.T) {
 			}
 			if sel.ttl != tc.want {
 				t.Errorf("ttl %d, want %d", sel.ttl, tc.want)
+			}
+		})
+	}
+}
+
+// TestPoolTTLMemberStates: the TTLs a pool serves while a member is up,
+// counting failures, dead for a long time, coming back and flapping. A
+// listed member bounds the TTL by its possible withdrawal; a dead one does
+// not, unless fast_return. Both members: interval = fast_interval = 4 s,
+// fall 3, rise 2, probed off schedule (so the next probe stays due now):
+// an up member could go down in (fall − failures − 1) × 4 s.
+func TestPoolTTLMemberStates(t *testing.T) {
+	steps := []struct {
+		name       string
+		results    []bool // probe results of 192.0.2.11 before the query
+		listed     int
+		want, fast uint32 // TTL by default, with fast_return
+	}{
+		{name: "all up", listed: 2, want: 8, fast: 8},
+		{name: "one failure", results: []bool{false}, listed: 2, want: 4, fast: 4},
+		{name: "two failures: the deciding probe is due", results: []bool{false}, listed: 2, want: 1, fast: 1},
+		{name: "down", results: []bool{false}, listed: 1, want: 8, fast: 4},
+		{name: "dead for a long time", results: slices.Repeat([]bool{false}, 500), listed: 1, want: 8, fast: 4},
+		{name: "one success while down", results: []bool{true}, listed: 1, want: 8, fast: 1},
+		{name: "back up", results: []bool{true}, listed: 2, want: 8, fast: 8},
+		{name: "flap: a failure", results: []bool{false}, listed: 2, want: 4, fast: 4},
+		{name: "flap: a success resets the count", results: []bool{true}, listed: 2, want: 8, fast: 8},
+		{name: "flap: down again", results: []bool{false, false, false}, listed: 1, want: 8, fast: 4},
+		{name: "flap: a success, a failure", results: []bool{true, false}, listed: 1, want: 8, fast: 4},
+		{name: "flap: up again", results: []bool{true, true}, listed: 2, want: 8, fast: 8},
+	}
+	checks := "[check.c]\ntype = \"tcp\"\nport = 9\ninterval = \"4s\"\nfast_interval = \"4s\"\nrise = 2\nfall = 3\n"
+	for _, fastReturn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fast_return=%v", fastReturn), func(t *testing.T) {
+			probe := newFakeProbe()
+			fx := newPoolFixture(t, checks+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\nttl = 30\ncheck = \"c\"\nfast_return = %v\n", fastReturn)+memberList("192.0.2.10", "192.0.2.11"), probe)
+			var target *health.Target
+			for _, tg := range fx.prober.Targets() {
+				if tg.Key().Addr.String() == "192.0.2.11" {
+					target = tg
+				}
+			}
+			f := fx.family("p.lb.test.", dns.TypeA)
+			for _, st := range steps {
+				for _, ok := range st.results {
+					probe.set("192.0.2.11", fakeFigures{down: !ok})
+					fx.prober.CheckNow(context.Background(), target)
+				}
+				sel := f.selectMembers(nil, client{prefix: -1}, fixtureNow.UnixNano())
+				want := st.want
+				if fastReturn {
+					want = st.fast
+				}
+				if len(sel.members) != st.listed || sel.ttl != want {
+					t.Errorf("%s: %v with TTL %d, want %d members with TTL %d", st.name, selAddrs(sel), sel.ttl, st.listed, want)
+				}
 			}
 		})
 	}

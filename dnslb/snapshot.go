@@ -3,12 +3,14 @@ package dnslb
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -26,6 +28,10 @@ type snapshot struct {
 	queryLog   *queryLog // nil unless [log] queries
 	rrl        *rrl      // nil unless [rrl] responses_per_second
 	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
+	cacheSize  int
+	keyring    *tsig.Keyring
+	updates    map[string]*zoneUpdates // by origin: zones that take RFC 2136 updates
+	warnings   []string                // for the log once the snapshot is published
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
@@ -40,7 +46,7 @@ type targetSyncer interface {
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
 func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
-	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
+	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now(), cacheSize: cacheSize, keyring: cfg.Keys, updates: map[string]*zoneUpdates{}}
 	// Pools first: zones need to know which names are dynamic.
 	zonePools := map[int][]int{}
 	for i, pc := range cfg.Pools {
@@ -57,10 +63,12 @@ func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer
 			f := p.families[fi]
 			if f == nil {
 				f = &family{
-					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc.Policy),
+					pool: p, qtype: [2]uint16{dns.TypeA, dns.TypeAAAA}[fi], policy: newPolicy(pc),
 					answers: pc.Answers, ttl: pc.TTL, minTTL: pc.MinTTL, minHealthy: pc.MinHealthy, whenAllDown: pc.WhenAllDown,
 					prefix4: pc.HashPrefix4, prefix6: pc.HashPrefix6, health: hs, equalWeights: true,
+					fastReturn: pc.FastReturn,
 				}
+				f.draw.seed(rand.Uint64())
 				p.families[fi] = f
 			}
 			m := newMember(mc, states.get(p.name, mc.Addr), nil)
@@ -145,7 +153,11 @@ func (s *snapshot) buildZoneAt(cfg *config.Config, i int, pools []int, line func
 			}
 		}
 	}
-	return b.Build()
+	z, err := b.Build()
+	if err != nil || zc.Journal == "" {
+		return z, err
+	}
+	return s.replayJournal(z, zc)
 }
 
 // attachTargets registers every (check, address) with the prober, which
@@ -187,7 +199,7 @@ func (s *snapshot) buildGeo(p *pool) {
 				dcs = append(dcs, mc.Datacenter)
 			}
 		}
-		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg.Within)
-		f.policy = geoPolicy{inner: newPolicy(p.cfg.Within)}
+		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg)
+		f.policy = geoPolicy{inner: policyOf(p.cfg.Within, p.cfg)}
 	}
 }

@@ -62,7 +62,9 @@ type memberStatus struct {
 	Override      string    `json:"override"`
 	RTTMillis     float64   `json:"rtt_ms,omitempty"`
 	Load          *float64  `json:"load,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
+	LastError     string    `json:"last_error,omitempty"` // of the latest failed probe, kept after recovery
+	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+	ErrorCurrent  bool      `json:"last_error_current"` // down, or the latest probe failed: the error still applies
 	LastChange    time.Time `json:"last_change,omitzero"`
 	SinceChange   float64   `json:"since_change_seconds,omitempty"`
 	AnswersTotal  uint64    `json:"answers_first_total"`
@@ -120,6 +122,10 @@ func (s *Server) status() statusJSON {
 						ms.Load = &ts.Load
 					}
 					ms.LastError = ts.LastError
+					if !ts.LastErrorAt.IsZero() {
+						ms.LastErrorAt = ts.LastErrorAt.UTC()
+						ms.ErrorCurrent = !ts.Up || ts.ConsecutiveFail > 0
+					}
 					if !ts.LastChange.IsZero() {
 						ms.LastChange = ts.LastChange.UTC()
 						ms.SinceChange = now.Sub(ts.LastChange).Round(time.Second).Seconds()

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,8 +123,12 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 	if bg != "rgb(207, 34, 46)" {
 		t.Errorf("down badge colour %s, want red", bg)
 	}
-	if eval(`document.querySelector('tr[data-member="127.0.5.2"] .err').textContent`) == "" {
-		t.Error("no last error shown for the dead member")
+	errCell := func() (state, text string) {
+		return eval(`document.querySelector('tr[data-member="127.0.5.2"] .err').dataset.error || ""`),
+			eval(`document.querySelector('tr[data-member="127.0.5.2"] .err').textContent`)
+	}
+	if state, text := errCell(); state != "current" || !strings.Contains(text, " ago: health: ") {
+		t.Errorf("dead member's last error: %q %q, want current, with how long ago", state, text)
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -137,5 +142,17 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 		if err := os.WriteFile(*screenshot, shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// It comes back: the error is shown as past, not as current.
+	bs[1].restart()
+	deadline = time.Now().Add(15 * time.Second)
+	for healthOf("127.0.5.2") != "up" {
+		if time.Now().After(deadline) {
+			t.Fatal("the page did not show 127.0.5.2 up again after its refresh")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if state, text := errCell(); state != "past" || !strings.HasPrefix(text, "recovered; ") || !strings.Contains(text, " ago: health: ") {
+		t.Errorf("recovered member's last error: %q %q, want past", state, text)
 	}
 }

@@ -42,7 +42,8 @@ func probeHTTP(ctx context.Context, c *Check, addr netip.Addr) Result {
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	raw := conn // conn becomes the TLS client below: the callback keeps its own
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if c.Type == TypeHTTPS {
 		tc := tls.Client(conn, tlsConfig(c, addr))

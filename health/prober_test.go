@@ -187,8 +187,8 @@ func TestGenerationHooksAndLog(t *testing.T) {
 	}
 	st := tg.Status()
 	if st.Transitions != 2 || st.Probes != 6 || st.Failures != 3 || !st.LastChange.Equal(time.Unix(1e9+6, 0)) ||
-		st.LastReason != ReasonConnect || st.LastError != "fake: connection failed" {
-		t.Errorf("Status = %+v", st)
+		st.LastReason != ReasonConnect || st.LastError != "fake: connection failed" || !st.LastErrorAt.Equal(time.Unix(1e9+4, 0)) {
+		t.Errorf("Status = %+v (the last failure at +4s)", st)
 	}
 	if st.SmoothedRTT != time.Millisecond || st.LastRTT != time.Millisecond {
 		t.Errorf("RTT: smoothed %v last %v, want 1ms (successes only)", st.SmoothedRTT, st.LastRTT)

@@ -47,6 +47,7 @@ type Target struct {
 	probed      bool
 	lastErr     string
 	lastReason  string
+	lastErrAt   time.Time
 	lastRTT     time.Duration
 	lastProbe   time.Time
 	lastChange  time.Time
@@ -105,8 +106,9 @@ type Status struct {
 	Probed          bool // at least one probe has completed
 	ConsecutiveOK   int
 	ConsecutiveFail int
-	LastError       string // of the latest failed probe, kept after later successes
-	LastReason      string // likewise, one of the Reason* labels
+	LastError       string    // of the latest failed probe, kept after later successes
+	LastReason      string    // likewise, one of the Reason* labels
+	LastErrorAt     time.Time // when that probe ended; zero until a probe fails
 	LastRTT         time.Duration
 	SmoothedRTT     time.Duration
 	Load            float64
@@ -132,6 +134,7 @@ func (t *Target) Status() Status {
 		ConsecutiveFail: t.m.ConsecutiveFail(),
 		LastError:       t.lastErr,
 		LastReason:      t.lastReason,
+		LastErrorAt:     t.lastErrAt,
 		LastRTT:         t.lastRTT,
 		SmoothedRTT:     t.RTT(),
 		Load:            load,
@@ -164,6 +167,7 @@ func (t *Target) observe(r *Result, now time.Time) (changed bool) {
 		t.failures++
 		t.lastReason = r.Reason
 		t.lastErr = errText(r)
+		t.lastErrAt = now
 	}
 	// A failed probe says nothing of the load, a successful one without the
 	// header says the backend stopped reporting it.

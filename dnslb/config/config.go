@@ -25,6 +25,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -38,6 +39,7 @@ type Config struct {
 	Checks map[string]*health.Check // by name, validated by health
 	Pools  []*Pool                  // in file order
 	Maps   map[string]*Map          // by name, compiled
+	Keys   *tsig.Keyring            // [tsig.NAME], by name; never nil
 
 	File string // the path it was read from
 	Hash string // sha256 of the file's bytes, hex
@@ -55,6 +57,7 @@ type file struct {
 	Checks map[string]*checkTOML `toml:"check"`
 	Pools  []*poolTOML           `toml:"pool"`
 	Maps   map[string]*mapTOML   `toml:"map"`
+	TSIG   map[string]*tsigTOML  `toml:"tsig"`
 }
 
 // knownKeys lists the keys valid in the table that holds key k, for hints.
@@ -69,8 +72,12 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(logTOML{})
 	case table[0] == "rrl":
 		return tomlKeys(rrlTOML{})
+	case table[0] == "zone" && len(table) == 2 && table[1] == "update":
+		return tomlKeys(updateRuleTOML{})
 	case table[0] == "zone":
 		return tomlKeys(zoneTOML{})
+	case table[0] == "tsig" && len(table) == 2:
+		return tomlKeys(tsigTOML{})
 	case table[0] == "check" && len(table) == 2:
 		return tomlKeys(checkTOML{})
 	case table[0] == "map" && len(table) == 2:
@@ -132,6 +139,7 @@ func (c *Config) build(f *file, v *validator) {
 	c.Server = f.Server.build(v, c)
 	c.Log = f.Log.build(v)
 	c.RRL = f.RRL.build(v)
+	c.Keys = buildKeys(f.TSIG, v, c) // before zones: their update rules name keys
 	c.Zones = buildZones(f.Zones, v, c)
 	c.Checks = buildChecks(f.Checks, v, c)
 	c.Maps = buildMaps(f.Maps, v, c)
@@ -184,8 +192,8 @@ func (v *validator) errorf(path, format string, args ...any) {
 func (v *validator) unknownKeys(md toml.MetaData) {
 	seen := map[string]int{}
 	for _, k := range md.Undecoded() {
-		if len(k) == 2 && k[0] == "check" {
-			continue // the [check.NAME] table itself
+		if len(k) == 2 && (k[0] == "check" || k[0] == "tsig") {
+			continue // the [check.NAME] or [tsig.NAME] table itself
 		}
 		if k[0] == "map" && (len(k) == 2 || len(k) == 3 && (k[2] == "locations" || k[2] == "nets" || k[2] == "coordinates")) {
 			continue // the [map.NAME] table and its tables of entries

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 
@@ -24,6 +25,9 @@ type poolTOML struct {
 	HashPrefix6 *int          `toml:"hash_prefix_v6"` // hash: default 56 bits of an IPv6 client
 	Map         string        `toml:"map"`            // geo: required, the [map.NAME] that picks datacenters
 	Within      string        `toml:"within"`         // geo: default "round_robin", the policy among one datacenter's members
+	LoadLow     *float64      `toml:"load_low"`       // least_load: none; up to it a member keeps its full share
+	LoadHigh    *float64      `toml:"load_high"`      // least_load: none; from it a member gets no share
+	FastReturn  bool          `toml:"fast_return"`    // default false: a returning member waits for the TTL
 	Members     []*memberTOML `toml:"members"`        // required, at least one
 }
 
@@ -49,11 +53,17 @@ type Pool struct {
 	Fallback    string // canonical name of the pool served when WhenAllDown is AllDownFallback
 	HashPrefix4 int    // hash: bits of an IPv4 client
 	HashPrefix6 int
+	Shed        *Watermarks // least_load: nil = no load_low/load_high
+	FastReturn  bool        // a member coming back shortens answers' TTL
 	Members     []Member
 	Map         *Map   // geo: the map that picks datacenters
 	Within      Policy // geo: the policy among one datacenter's members
 	At          string // key path, "pool[3]": with Config.Line, where it is written
 }
+
+// Watermarks are least_load's load_low and load_high (NS1's shed_load): up
+// to Low a member keeps its full share, from High it gets none.
+type Watermarks struct{ Low, High float64 }
 
 // Member is one address of a pool.
 type Member struct {
@@ -145,6 +155,8 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 	p.MinHealthy = v.number(at+".min_healthy", t.MinHealthy, 1, 1, 1<<20, "1 or more")
 	p.HashPrefix4 = v.number(at+".hash_prefix_v4", t.HashPrefix4, 24, 1, 32, "1-32")
 	p.HashPrefix6 = v.number(at+".hash_prefix_v6", t.HashPrefix6, 56, 1, 128, "1-128")
+	p.Shed = t.watermarks(v, p.Policy, at)
+	p.FastReturn = t.FastReturn
 	if t.Check != "" && t.Check != "none" && checks[t.Check] == nil {
 		v.errorf(at+".check", "no [check.%s] is defined%s", t.Check, checkHint(checks))
 	}
@@ -160,6 +172,31 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 	}
 	t.geoPool(v, p, maps)
 	return p
+}
+
+// watermarks checks load_low and load_high: both or neither, 0 <= low < high,
+// least_load only.
+func (t *poolTOML) watermarks(v *validator, policy Policy, at string) *Watermarks {
+	key := at + ".load_low"
+	if t.LoadLow == nil {
+		key = at + ".load_high"
+	}
+	switch {
+	case t.LoadLow == nil && t.LoadHigh == nil:
+	case policy != LeastLoad:
+		v.errorf(key, "only policy = \"least_load\" uses load_low and load_high")
+	case t.LoadLow == nil || t.LoadHigh == nil:
+		v.errorf(key, "set both load_low and load_high, e.g. load_low = 50, load_high = 100")
+	case !finite(*t.LoadLow) || !finite(*t.LoadHigh):
+		v.errorf(key, "use plain numbers, not nan or inf")
+	case *t.LoadLow < 0:
+		v.errorf(at+".load_low", "%g: use 0 or more (the load up to which a member keeps its full share)", *t.LoadLow)
+	case *t.LoadHigh <= *t.LoadLow:
+		v.errorf(at+".load_high", "%g: use more than load_low (%g)", *t.LoadHigh, *t.LoadLow)
+	default:
+		return &Watermarks{Low: *t.LoadLow, High: *t.LoadHigh}
+	}
+	return nil
 }
 
 func (t *poolTOML) validName(v *validator, c *Config, p *Pool) bool {
@@ -250,6 +287,8 @@ func (t *memberTOML) build(v *validator, c *Config, checks map[string]*checkTOML
 	}
 	return m, true
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func policyList() string {
 	var s []string
