@@ -56,6 +56,8 @@ func TestGeoConfigErrors(t *testing.T) {
 			[]string{`c.toml:3: map.w.nets_file: ` + filepath.Join(dir, "none.txt") + ` cannot be read: no such file or directory`}},
 		{"coordinates", "[map.w]\ngeoip_db = \"city.mmdb\"\ndefault = [\"ams\"]\nauto = true\n[map.w.coordinates]\nams = [52.4]\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:6: map.w.coordinates.ams: write [latitude, longitude]`}},
+		{"watermarks need least_load within", "[map.w]\ndefault = [\"ams\"]\n" + pool("map = \"w\"\nload_low = 1\nload_high = 2\n", ams),
+			[]string{`c.toml:11: pool[0].load_low: only policy = "least_load" (or a geo pool's within = "least_load")`}},
 		{"unknown map key", "[map.w]\ndefault = [\"ams\"]\ngeoip_bd = \"x\"\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:3: unknown key "map.w.geoip_bd" (did you mean "geoip_db"?)`}},
 	}
@@ -77,5 +79,19 @@ func TestGeoConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGeoWithinLeastLoad: a geo pool's within may be least_load with its
+// watermarks.
+func TestGeoWithinLeastLoad(t *testing.T) {
+	src := minimalZone + "[map.w]\ndefault = [\"ams\"]\n[[pool]]\nname = \"www.example.\"\npolicy = \"geo\"\nmap = \"w\"\nwithin = \"least_load\"\nload_low = 1\nload_high = 2\n" +
+		"members = [{ address = \"192.0.2.1\", datacenter = \"ams\" }]\n"
+	c, err := Parse("c.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Pools[0]; p.Within != LeastLoad || p.Shed == nil || p.Shed.High != 2 {
+		t.Errorf("within %q, watermarks %+v", p.Within, p.Shed)
 	}
 }

@@ -155,7 +155,11 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 	p.MinHealthy = v.number(at+".min_healthy", t.MinHealthy, 1, 1, 1<<20, "1 or more")
 	p.HashPrefix4 = v.number(at+".hash_prefix_v4", t.HashPrefix4, 24, 1, 32, "1-32")
 	p.HashPrefix6 = v.number(at+".hash_prefix_v6", t.HashPrefix6, 56, 1, 128, "1-128")
-	p.Shed = t.watermarks(v, p.Policy, at)
+	ordering := p.Policy // what orders the members: a geo pool's within
+	if p.Policy == Geo && t.Within != "" {
+		ordering = Policy(t.Within)
+	}
+	p.Shed = t.watermarks(v, ordering, at)
 	p.FastReturn = t.FastReturn
 	if t.Check != "" && t.Check != "none" && checks[t.Check] == nil {
 		v.errorf(at+".check", "no [check.%s] is defined%s", t.Check, checkHint(checks))
@@ -184,7 +188,7 @@ func (t *poolTOML) watermarks(v *validator, policy Policy, at string) *Watermark
 	switch {
 	case t.LoadLow == nil && t.LoadHigh == nil:
 	case policy != LeastLoad:
-		v.errorf(key, "only policy = \"least_load\" uses load_low and load_high")
+		v.errorf(key, "only policy = \"least_load\" (or a geo pool's within = \"least_load\") uses load_low and load_high")
 	case t.LoadLow == nil || t.LoadHigh == nil:
 		v.errorf(key, "set both load_low and load_high, e.g. load_low = 50, load_high = 100")
 	case !finite(*t.LoadLow) || !finite(*t.LoadHigh):
