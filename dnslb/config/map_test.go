@@ -57,7 +57,7 @@ func TestGeoConfigErrors(t *testing.T) {
 		{"coordinates", "[map.w]\ngeoip_db = \"city.mmdb\"\ndefault = [\"ams\"]\nauto = true\n[map.w.coordinates]\nams = [52.4]\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:6: map.w.coordinates.ams: write [latitude, longitude]`}},
 		{"watermarks need least_load within", "[map.w]\ndefault = [\"ams\"]\n" + pool("map = \"w\"\nload_low = 1\nload_high = 2\n", ams),
-			[]string{`c.toml:11: pool[0].load_low: only policy = "least_load" (or a geo pool's within = "least_load")`}},
+			[]string{`c.toml:11: pool[0].load_low: in a geo pool only within = "least_load" uses load_low and load_high`}},
 		{"unknown map key", "[map.w]\ndefault = [\"ams\"]\ngeoip_bd = \"x\"\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:3: unknown key "map.w.geoip_bd" (did you mean "geoip_db"?)`}},
 	}

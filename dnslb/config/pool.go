@@ -159,7 +159,7 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 	if p.Policy == Geo && t.Within != "" {
 		ordering = Policy(t.Within)
 	}
-	p.Shed = t.watermarks(v, ordering, at)
+	p.Shed = t.watermarks(v, p.Policy, ordering, at)
 	p.FastReturn = t.FastReturn
 	if t.Check != "" && t.Check != "none" && checks[t.Check] == nil {
 		v.errorf(at+".check", "no [check.%s] is defined%s", t.Check, checkHint(checks))
@@ -179,16 +179,18 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 }
 
 // watermarks checks load_low and load_high: both or neither, 0 <= low < high,
-// least_load only.
-func (t *poolTOML) watermarks(v *validator, policy Policy, at string) *Watermarks {
+// least_load only (a geo pool's within).
+func (t *poolTOML) watermarks(v *validator, policy, ordering Policy, at string) *Watermarks {
 	key := at + ".load_low"
 	if t.LoadLow == nil {
 		key = at + ".load_high"
 	}
 	switch {
 	case t.LoadLow == nil && t.LoadHigh == nil:
-	case policy != LeastLoad:
-		v.errorf(key, "only policy = \"least_load\" (or a geo pool's within = \"least_load\") uses load_low and load_high")
+	case policy == Geo && ordering != LeastLoad:
+		v.errorf(key, "in a geo pool only within = \"least_load\" uses load_low and load_high")
+	case policy != Geo && policy != LeastLoad:
+		v.errorf(key, "only policy = \"least_load\" uses load_low and load_high")
 	case t.LoadLow == nil || t.LoadHigh == nil:
 		v.errorf(key, "set both load_low and load_high, e.g. load_low = 50, load_high = 100")
 	case !finite(*t.LoadLow) || !finite(*t.LoadHigh):
