@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
@@ -30,8 +31,9 @@ type snapshot struct {
 	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
 	cacheSize  int
 	keyring    *tsig.Keyring
-	updates    map[string]*zoneUpdates // by origin: zones that take RFC 2136 updates
-	warnings   []string                // for the log once the snapshot is published
+	updates    map[string]*zoneUpdates   // by origin: zones that take RFC 2136 updates
+	warnings   []string                  // for the log once the snapshot is published
+	signers    map[string]*dnssec.Signer // zone origin → signer, for zones with [zone.dnssec]
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
