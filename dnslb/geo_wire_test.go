@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // geoConfig: three pools over one generated database. www routes by
@@ -113,7 +114,7 @@ members = [
 // starts a server whose health checks ask probe.
 func startGeoServer(t testing.TB, probe *fakeProbe) (*testServer, string) {
 	t.Helper()
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"dnslb.toml": geoConfig,
 		"nets.txt":   "# customers of ours\n198.51.100.0/24 sjc iad\n",
 	})

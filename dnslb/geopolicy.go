@@ -33,8 +33,8 @@ type geoSet struct {
 func (g geoPolicy) live() bool { return g.inner.live() }
 
 // prepare builds each datacenter's view from the pool family's, sets
-// v.order to each datacenter's count of eligible members and v.aux to the
-// datacenter that serves each map list. When no datacenter has
+// each datacenter's count of eligible members and the datacenter that
+// serves each map list. When no datacenter has
 // min_healthy, the pool counts as all down (when_all_down decides); with
 // "all", a list is served by its first datacenter with an eligible member,
 // else by its first, every member as if healthy.
@@ -89,7 +89,7 @@ func (g geoPolicy) prepare(f *family, v *view) {
 			}
 		}
 	}
-	v.order, v.aux, v.sub = counts, picks, subs
+	v.dcEligible, v.dcPick, v.sub = counts, picks, subs
 	if !enough && !v.allDown {
 		v.allDown = true
 		if f.whenAllDown == allDownServeAll {
@@ -113,7 +113,7 @@ func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8)
 	case c.prefix > 0: // (source prefix 0: the client asks not to be located)
 		list, scope = gs.m.Lookup(c.addr)
 	}
-	d := v.aux[list]
+	d := v.dcPick[list]
 	dst, s := g.inner.order(dst, gs.dcs[d], v.sub[d], c)
 	return dst, uint8(max(scope, int(s)))
 }

@@ -170,14 +170,6 @@ func (s *Server) endConn(c net.Conn) {
 	c.Close()
 }
 
-// idleTimeout is how long a TCP connection waits for its next query.
-func (s *Server) idleTimeout(configured time.Duration) time.Duration {
-	if s.handingOver.Load() {
-		return min(configured, handoverIdle)
-	}
-	return configured
-}
-
 // handleUpgrade replaces the binary (see Upgrade); 200 once the new process
 // serves, 500 with the reason (this process going on) otherwise.
 func (s *Server) handleUpgrade(w http.ResponseWriter, _ *http.Request) {

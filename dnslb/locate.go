@@ -93,7 +93,7 @@ func Locate(ctx context.Context, path, who string, w io.Writer) error {
 			v := f.currentView(now)
 			var state []string
 			for _, d := range f.geo.lists[list] {
-				state = append(state, fmt.Sprintf("%s %d/%d", f.geo.names[d], v.order[d], len(f.geo.members[d])))
+				state = append(state, fmt.Sprintf("%s %d/%d", f.geo.names[d], v.dcEligible[d], len(f.geo.members[d])))
 			}
 			sel := f.selectMembers(make([]int, 0, len(f.members)), c, now)
 			served := make([]string, len(sel.members))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -268,7 +269,8 @@ func TestPolicyNoSharedMutation(t *testing.T) {
 				f := fx.family("p.lb.test.", dns.TypeA)
 				now := fixtureNow.UnixNano()
 				v := f.currentView(now)
-				eligible, down, order, aux := slices.Clone(v.eligible), slices.Clone(v.down), slices.Clone(v.order), slices.Clone(v.aux)
+				before := *v
+				before.eligible, before.down, before.sorted, before.byPriority, before.groupEnds, before.takingPart, before.sequence = slices.Clone(v.eligible), slices.Clone(v.down), slices.Clone(v.sorted), slices.Clone(v.byPriority), slices.Clone(v.groupEnds), slices.Clone(v.takingPart), slices.Clone(v.sequence)
 				ms := slices.Clone(f.members)
 				dst := make([]int, 0, 64)
 				for q := range 1000 {
@@ -285,8 +287,8 @@ func TestPolicyNoSharedMutation(t *testing.T) {
 				if f.currentView(now) != v {
 					t.Fatal("the view was rebuilt without a health change")
 				}
-				if !slices.Equal(v.eligible, eligible) || !slices.Equal(v.down, down) || !slices.Equal(v.order, order) || !slices.Equal(v.aux, aux) {
-					t.Errorf("the view changed: eligible %v→%v down %v→%v order %v→%v aux %v→%v", eligible, v.eligible, down, v.down, order, v.order, aux, v.aux)
+				if !reflect.DeepEqual(&before, v) {
+					t.Errorf("the view changed: %+v → %+v", &before, v)
 				}
 				if !slices.Equal(f.members, ms) {
 					t.Error("the members changed")

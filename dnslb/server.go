@@ -27,11 +27,11 @@ import (
 type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
-	Registry  *prometheus.Registry // default a new registry, served on /metrics
+	Registry  *prometheus.Registry // where the metrics are registered and /metrics gathers from; default a new one. One server's only: New fails on a registry holding another's
 	Version   string               // reported by metrics (dnslb_build_info) and the API
 	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
-	CacheSize int                  // answers kept per snapshot, default 65536
+	CacheSize int                  // answers kept per snapshot (rounded up to a power of two), default 65536; a reload keeps it
 	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
 }
 
@@ -67,6 +67,7 @@ type Server struct {
 	// them without shutting them down, and let TCP clients finish.
 	handingOver atomic.Bool
 	tcpSlots    chan struct{}
+	tcpBufs     sync.Pool // *tcpBuffers, taken while a connection has a query to answer
 	shares      shareSampler
 }
 
@@ -93,7 +94,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(s)
+	if s.metrics, err = newMetrics(s); err != nil {
+		return nil, err
+	}
 	s.prober = health.NewProber(health.Options{
 		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
 	})
@@ -114,6 +117,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
+	s.tcpBufs.New = s.newTCPBuffers
 	if err := s.bind(cfg); err != nil {
 		s.closeListeners()
 		for _, c := range s.udpConns {

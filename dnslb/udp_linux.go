@@ -196,6 +196,7 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 	defer unix.Close(sock.fd)
 	b := newBatch(max(int(s.snap.Load().udpSize), 512)) // grows if udp_size is raised by a reload
 	w := newWorker(s, false, s.newStats())
+	rerr := newReadErrors(s.log, &w.stats.readErrors)
 	lastYield := nanotime()
 	for {
 		// A goroutine that never passes through the scheduler looks stuck
@@ -215,11 +216,13 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue // the wake-up timeout: look at ctx again
 			}
-			continue // e.g. an ICMP error surfacing on the socket
+			rerr.failed(ctx, sock.local.String(), err) // e.g. an ICMP error surfacing on the socket
+			continue
 		}
 		if n == 0 {
 			return // shut down
 		}
+		rerr.ok()
 		k := 0
 		for i := range n {
 			h := &b.rhdrs[i]

@@ -134,6 +134,8 @@ func Parse(path string, src []byte) (*Config, error) {
 	v := &validator{file: path, keys: c.keys}
 	v.unknownKeys(md)
 	c.build(&f, v)
+	// In file order: each table is checked in turn, unknown keys first.
+	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].(*Error).Line < v.errs[j].(*Error).Line })
 	return c, errors.Join(v.errs...)
 }
 

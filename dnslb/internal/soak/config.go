@@ -114,7 +114,7 @@ func (s *setup) render(v variant) string {
 			members = append(members, fmt.Sprintf("  { address = %q },", m))
 		}
 	}
-	return fmt.Sprintf(`# dnslb soak config, variant %s (written by cmd/dnslb-soak)
+	return fmt.Sprintf(`# dnslb soak config, variant %s (written by dnslb/internal/soak)
 [server]
 listen = [%q]
 http = %q

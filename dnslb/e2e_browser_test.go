@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 var screenshot = flag.String("screenshot", "", "write the status page screenshot of TestStatusPageInBrowser to this file (make screenshot)")
@@ -48,7 +50,7 @@ func browser(t *testing.T) context.Context {
 // it down after its own refresh, without being reloaded.
 func TestStatusPageInBrowser(t *testing.T) {
 	hosts := []string{"127.0.5.1", "127.0.5.2", "127.0.5.3"}
-	bs, port := startBackends(t, "tcp", hosts...)
+	bs, port := testutil.Backends(t, "tcp", hosts...)
 	check := fmt.Sprintf("type = \"tcp\"\nport = %d\ninterval = \"300ms\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n", port)
 	cfg := poolConfig("127.0.0.1:0", check, "round_robin", hosts, "") + `
 [[pool]]
@@ -64,9 +66,9 @@ map = "two"
 min_healthy = 2
 members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.79", datacenter = "ams" }, { address = "192.0.2.80", datacenter = "iad" }]
 `
-	dir := writeFiles(t, map[string]string{"dnslb.toml": cfg})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg})
 	ts := start(t, dir+"/dnslb.toml", Options{})
-	waitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
 	for range 30 {
 		ts.ask(t, "udp", "www.lb.test.", dns.TypeA) // something for the share column
 	}
@@ -111,7 +113,7 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 		t.Errorf("up badge colour %s, want green", bg)
 	}
 	// A backend dies: the page, left alone, shows it.
-	bs[1].stop()
+	bs[1].Stop()
 	deadline := time.Now().Add(15 * time.Second)
 	for healthOf("127.0.5.2") != "down" {
 		if time.Now().After(deadline) {
@@ -144,7 +146,7 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 		}
 	}
 	// It comes back: the error is shown as past, not as current.
-	bs[1].restart()
+	bs[1].MustRestart(t)
 	deadline = time.Now().Add(15 * time.Second)
 	for healthOf("127.0.5.2") != "up" {
 		if time.Now().After(deadline) {

@@ -28,6 +28,7 @@ var nsdDifferences = []struct {
 	name, transport, reason string
 	bug                     bool
 }{
+	{name: "ANY below a DNAME", reason: "both give the DNAME and the synthesized CNAME, then answer ANY at the target: dnslb with RFC 8482 §4.2's HINFO, NSD with every RRset"},
 	{name: "ANY gets the RFC 8482 answer", reason: "dnslb answers ANY with RFC 8482 §4.2's synthesized HINFO; NSD (refuse-any off) returns every RRset of the name"},
 	{name: "NOTIFY is NOTIMP", reason: "dnslb is a primary only and implements no NOTIFY: NOTIMP (RFC 8906 §3.1.4); NSD refuses NOTIFY from a peer not in allow-notify, with neither question nor OPT"},
 	{name: "UPDATE is NOTIMP", reason: "same rcode; NSD strips the question and the OPT, dnslb keeps both (RFC 6891 §7: a request with OPT gets a response with OPT)"},
@@ -59,6 +60,11 @@ var nsdExtra = []dnsCase{
 	{name: "DO bit echoed", qname: "example.", qtype: dns.TypeSOA, edit: func(m *dns.Msg) { m.Extra = nil; m.SetEdns0(1232, true) }},
 	{name: "EDNS 512 truncates what needs more", qname: "mid.example.", qtype: dns.TypeTXT, edit: func(m *dns.Msg) { m.Extra = nil; m.SetEdns0(512, false) }},
 	{name: "referral without EDNS", qname: "sub.example.", qtype: dns.TypeNS, edit: noEDNS},
+	{name: "case kept through a DNAME", qname: "WWW.Old.Example.", qtype: dns.TypeA},
+	{name: "DNAME then a CNAME chain", qname: "chain1.old.example.", qtype: dns.TypeA},
+	{name: "DNAME to a wildcard", qname: "x.wild.old.example.", qtype: dns.TypeA},
+	{name: "DNAME to a delegation", qname: "host.sub.old.example.", qtype: dns.TypeA},
+	{name: "ANY below a DNAME", qname: "www.old.example.", qtype: dns.TypeANY},
 }
 
 // TestCompareWithNSD asks NSD and dnslb, serving the same zones, every
@@ -94,13 +100,7 @@ func TestCompareWithNSD(t *testing.T) {
 	for _, netw := range transports {
 		for i, tc := range cases {
 			t.Run(netw+"/"+tc.name, func(t *testing.T) {
-				m := new(dns.Msg)
-				m.SetQuestion(tc.qname, tc.qtype)
-				m.Id = uint16(i + 1)
-				m.SetEdns0(1232, false)
-				if tc.edit != nil {
-					tc.edit(m)
-				}
+				m := tc.request(uint16(i + 1))
 				ours := ts.exchange(t, netw, m.Copy())
 				theirs := exchangeWith(t, netw, nsdAddr, m.Copy())
 				diffs := compareResponses(ours, theirs)

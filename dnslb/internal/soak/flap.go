@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // Flap timing: one change every minFlap to maxFlap, drawn uniformly.
@@ -18,25 +20,13 @@ const (
 // stopped, and records each change on the timeline and in log.
 type flapper struct {
 	backends []*backend
-	tl       *timeline
+	tl       *testutil.Timeline
 	rnd      *rand.Rand
 	log      io.Writer
 	errs     []error // restarts that failed
 }
 
-func (f *flapper) run(ctx context.Context) {
-	t := time.NewTimer(f.next())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		f.flip()
-		t.Reset(f.next())
-	}
-}
+func (f *flapper) run(ctx context.Context) { every(ctx, f.next, f.flip) }
 
 func (f *flapper) next() time.Duration {
 	return minFlap + time.Duration(f.rnd.Int64N(int64(maxFlap-minFlap)))
@@ -69,8 +59,8 @@ func (f *flapper) flip() {
 		}
 		b.stop(m)
 		at := time.Now()
-		f.tl.record(i, false, m, at)
-		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.addr.Addr(), m)
+		f.tl.Record(i, false, m.String(), at)
+		fmt.Fprintf(f.log, "%s %s member %d %s down (%s)\n", at.Format(time.TimeOnly+".000"), f.tl.Rel(at), i+1, b.Host(), m)
 		return
 	}
 	if err := b.start(); err != nil {
@@ -79,6 +69,21 @@ func (f *flapper) flip() {
 		return
 	}
 	at := time.Now()
-	f.tl.record(i, true, modeUp, at)
-	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.rel(at), i+1, b.addr.Addr())
+	f.tl.Record(i, true, "", at)
+	fmt.Fprintf(f.log, "%s %s member %d %s up\n", at.Format(time.TimeOnly+".000"), f.tl.Rel(at), i+1, b.Host())
+}
+
+// every calls fn after each wait next returns, until ctx is done.
+func every(ctx context.Context, next func() time.Duration, fn func()) {
+	t := time.NewTimer(next())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
+		t.Reset(next())
+	}
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // The pool's members, in 127.0.4.0/24; ports are ephemeral. .21 and .22
@@ -65,25 +67,16 @@ func TestUpgradeUnderLoad(t *testing.T) {
 
 	checkPorts := map[string]int{}
 	for _, a := range []string{upgradeLive1, upgradeLive2, upgradeDead} {
-		ln, err := net.Listen("tcp", a+":0")
+		b, err := testutil.StartBackend("tcp", a+":0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPorts[a] = ln.Addr().(*net.TCPAddr).Port
+		checkPorts[a] = b.Port()
 		if a == upgradeDead {
-			ln.Close() // refused from now on
+			b.Close() // refused from now on
 			continue
 		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		defer b.Close()
 	}
 	token := "upgrade-test-token-0123456789"
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(token+"\n"), 0o600); err != nil {

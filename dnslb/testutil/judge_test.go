@@ -1,4 +1,4 @@
-package main
+package testutil
 
 import (
 	"testing"
@@ -10,9 +10,9 @@ import (
 func TestJudge(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	tl := newTimeline(2, t0)
-	tl.record(0, false, modeRefuse, at(10))
-	tl.record(0, true, modeUp, at(20))
+	tl := NewTimeline(2, t0)
+	tl.Record(0, false, "refuse", at(10))
+	tl.Record(0, true, "", at(20))
 	const detect, rise = 3500 * time.Millisecond, 3500 * time.Millisecond
 
 	for _, tc := range []struct {
@@ -31,10 +31,10 @@ func TestJudge(t *testing.T) {
 		{"back member served", 25, []bool{true, true}, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j := newJudge(tl, 2, detect, rise)
-			j.answer(at(tc.sent), tc.present)
-			if j.stale != tc.stale || j.empty != tc.empty || j.missing != tc.missing {
-				t.Errorf("stale %d empty %d missing %d, want %d %d %d (%v)", j.stale, j.empty, j.missing, tc.stale, tc.empty, tc.missing, j.examples)
+			j := NewJudge(tl, 2, detect, rise)
+			j.Answer(at(tc.sent), tc.present)
+			if j.Stale != tc.stale || j.Empty != tc.empty || j.Missing != tc.missing {
+				t.Errorf("stale %d empty %d missing %d, want %d %d %d (%v)", j.Stale, j.Empty, j.Missing, tc.stale, tc.empty, tc.missing, j.Examples)
 			}
 		})
 	}
@@ -44,28 +44,28 @@ func TestJudge(t *testing.T) {
 // longest a restarted one took to come back.
 func TestJudgeWorstCases(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	tl := newTimeline(1, t0)
-	tl.record(0, false, modeHang, t0.Add(10*time.Second))
-	tl.record(0, true, modeUp, t0.Add(20*time.Second))
-	j := newJudge(tl, 1, 3500*time.Millisecond, 3500*time.Millisecond)
-	j.answer(t0.Add(12*time.Second), []bool{true})
-	j.answer(t0.Add(13*time.Second), []bool{false})
-	j.answer(t0.Add(22*time.Second), []bool{false})
-	j.answer(t0.Add(23*time.Second), []bool{true})
-	j.answer(t0.Add(29*time.Second), []bool{true}) // the same return: not measured again
-	if j.maxServedDown != 2*time.Second || j.maxReturn != 3*time.Second {
-		t.Errorf("maxServedDown %s maxReturn %s, want 2s 3s", j.maxServedDown, j.maxReturn)
+	tl := NewTimeline(1, t0)
+	tl.Record(0, false, "hang", t0.Add(10*time.Second))
+	tl.Record(0, true, "", t0.Add(20*time.Second))
+	j := NewJudge(tl, 1, 3500*time.Millisecond, 3500*time.Millisecond)
+	j.Answer(t0.Add(12*time.Second), []bool{true})
+	j.Answer(t0.Add(13*time.Second), []bool{false})
+	j.Answer(t0.Add(22*time.Second), []bool{false})
+	j.Answer(t0.Add(23*time.Second), []bool{true})
+	j.Answer(t0.Add(29*time.Second), []bool{true}) // the same return: not measured again
+	if j.MaxServedDown != 2*time.Second || j.MaxReturn != 3*time.Second {
+		t.Errorf("maxServedDown %s maxReturn %s, want 2s 3s", j.MaxServedDown, j.MaxReturn)
 	}
 }
 
 func TestStateAt(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	tl := newTimeline(1, t0)
-	tl.record(0, false, mode503, t0.Add(time.Second))
-	if st := tl.stateAt(0, t0.Add(time.Second-1)); !st.up || !st.at.IsZero() {
+	tl := NewTimeline(1, t0)
+	tl.Record(0, false, "503", t0.Add(time.Second))
+	if st := tl.StateAt(0, t0.Add(time.Second-1)); !st.Up || !st.At.IsZero() {
 		t.Errorf("before the change: %+v, want up since the start", st)
 	}
-	if st := tl.stateAt(0, t0.Add(time.Second)); st.up || st.mode != mode503 {
+	if st := tl.StateAt(0, t0.Add(time.Second)); st.Up || st.How != "503" {
 		t.Errorf("at the change: %+v, want down (503)", st)
 	}
 }

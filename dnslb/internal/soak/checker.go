@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // ownQueries counts the queries the soak itself sends dnslb (the checker's,
@@ -30,7 +32,7 @@ type checker struct {
 	members []netip.Addr
 
 	mu                                                     sync.Mutex
-	judge                                                  *judge
+	judge                                                  *testutil.Judge
 	queries, timeouts, servfail, otherRcode, errs, foreign int
 	minTTL, maxTTL                                         uint32
 	examples                                               []string // timeouts, errors, odd answers
@@ -41,14 +43,7 @@ func (c *checker) run(ctx context.Context) {
 	q := new(dns.Msg)
 	q.SetQuestion(poolName, dns.TypeA)
 	q.RecursionDesired = false
-	t := time.NewTicker(checkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, func() time.Duration { return checkEvery }, func() {
 		q.Id = dns.Id()
 		sent := time.Now()
 		ownQueries.Add(1)
@@ -57,7 +52,7 @@ func (c *checker) run(ctx context.Context) {
 		// look lost.
 		r, _, err := cl.ExchangeContext(context.WithoutCancel(ctx), q, c.server.String())
 		c.weigh(sent, r, err)
-	}
+	})
 }
 
 func (c *checker) weigh(sent time.Time, r *dns.Msg, err error) {
@@ -68,10 +63,10 @@ func (c *checker) weigh(sent time.Time, r *dns.Msg, err error) {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			c.timeouts++
-			c.note("%s timeout after %s", c.judge.tl.rel(sent), checkTimeout)
+			c.note("%s timeout after %s", c.judge.TL.Rel(sent), checkTimeout)
 		} else {
 			c.errs++
-			c.note("%s error: %v", c.judge.tl.rel(sent), err)
+			c.note("%s error: %v", c.judge.TL.Rel(sent), err)
 		}
 		return
 	}
@@ -79,11 +74,11 @@ func (c *checker) weigh(sent time.Time, r *dns.Msg, err error) {
 	case dns.RcodeSuccess:
 	case dns.RcodeServerFailure:
 		c.servfail++
-		c.note("%s SERVFAIL", c.judge.tl.rel(sent))
+		c.note("%s SERVFAIL", c.judge.TL.Rel(sent))
 		return
 	default:
 		c.otherRcode++
-		c.note("%s rcode %s", c.judge.tl.rel(sent), dns.RcodeToString[r.Rcode])
+		c.note("%s rcode %s", c.judge.TL.Rel(sent), dns.RcodeToString[r.Rcode])
 		return
 	}
 	present := make([]bool, len(c.members))
@@ -105,14 +100,14 @@ func (c *checker) weigh(sent time.Time, r *dns.Msg, err error) {
 		}
 		if !known {
 			c.foreign++
-			c.note("%s answer lists %s, not a member", c.judge.tl.rel(sent), addr)
+			c.note("%s answer lists %s, not a member", c.judge.TL.Rel(sent), addr)
 		}
 	}
-	c.judge.answer(sent, present)
+	c.judge.Answer(sent, present)
 }
 
 func (c *checker) note(format string, args ...any) {
-	if len(c.examples) < maxExamples {
+	if len(c.examples) < testutil.MaxExamples {
 		c.examples = append(c.examples, fmt.Sprintf(format, args...))
 	}
 }
@@ -132,12 +127,12 @@ func (c *checker) stats() checkerStats {
 	j := c.judge
 	s := checkerStats{
 		queries: c.queries, timeouts: c.timeouts, servfail: c.servfail, otherRcode: c.otherRcode, errs: c.errs, foreign: c.foreign,
-		stale: j.stale, empty: j.empty, missing: j.missing, maxServedDown: j.maxServedDown, maxReturn: j.maxReturn,
+		stale: j.Stale, empty: j.Empty, missing: j.Missing, maxServedDown: j.MaxServedDown, maxReturn: j.MaxReturn,
 		minTTL: c.minTTL, maxTTL: c.maxTTL,
 	}
 	s.examples = append(s.examples, c.examples...)
 	for _, k := range []string{"stale", "empty", "missing"} {
-		s.examples = append(s.examples, j.examples[k]...)
+		s.examples = append(s.examples, j.Examples[k]...)
 	}
 	return s
 }

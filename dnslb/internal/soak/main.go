@@ -4,7 +4,7 @@
 // than the detection time, empty answers, failed reloads, and the growth of
 // dnslb's RSS and goroutines. It exits 1 when any of them is out of bounds.
 //
-//	go run ./cmd/dnslb-soak -duration 10m     # or: make soak SOAK=10m
+//	go run ./dnslb/internal/soak -duration 10m     # or: make soak SOAK=10m
 //
 // Everything listens on loopback (127.0.0.0/8): dnslb on 127.0.0.1, one HTTP
 // backend per member on 127.0.9.1-4. dnslb is built from ./cmd/dnslb and run
@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func main() {
@@ -127,15 +129,14 @@ func soak(abort context.Context, o *options, out io.Writer) (*result, error) {
 		return fail(err)
 	}
 	res.setup = s
-	backends, port, backendsWG, err := startBackends(s.members)
+	backends, port, err := startBackends(s.members)
 	if err != nil {
 		return fail(err)
 	}
 	defer func() {
 		for _, b := range backends {
-			b.close()
+			b.Close()
 		}
-		backendsWG.Wait()
 	}()
 	s.backendPort = port
 	if err := s.write(variants[0]); err != nil {
@@ -197,13 +198,13 @@ func soak(abort context.Context, o *options, out io.Writer) (*result, error) {
 	res.udpBefore, _ = udpCounters()
 	t0 := time.Now()
 	res.start = t0
-	tl := newTimeline(len(s.members), t0)
+	tl := testutil.NewTimeline(len(s.members), t0)
 	runCtx, cancel := context.WithDeadline(abort, t0.Add(o.duration))
 	defer cancel()
 
 	res.sampler = &sampler{hc: hc, httpAddr: s.httpAddr, pid: proc.pid(), csv: csv}
 	members := s.members[:]
-	res.checker = &checker{server: s.dnsAddr, members: members, judge: newJudge(tl, len(members), s.detection(), s.riseDetection())}
+	res.checker = &checker{server: s.dnsAddr, members: members, judge: testutil.NewJudge(tl, len(members), s.detection(), s.riseDetection())}
 	res.flapper = &flapper{backends: backends, tl: tl, rnd: rnd, log: flapLog}
 	res.reloader = &reloader{s: s, proc: proc.cmd.Process, http: hc, log: reloadLog, tl: tl}
 	res.tl = tl
@@ -255,24 +256,17 @@ func waitAllServed(ctx context.Context, s *setup, within time.Duration) error {
 // progress prints a line every 30 s, from the checker's counts and dnslb's
 // own metrics.
 func progress(ctx context.Context, out io.Writer, res *result) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, func() time.Duration { return 30 * time.Second }, func() {
 		c := res.checker.stats()
 		line := fmt.Sprintf("%7s  checker %d q, %d stale, %d empty, %d timeouts, %d SERVFAIL | flaps %d, %d down now",
 			time.Since(res.start).Truncate(time.Second), c.queries, c.stale, c.empty, c.timeouts, c.servfail,
-			res.tl.flaps(), downNow(res.flapper.backends))
+			res.tl.Flaps(), downNow(res.flapper.backends))
 		if sm, ok := res.sampler.latest(); ok {
 			line += fmt.Sprintf(" | reloads %d ok %d failed | RSS %s, %d goroutines, %d fds",
 				int(sm.reloadOK), int(sm.reloadKO), mb(sm.rss), int(sm.goroutines), int(sm.fds))
 		}
 		fmt.Fprintln(out, line)
-	}
+	})
 }
 
 func downNow(bs []*backend) int {

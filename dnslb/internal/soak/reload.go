@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // reloadEvery is the reloader's period.
@@ -25,7 +27,7 @@ type reloader struct {
 	proc *os.Process // for SIGHUP
 	http *http.Client
 	log  io.Writer
-	tl   *timeline
+	tl   *testutil.Timeline
 
 	n               int
 	ok, failed      int
@@ -36,14 +38,7 @@ type reloader struct {
 }
 
 func (r *reloader) run(ctx context.Context) {
-	t := time.NewTicker(reloadEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, func() time.Duration { return reloadEvery }, func() {
 		r.n++
 		bySignal := r.n%2 == 0 && r.proc != nil
 		whileDown := r.memberDown(time.Now())
@@ -61,14 +56,14 @@ func (r *reloader) run(ctx context.Context) {
 		}
 		if err != nil {
 			r.failed++
-			if len(r.failures) < maxExamples {
+			if len(r.failures) < testutil.MaxExamples {
 				r.failures = append(r.failures, err.Error())
 			}
 			fmt.Fprintf(r.log, "%s reload %d failed: %v\n", time.Now().Format(time.TimeOnly+".000"), r.n, err)
 		} else {
 			r.ok++
 		}
-	}
+	})
 }
 
 // memberDown reports whether a backend has been down longer than the
@@ -76,7 +71,7 @@ func (r *reloader) run(ctx context.Context) {
 // health state would serve it again, which the checker would see.
 func (r *reloader) memberDown(now time.Time) bool {
 	for i := range r.s.members {
-		if st := r.tl.stateAt(i, now); !st.up && now.Sub(st.at) > r.s.detection() {
+		if st := r.tl.StateAt(i, now); !st.Up && now.Sub(st.At) > r.s.detection() {
 			return true
 		}
 	}
