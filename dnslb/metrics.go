@@ -30,7 +30,7 @@ type metrics struct {
 	httpShedC     *prometheus.CounterVec
 	updates       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers *prometheus.Desc
 }
 
 // newMetrics registers the server's metrics on its registry. A registry
@@ -82,6 +82,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
+		dcAnswers:   prometheus.NewDesc("dnslb_pool_datacenter_answers_total", "Answers of geo pools, by pool and the datacenter served.", []string{"pool", "datacenter"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
 	var done []prometheus.Collector
@@ -147,7 +148,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers} {
 		ch <- d
 	}
 }
@@ -225,6 +226,19 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {
 		for _, p := range snap.pools {
+			if p.cfg.Policy == config.Geo {
+				// Each answer counts once for the member it lists first,
+				// whose datacenter served it.
+				byDC := map[string]uint64{}
+				for _, mc := range p.cfg.Members {
+					if mb := p.member(mc.Addr); mb != nil {
+						byDC[mc.Datacenter] += mb.state.served.Load()
+					}
+				}
+				for dc, n := range byDC {
+					ch <- prometheus.MustNewConstMetric(m.dcAnswers, prometheus.CounterValue, float64(n), p.name, dc)
+				}
+			}
 			for _, f := range p.families {
 				if f == nil {
 					continue

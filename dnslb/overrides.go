@@ -155,25 +155,8 @@ func (s *memberStates) load(path string, now time.Time) (problems []string, err 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.file = path
-	if path == "" {
-		return nil, nil
-	}
-	b, err := zones.ReadFile(path, maxStateBytes)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, nil
-	case errors.Is(err, zones.ErrNotRegular), errors.Is(err, zones.ErrTooLarge):
-		problems = []string{err.Error()}
-	case err != nil:
-		return nil, fmt.Errorf("state file: %w", err)
-	default:
-		var entries []storedOverride
-		entries, problems = parseState(b)
-		for _, e := range entries {
-			st := s.getLocked(e.key)
-			st.override.Store(e.override)
-			st.since.Store(e.since)
-		}
+	if problems, err = s.readLocked(path); err != nil || path == "" {
+		return problems, err
 	}
 	if len(problems) > 0 {
 		aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405Z"))
@@ -187,6 +170,36 @@ func (s *memberStates) load(path string, now time.Time) (problems []string, err 
 		}
 	}
 	s.gen.Add(1)
+	return problems, nil
+}
+
+// read sets the overrides the state file at path holds and returns its
+// problems, changing nothing on disk (-locate inspects, it does not repair).
+func (s *memberStates) read(path string) (problems []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readLocked(path)
+}
+
+func (s *memberStates) readLocked(path string) (problems []string, err error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := zones.ReadFile(path, maxStateBytes)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, zones.ErrNotRegular), errors.Is(err, zones.ErrTooLarge):
+		return []string{err.Error()}, nil
+	case err != nil:
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	entries, problems := parseState(b)
+	for _, e := range entries {
+		st := s.getLocked(e.key)
+		st.override.Store(e.override)
+		st.since.Store(e.since)
+	}
 	return problems, nil
 }
 

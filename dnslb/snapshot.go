@@ -88,6 +88,11 @@ func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *membe
 		}
 	}
 	for _, p := range s.pools {
+		if p.cfg.Policy == config.Geo {
+			s.buildGeo(p)
+		}
+	}
+	for _, p := range s.pools {
 		if fb := s.poolByName[p.cfg.Fallback]; fb != nil {
 			for fi, f := range p.families {
 				if f != nil {
@@ -192,5 +197,22 @@ func (s *snapshot) attachTargets(prober targetSyncer) {
 	targets := prober.Sync(specs)
 	for i, m := range members {
 		m.target = targets[i]
+	}
+}
+
+// buildGeo splits each family of a geo pool by datacenter.
+func (s *snapshot) buildGeo(p *pool) {
+	for fi, f := range p.families {
+		if f == nil {
+			continue
+		}
+		var dcs []string // in f.members order
+		for _, mc := range p.cfg.Members {
+			if mc.Addr.Is6() == (fi == 1) {
+				dcs = append(dcs, mc.Datacenter)
+			}
+		}
+		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg)
+		f.policy = geoPolicy{inner: policyOf(p.cfg.Within, p.cfg)}
 	}
 }

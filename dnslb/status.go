@@ -4,12 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnslb/dnslb/dnslb/cluster"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // statusJSON is GET /api/v1/status, also what the status page renders.
@@ -38,10 +44,22 @@ type poolStatus struct {
 	WhenAllDown string         `json:"when_all_down"`
 	Healthy     int            `json:"healthy"`
 	Members     []memberStatus `json:"members"`
+	// Geo pools: each datacenter's eligible members against min_healthy.
+	Map         string             `json:"map,omitempty"`
+	Datacenters []datacenterStatus `json:"datacenters,omitempty"`
+}
+
+type datacenterStatus struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"` // A or AAAA: each address type fails over on its own
+	Eligible   int    `json:"eligible"`
+	Members    int    `json:"members"`
+	MinHealthy int    `json:"min_healthy"`
 }
 
 type memberStatus struct {
 	Address       string    `json:"address"`
+	Datacenter    string    `json:"datacenter,omitempty"` // geo pools
 	Weight        int       `json:"weight"`
 	Priority      int       `json:"priority"`
 	Check         string    `json:"check,omitempty"`
@@ -83,6 +101,12 @@ func (s *Server) status() statusJSON {
 	for _, p := range snap.pools {
 		ps := poolStatus{Name: p.name, Policy: string(p.cfg.Policy), TTL: int(p.cfg.TTL), Answers: p.cfg.Answers, WhenAllDown: p.cfg.WhenAllDownText()}
 		recent := map[int]uint64{}
+		dcOf := map[netip.Addr]string{}
+		if p.cfg.Policy == config.Geo {
+			for _, mc := range p.cfg.Members {
+				dcOf[mc.Addr] = mc.Datacenter
+			}
+		}
 		var sum uint64
 		for _, f := range p.families {
 			if f == nil {
@@ -93,6 +117,9 @@ func (s *Server) status() statusJSON {
 					Address: m.addr.String(), Weight: m.weight, Priority: m.priority, Health: "unchecked",
 					Eligible: m.eligible(), Override: overrideNames[m.state.override.Load()],
 					AnswersTotal: m.state.served.Load(),
+				}
+				if dc, ok := dcOf[m.addr]; ok {
+					ms.Datacenter = dc
 				}
 				recent[len(ps.Members)] = shares[m.state]
 				sum += shares[m.state]
@@ -124,6 +151,9 @@ func (s *Server) status() statusJSON {
 				}
 				ps.Members = append(ps.Members, ms)
 			}
+		}
+		if p.cfg.Policy == config.Geo {
+			ps.Map, ps.Datacenters = p.cfg.Map.Name, geoStatus(p)
 		}
 		if sum > 0 {
 			for i := range ps.Members {
@@ -292,5 +322,27 @@ func (ss *shareSampler) lastMinute() map[*memberState]uint64 {
 	for st, was := range ss.samples[0].counts {
 		out[st] = st.served.Load() - was
 	}
+	return out
+}
+
+// geoStatus counts each datacenter's members and eligible members per
+// address type, as the pool's families see them.
+func geoStatus(p *pool) []datacenterStatus {
+	var out []datacenterStatus
+	for _, f := range p.families {
+		if f == nil || f.geo == nil {
+			continue
+		}
+		for d, members := range f.geo.members {
+			ds := datacenterStatus{Name: f.geo.names[d], Type: dns.TypeToString[f.qtype], Members: len(members), MinHealthy: f.minHealthy}
+			for _, i := range members {
+				if f.members[i].eligible() {
+					ds.Eligible++
+				}
+			}
+			out = append(out, ds)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b datacenterStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

@@ -39,6 +39,7 @@ type Config struct {
 	Zones  []Zone                   // in file order
 	Checks map[string]*health.Check // by name, validated by health
 	Pools  []*Pool                  // in file order
+	Maps   map[string]*Map          // by name, compiled
 	Keys   *tsig.Keyring            // [tsig.NAME], by name; never nil
 	// Cluster is [cluster], checked by the cluster package; nil = alone.
 	Cluster *cluster.Config
@@ -59,6 +60,7 @@ type file struct {
 	Checks  map[string]*checkTOML `toml:"check"`
 	Pools   []*poolTOML           `toml:"pool"`
 	TSIG    map[string]*tsigTOML  `toml:"tsig"`
+	Maps    map[string]*mapTOML   `toml:"map"`
 	Cluster *cluster.Config       `toml:"cluster"`
 }
 
@@ -86,6 +88,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(tsigTOML{})
 	case table[0] == "check" && len(table) == 2:
 		return tomlKeys(checkTOML{})
+	case table[0] == "map" && len(table) == 2:
+		return tomlKeys(mapTOML{})
 	case table[0] == "pool" && len(table) == 1:
 		return tomlKeys(poolTOML{})
 	case table[0] == "pool" && len(table) == 2 && table[1] == "members":
@@ -168,6 +172,7 @@ func (c *Config) build(f *file, v *validator) {
 	c.Keys = buildKeys(f.TSIG, v, c) // before zones: their update rules name keys
 	c.Zones = buildZones(f.Zones, v, c)
 	c.Checks = buildChecks(f.Checks, v, c)
+	c.Maps = buildMaps(f.Maps, v, c)
 	c.Pools = buildPools(f.Pools, f.Checks, v, c)
 	c.Cluster = buildCluster(f.Cluster, v, c)
 }
@@ -220,6 +225,9 @@ func (v *validator) unknownKeys(md toml.MetaData) {
 	for _, k := range md.Undecoded() {
 		if len(k) == 2 && (k[0] == "check" || k[0] == "tsig") {
 			continue // the [check.NAME] or [tsig.NAME] table itself
+		}
+		if k[0] == "map" && (len(k) == 2 || len(k) == 3 && (k[2] == "locations" || k[2] == "nets" || k[2] == "coordinates")) {
+			continue // the [map.NAME] table and its tables of entries
 		}
 		dotted := k.String()
 		// Key paths from toml carry no array index; find the n-th line
