@@ -20,7 +20,7 @@ DEB_VERSION ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 DEB_OUT     ?= dnslb_$(DEB_VERSION)_$(DEB_ARCH).deb
 
-.PHONY: build run test vet tools bench fuzz soak clean screenshot scale install deb
+.PHONY: build run test vet tools bench fuzz soak clean screenshot scale install deb geoscale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnslb
@@ -56,10 +56,14 @@ FUZZTIME ?= 1m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlerUDP$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlerTCP$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckWire$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./dnslb/config
+	$(GO) test -run '^$$' -fuzz '^FuzzStateFile$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
+	$(GO) test -run '^$$' -fuzz '^FuzzClusterMessage$$' -fuzztime $(FUZZTIME) ./dnslb/cluster
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNets$$' -fuzztime $(FUZZTIME) ./dnslb/geo
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dnslb/journal
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdate$$' -fuzztime $(FUZZTIME) ./dnslb/update
 	$(GO) test -run '^$$' -fuzz '^FuzzTransferType$$' -fuzztime $(FUZZTIME) ./dnslb
@@ -93,14 +97,23 @@ screenshot: tools
 # Soaks dnslb on loopback for $(SOAK): dnsperf at 20,000 q/s while the pool's
 # backends flap every 3-8 s and the config is reloaded every 10 s; prints a
 # summary and fails on a lost query, a SERVFAIL, a stale or empty answer, a
-# failed reload, or RSS or goroutine growth of 10% or more (cmd/dnslb-soak).
+# failed reload, or RSS or goroutine growth of 10% or more (dnslb/internal/soak:
+# a tool run from here, not a product binary, so it is not under cmd/).
 # SOAKFLAGS passes more flags, e.g. SOAKFLAGS=-keep keeps the logs and samples.
 SOAK ?= 10m
 soak:
 	@command -v dnsperf >/dev/null 2>&1 || { echo "installing dnsperf"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsperf >/dev/null; }
-	$(GO) run ./cmd/dnslb-soak -duration $(SOAK) $(SOAKFLAGS)
+	$(GO) run ./dnslb/internal/soak -duration $(SOAK) $(SOAKFLAGS)
 
 # Load time and peak memory of a 1M-record zone and of 10,000 pools, beside Knot.
 scale: build
 	testdata/bench/scale.sh
+
+# Load time and peak memory of a geo map over a generated database of
+# 1,000,000 networks (written once to GEODB, which takes a minute or two),
+# beside the same config without the map.
+GEODB ?= /tmp/dnslb-geo-1m.mmdb
+geoscale:
+	@test -f $(GEODB) || { echo "writing $(GEODB)"; $(GO) run ./dnslb/geo/geotest/mkgeodb -n 1000000 -out $(GEODB); }
+	testdata/bench/geoscale.sh $(GEODB)

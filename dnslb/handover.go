@@ -59,8 +59,8 @@ func (s *Server) Upgrade() error {
 	// their journals, and none at all once it serves: an update this
 	// process accepted after that would be in the journal but not in the
 	// new process's zone.
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
+	s.reloading <- struct{}{} // the reload slot: a reload is bounded by reload_timeout
+	defer func() { <-s.reloading }()
 	if err := s.opts.Upgrader.Upgrade(b); err != nil {
 		s.log.Error("upgrade failed; this process keeps serving", "err", err)
 		return err
@@ -88,6 +88,7 @@ func (s *Server) restoreHandover() error {
 	if err := s.states.apply(st.Overrides); err != nil {
 		return fmt.Errorf("upgrade: state from the previous process: %w", err)
 	}
+	s.inherited = true
 	s.log.Info("upgrade: state taken over from the previous process", "targets", len(st.Targets), "overrides", len(st.Overrides))
 	return nil
 }
@@ -168,14 +169,6 @@ func (s *Server) endConn(c net.Conn) {
 		return
 	}
 	c.Close()
-}
-
-// idleTimeout is how long a TCP connection waits for its next query.
-func (s *Server) idleTimeout(configured time.Duration) time.Duration {
-	if s.handingOver.Load() {
-		return min(configured, handoverIdle)
-	}
-	return configured
 }
 
 // handleUpgrade replaces the binary (see Upgrade); 200 once the new process

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,20 +21,25 @@ type metrics struct {
 
 	probeDuration *prometheus.HistogramVec
 	probeFailures *prometheus.CounterVec
+	probeLocal    *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadTime    prometheus.Gauge
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
+	httpShedC     *prometheus.CounterVec
 	updates       *prometheus.CounterVec
 	transfers     *prometheus.CounterVec
 	notifies      *prometheus.CounterVec
 	serials       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers *prometheus.Desc
 }
 
-func newMetrics(s *Server) *metrics {
+// newMetrics registers the server's metrics on its registry. A registry
+// holds one server's: on one that holds another's it fails, registering
+// nothing.
+func newMetrics(s *Server) (*metrics, error) {
 	m := &metrics{
 		srv: s,
 		probeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -43,6 +49,10 @@ func newMetrics(s *Server) *metrics {
 		probeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_probe_failures_total", Help: "Failed health probes, by check and reason.",
 		}, []string{"check", "reason"}),
+		probeLocal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_health_probe_local_errors_total",
+			Help: "Health probes that failed for a reason on this host (no file descriptor, memory or route), by check; not counted against the target.",
+		}, []string{"check"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_transitions_total", Help: "Health state changes of targets, by check and new state.",
 		}, []string{"check", "to"}),
@@ -58,6 +68,10 @@ func newMetrics(s *Server) *metrics {
 		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dnslb_tcp_refused_connections_total", Help: "TCP connections closed at once because tcp_max_connections were open.",
 		}),
+		httpShedC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_http_shed_connections_total",
+			Help: "HTTP connections closed because http_max_connections were open: how = evicted (an idle keep-alive made room) or refused (none was idle).",
+		}, []string{"how"}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
 		}, []string{"result"}),
@@ -75,25 +89,49 @@ func newMetrics(s *Server) *metrics {
 		durations:   prometheus.NewDesc("dnslb_request_duration_seconds", "Time from reading a query to having its response, sampled 1 in 16.", nil, nil),
 		truncated:   prometheus.NewDesc("dnslb_truncated_responses_total", "Responses sent with TC=1, by transport.", []string{"transport"}, nil),
 		panics:      prometheus.NewDesc("dnslb_panics_total", "Queries whose handling panicked (answered SERVFAIL).", nil, nil),
-		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, or responses themselves.", nil, nil),
+		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, not a DNS query (a response, an unassigned opcode, text), or from the port of a service that answers anything (echo, chargen, ...).", nil, nil),
+		readErrors:  prometheus.NewDesc("dnslb_udp_read_errors_total", "UDP socket reads that failed (logged at most once a minute).", nil, nil),
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
+		dcAnswers:   prometheus.NewDesc("dnslb_pool_datacenter_answers_total", "Answers of geo pools, by pool and the datacenter served.", []string{"pool", "datacenter"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates, m.transfers, m.notifies, m.serials)
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.httpShedC, m.updates, m.transfers, m.notifies, m.serials} {
+		if err := s.registry.Register(c); err != nil {
+			for _, d := range done {
+				s.registry.Unregister(d)
+			}
+			return nil, fmt.Errorf("metrics: the registry holds another server's metrics; give each server its own: %w", err)
+		}
+		done = append(done, c)
+	}
 	registerBuildInfo(s.registry, s.opts.Version, s.opts.Revision)
-	// The registry may be shared (tests); Go and process collectors once.
+	// Go and process collectors once: the caller's registry may have them.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	return m, nil
 }
 
 // Probed implements health.Hooks.
 func (m *metrics) Probed(k health.Key, d time.Duration, reason string) {
+	if reason == health.ReasonLocal {
+		m.probeLocal.WithLabelValues(k.Check).Inc() // not a probe of the target
+		return
+	}
 	m.probeDuration.WithLabelValues(k.Check).Observe(d.Seconds())
 	if reason != "" {
 		m.probeFailures.WithLabelValues(k.Check, reason).Inc()
+	}
+}
+
+// httpShed counts an HTTP connection closed at the limit.
+func (m *metrics) httpShed(evicted bool) {
+	if evicted {
+		m.httpShedC.WithLabelValues("evicted").Inc()
+	} else {
+		m.httpShedC.WithLabelValues("refused").Inc()
 	}
 }
 
@@ -122,7 +160,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers} {
 		ch <- d
 	}
 }
@@ -135,11 +173,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	s.statsMu.Unlock()
 	zoneNames := s.zoneSlots.all()
 
-	var q [maxZoneSlots]*[17][8][2]uint64
-	var sizes [2][11]uint64
-	var sizeSum, trunc [2]uint64
-	var durs [11]uint64
-	var durSum, panics, dropped, rrlD, rrlS uint64
+	var q [maxZoneSlots]*zoneTotals
+	var sizes [len(transportLabels)][len(sizeBuckets) + 1]uint64
+	var sizeSum, trunc [len(transportLabels)]uint64
+	var durs [len(durationBuckets) + 1]uint64
+	var durSum, panics, dropped, readErrs, rrlD, rrlS uint64
 	for _, st := range all {
 		for z := range zoneNames {
 			zc := st.zones[z].Load()
@@ -147,7 +185,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			if q[z] == nil {
-				q[z] = new([17][8][2]uint64)
+				q[z] = new(zoneTotals)
 			}
 			for a := range zc {
 				for b := range zc[a] {
@@ -157,7 +195,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		for t := range 2 {
+		for t := range transportLabels {
 			for b := range sizes[t] {
 				sizes[t][b] += st.sizes[t][b].Load()
 			}
@@ -170,6 +208,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		durSum += st.durSum.Load()
 		panics += st.panics.Load()
 		dropped += st.dropped.Load()
+		readErrs += st.readErrors.Load()
 		rrlD += st.rrlDrops.Load()
 		rrlS += st.rrlSlips.Load()
 	}
@@ -187,17 +226,31 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for t := range 2 {
-		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets, float64(sizeSum[t]), transportLabels[t])
+	for t := range transportLabels {
+		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets[:], float64(sizeSum[t]), transportLabels[t])
 		ch <- prometheus.MustNewConstMetric(m.truncated, prometheus.CounterValue, float64(trunc[t]), transportLabels[t])
 	}
-	ch <- constHistogram(m.durations, durs[:], durationBuckets, float64(durSum)/1e9)
+	ch <- constHistogram(m.durations, durs[:], durationBuckets[:], float64(durSum)/1e9)
 	ch <- prometheus.MustNewConstMetric(m.panics, prometheus.CounterValue, float64(panics))
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
+	ch <- prometheus.MustNewConstMetric(m.readErrors, prometheus.CounterValue, float64(readErrs))
 	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {
 		for _, p := range snap.pools {
+			if p.cfg.Policy == config.Geo {
+				// Each answer counts once for the member it lists first,
+				// whose datacenter served it.
+				byDC := map[string]uint64{}
+				for _, mc := range p.cfg.Members {
+					if mb := p.member(mc.Addr); mb != nil {
+						byDC[mc.Datacenter] += mb.state.served.Load()
+					}
+				}
+				for dc, n := range byDC {
+					ch <- prometheus.MustNewConstMetric(m.dcAnswers, prometheus.CounterValue, float64(n), p.name, dc)
+				}
+			}
 			for _, f := range p.families {
 				if f == nil {
 					continue

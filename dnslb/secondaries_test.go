@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // Fixed addresses of this test (the transfer range, 127.0.8.x): NSD and
@@ -182,7 +184,7 @@ func servesAddr(addr, name, ip string) bool {
 // of the NOTIFY, by IXFR; a client without the key or with a wrong one is
 // refused.
 func TestSecondaries(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"dnslb.toml": strings.Replace(strings.Replace(xfrConfig(`"`+nsdSecondary+`", "`+knotSecondary+`"`, 20), `listen = ["127.0.0.1:0"]`, `listen = ["127.0.8.1:0"]`, 1),
 			`transfer = [{ key = "xfr" }, { addresses = ["127.0.8.2"] }]`, `transfer = [{ key = "xfr" }]`, 1),
 		"xfr.key": xfrSecret + "\n",
@@ -203,7 +205,7 @@ func TestSecondaries(t *testing.T) {
 		return r.Answer[0].(*dns.SOA).Serial
 	}
 	for name, addr := range secondaries {
-		waitFor(t, 20*time.Second, name+" has the zone", func() bool { return serial(addr) == soaSerial(t, ts) })
+		testutil.WaitFor(t, 20*time.Second, name+" has the zone", func() bool { return serial(addr) == soaSerial(t, ts) })
 	}
 	queries := []struct {
 		name  string
@@ -235,7 +237,7 @@ func TestSecondaries(t *testing.T) {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
 	withdrawn := map[string]time.Duration{}
-	waitFor(t, 20*time.Second, "both secondaries withdraw 192.0.2.11", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "both secondaries withdraw 192.0.2.11", func() bool {
 		for name, addr := range secondaries {
 			if _, ok := withdrawn[name]; !ok && !servesAddr(addr, "www.lb.test.", "192.0.2.11") {
 				withdrawn[name] = time.Since(died)
@@ -266,7 +268,7 @@ func TestSecondaries(t *testing.T) {
 			t.Errorf("no incremental transfer to %s logged; NSD's log:\n%s", client, n)
 		}
 	}
-	if n := testutil.ToFloat64(ts.metrics.transfers.WithLabelValues("ixfr", "incremental")); n < 2 {
+	if n := promtest.ToFloat64(ts.metrics.transfers.WithLabelValues("ixfr", "incremental")); n < 2 {
 		t.Errorf("incremental transfers %v, want one per secondary", n)
 	}
 	// It comes back: served again.
@@ -275,7 +277,7 @@ func TestSecondaries(t *testing.T) {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
 	for name, addr := range secondaries {
-		waitFor(t, 20*time.Second, name+" serves 192.0.2.11 again", func() bool { return servesAddr(addr, "www.lb.test.", "192.0.2.11") })
+		testutil.WaitFor(t, 20*time.Second, name+" serves 192.0.2.11 again", func() bool { return servesAddr(addr, "www.lb.test.", "192.0.2.11") })
 	}
 
 	// Without the key, or with a wrong one: refused (kdig, a real client).

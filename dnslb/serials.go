@@ -83,8 +83,12 @@ func (s *Server) runSerials(ctx context.Context) {
 // current snapshot and health. It returns whether a change waits for its
 // zone's notify_interval.
 func (s *Server) syncSerials(ctx context.Context, n *xfr.Notifier, now time.Time) (pending bool) {
-	s.reloadMu.Lock() // updates and reloads swap zones too: one at a time
-	defer s.reloadMu.Unlock()
+	select { // the reload slot: updates and reloads swap zones too, one at a time
+	case s.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-s.reloading }()
 	if s.handedOver.Load() {
 		return false
 	}
@@ -155,13 +159,14 @@ func (s *Server) syncZone(ctx context.Context, n *xfr.Notifier, snap *snapshot, 
 			return false
 		}
 	}
+	var swap *snapshot // served once published: a secondary that sees the SOA can transfer it
 	if z.SOA.Serial != next {
-		nz, err := s.setSerial(snap, z, next)
+		nz, nsnap, err := s.setSerial(snap, z, next)
 		if err != nil {
 			s.log.Error("zone serial not raised; retrying", "zone", zc.Origin, "serial", next, "err", err)
 			return true
 		}
-		z = nz
+		z, swap = nz, nsnap
 	}
 	if err := xfr.WriteSerial(zc.SerialFile, next); err != nil {
 		s.log.Error("zone serial not kept: after a restart it may go back", "zone", zc.Origin, "serial", next, "err", err)
@@ -175,6 +180,9 @@ func (s *Server) syncZone(ctx context.Context, n *xfr.Notifier, snap *snapshot, 
 		}
 	}
 	xz.pub.Store(np)
+	if swap != nil {
+		s.snap.Store(swap)
+	}
 	if pub != nil && next == pub.serial {
 		return false
 	}
@@ -187,26 +195,26 @@ func (s *Server) syncZone(ctx context.Context, n *xfr.Notifier, snap *snapshot, 
 	return false
 }
 
-// setSerial serves z with serial instead of its own, and journals the step
-// when the zone takes updates, so that the journal's serials keep chaining.
-func (s *Server) setSerial(snap *snapshot, z *zones.Zone, serial uint32) (*zones.Zone, error) {
+// setSerial returns z with serial instead of its own and the snapshot
+// serving it, and journals the step when the zone takes updates, so that
+// the journal's serials keep chaining.
+func (s *Server) setSerial(snap *snapshot, z *zones.Zone, serial uint32) (*zones.Zone, *snapshot, error) {
 	old := z.SOA
 	soa := soaWith(old, serial)
 	nz, err := update.Replay(z, [2][]dns.RR{{old}, {soa}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	next, err := snap.withZone(nz)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if zu := snap.updates[z.Origin]; zu != nil && !zu.stale {
 		if err := zu.record(&journal.Entry{From: old.Serial, To: serial, Time: time.Now(), Key: "", Del: []dns.RR{old}, Add: []dns.RR{soa}}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	s.snap.Store(next)
-	return nz, nil
+	return nz, next, nil
 }
 
 func soaWith(soa *dns.SOA, serial uint32) *dns.SOA {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // TestTransferSerials: health changes, updates and reloads publish serials
@@ -15,7 +17,7 @@ import (
 func TestTransferSerials(t *testing.T) {
 	conf := strings.Replace(xfrConfig("", 0), `notify_interval = "200ms"`, `notify_interval = "200ms"
 update = [{ key = "xfr", names = ["*.lb.test."], types = ["TXT"] }]`, 1)
-	dir := writeFiles(t, map[string]string{"dnslb.toml": conf, "xfr.key": xfrSecret + "\n"})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": conf, "xfr.key": xfrSecret + "\n"})
 	probe := newFakeProbe()
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
 	checkAll := func(ts *testServer) {
@@ -32,12 +34,12 @@ update = [{ key = "xfr", names = ["*.lb.test."], types = ["TXT"] }]`, 1)
 		return 0
 	}
 	checkAll(ts)
-	waitFor(t, 10*time.Second, "first serial", func() bool { return published(ts) != 0 })
+	testutil.WaitFor(t, 10*time.Second, "first serial", func() bool { return published(ts) != 0 })
 	s0 := soaSerial(t, ts)
 
 	probe.set("192.0.2.10", fakeFigures{down: true})
 	checkAll(ts)
-	waitFor(t, 10*time.Second, "serial after a health change", func() bool { return published(ts) == s0+1 && soaSerial(t, ts) == s0+1 })
+	testutil.WaitFor(t, 10*time.Second, "serial after a health change", func() bool { return published(ts) == s0+1 && soaSerial(t, ts) == s0+1 })
 
 	m := new(dns.Msg)
 	m.SetUpdate("lb.test.")
@@ -47,7 +49,7 @@ update = [{ key = "xfr", names = ["*.lb.test."], types = ["TXT"] }]`, 1)
 	if err := r.Unpack(resp); err != nil || r.Rcode != dns.RcodeSuccess {
 		t.Fatalf("update: %v %s\n%s", err, dns.RcodeToString[r.Rcode], ts.logs.String())
 	}
-	waitFor(t, 10*time.Second, "serial after an update", func() bool { return published(ts) == s0+2 })
+	testutil.WaitFor(t, 10*time.Second, "serial after an update", func() bool { return published(ts) == s0+2 })
 	inc, err := xfrClient(ts.addr, "lb.test.", "", xfrSecret, s0)
 	if err != nil || !strings.Contains(strings.Join(rrStrings(inc), "\n"), "acme.lb.test. 60 IN TXT \"token\"") || len(inc) != 1+3+3+1 {
 		t.Fatalf("IXFR over a health change and an update (%v):\n%s", err, strings.Join(rrStrings(inc), "\n"))
@@ -57,7 +59,7 @@ update = [{ key = "xfr", names = ["*.lb.test."], types = ["TXT"] }]`, 1)
 	if err := ts.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the serial kept over a reload", func() bool { return soaSerial(t, ts) == s0+2 })
+	testutil.WaitFor(t, 10*time.Second, "the serial kept over a reload", func() bool { return soaSerial(t, ts) == s0+2 })
 	if published(ts) != s0+2 {
 		t.Errorf("published %d after a reload that changed nothing, want %d", published(ts), s0+2)
 	}
@@ -67,7 +69,7 @@ update = [{ key = "xfr", names = ["*.lb.test."], types = ["TXT"] }]`, 1)
 	ts.stop()
 	ts2 := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
 	checkAll(ts2)
-	waitFor(t, 10*time.Second, "a serial after restart", func() bool { return published(ts2) != 0 })
+	testutil.WaitFor(t, 10*time.Second, "a serial after restart", func() bool { return published(ts2) != 0 })
 	if s := soaSerial(t, ts2); s != s0+3 {
 		t.Errorf("serial %d after a restart, want %d", s, s0+3)
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,12 +28,18 @@ import (
 type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
-	Registry  *prometheus.Registry // default a new registry, served on /metrics
+	Registry  *prometheus.Registry // where the metrics are registered and /metrics gathers from; default a new one. One server's only: New fails on a registry holding another's
 	Version   string               // reported by metrics (dnslb_build_info) and the API
 	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
-	CacheSize int                  // answers kept per snapshot, default 65536
+	CacheSize int                  // answers kept per snapshot (rounded up to a power of two), default 65536; a reload keeps it
 	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
+	Host      config.Host          // this host's settings over the file's (flags)
+	// ProbeSource is the address health probes leave from; default the
+	// system's choice (a flag: several instances on one host, or a host
+	// with several addresses).
+	ProbeSource netip.Addr
+	Cluster     ClusterTuning // default memberlist's LAN timing; tests shorten it
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -47,11 +54,13 @@ type Server struct {
 	zoneSlots *zoneSlots
 	states    *memberStates
 	prober    *health.Prober
+	cl        *clusterLink // nil when alone
+	inherited bool         // started by a binary upgrade, with the previous process's state
 	registry  *prometheus.Registry
 	metrics   *metrics
 
-	reloadMu  sync.Mutex // one reload at a time
-	upgradeMu sync.Mutex // one upgrade at a time
+	reloading chan struct{} // holds a token while a reload runs: one at a time
+	upgradeMu sync.Mutex    // one upgrade at a time
 	// handedOver: a new process serves; this one takes no more updates.
 	handedOver atomic.Bool
 
@@ -59,23 +68,26 @@ type Server struct {
 	allStats []*workerStats
 	tcpStats *workerStats
 
-	udpConns []*udpSocket
-	tcpLns   []*net.TCPListener
-	httpLn   net.Listener
-	ready    atomic.Bool // listeners serving
+	udpConns    []*udpSocket
+	tcpLns      []*net.TCPListener
+	httpLn      net.Listener
+	httpLimiter atomic.Pointer[connLimiter]
+	statusCache statusCache
+	ready       atomic.Bool // listeners serving
 	// handingOver: a new process has taken the sockets over; stop reading
 	// them without shutting them down, and let TCP clients finish.
 	handingOver atomic.Bool
 	tcpSlots    chan struct{}
 	xfrSlots    chan struct{} // transfers out at once
 	xfr         xfrZones
+	tcpBufs     sync.Pool // *tcpBuffers, taken while a connection has a query to answer
 	shares      shareSampler
 }
 
 // New reads the config, restores overrides from the state file, builds the
 // first snapshot and binds every listener. Nothing is served until Run.
 func New(cfgPath string, o Options) (*Server, error) {
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.LoadFor(cfgPath, o.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +97,8 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 1 << 16
 	}
-	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar)}
+	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
+	s.statusCache.slots = make(chan struct{}, statusSlots)
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
@@ -95,30 +108,56 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(s)
-	s.prober = health.NewProber(health.Options{
-		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
-	})
-	if err := s.states.load(cfg.Server.StateFile); err != nil {
+	if s.metrics, err = newMetrics(s); err != nil {
 		return nil, err
+	}
+	if o.ProbeSource.IsValid() && o.Probe == nil {
+		s.opts.Probe = health.ProbeFrom(o.ProbeSource)
+	}
+	var hooks health.Hooks = s.metrics
+	if cfg.Cluster != nil {
+		hooks = clusterHooks{Hooks: s.metrics, s: s}
+	}
+	s.prober = health.NewProber(health.Options{
+		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: hooks, Probe: s.opts.Probe,
+		Shared: cfg.Cluster != nil,
+	})
+	problems, err := s.states.load(cfg.Server.StateFile, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range problems {
+		s.log.Error("STATE FILE DAMAGED: starting without what could not be read; re-apply lost overrides", "file", cfg.Server.StateFile, "problem", p)
 	}
 	if err := s.restoreHandover(); err != nil {
 		return nil, err
 	}
 	s.clock.set()
-	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), o.CacheSize)
+	ctx, cancel := loadContext(context.Background(), cfg)
+	defer cancel()
+	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), o.CacheSize)
 	if err != nil {
-		return nil, err
+		return nil, timeoutError(ctx, cfg, err)
 	}
 	if snap.signers, err = loadSigners(cfg, nil, false); err != nil {
 		return nil, err
 	}
 	s.publish(snap)
+	s.pruneStates(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.xfrSlots = make(chan struct{}, maxTransfers)
 	s.xfr.m = map[string]*xfrZone{}
 	s.tcpStats = s.newStats()
+	s.tcpBufs.New = s.newTCPBuffers
+	if cfg.Cluster != nil {
+		if s.cl, err = newClusterLink(s, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.bind(cfg); err != nil {
+		if s.cl != nil {
+			s.cl.c.Close()
+		}
 		s.closeListeners()
 		for _, c := range s.udpConns {
 			c.release()
@@ -136,6 +175,28 @@ func (s *Server) publish(snap *snapshot) {
 	s.metrics.configLoaded(snap.cfg)
 	for _, w := range snap.warnings {
 		s.log.Warn(w)
+	}
+}
+
+// pruneStates forgets the state of members snap no longer has; an
+// override of a pool or member removed from the config is dropped, saying so.
+func (s *Server) pruneStates(snap *snapshot) {
+	keep := map[memberKey]bool{}
+	for _, p := range snap.pools {
+		for _, f := range p.families {
+			if f != nil {
+				for _, m := range f.members {
+					keep[memberKey{p.name, m.addr}] = true
+				}
+			}
+		}
+	}
+	dropped, err := s.states.prune(keep)
+	for _, k := range dropped {
+		s.log.Warn("override dropped: the member is no longer in the config", "pool", k.pool, "member", k.addr.String())
+	}
+	if err != nil {
+		s.log.Error("state file not rewritten after dropping overrides; they return at the next restart unless an override change rewrites it", "err", err)
 	}
 }
 
@@ -284,6 +345,9 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("health prober stopped", "err", err)
 		}
 	})
+	if s.cl != nil {
+		goFn(func() { s.cl.run(ctx) })
+	}
 	for _, c := range s.udpConns {
 		goFn(func() { s.serveUDP(ctx, c) })
 	}
@@ -317,10 +381,33 @@ func (s *Server) Run(ctx context.Context) error {
 // Reload re-reads the config and zone files and, when they are valid,
 // swaps in a new snapshot. On any error the running config keeps serving.
 // Health state and overrides of unchanged members carry over.
-func (s *Server) Reload() error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	err := s.reload()
+func (s *Server) Reload() error { return s.ReloadContext(context.Background()) }
+
+// ReloadContext is Reload for a caller that stops waiting when ctx is done
+// (an API client that went away). A reload already running is waited for
+// at most the running config's reload_timeout; the reload itself is bounded
+// by reload_timeout and not by ctx, so that a client hanging up does not
+// leave the config half-read. Nothing it starts outlives the call.
+func (s *Server) ReloadContext(ctx context.Context) error {
+	limit := reloadTimeout(s.snap.Load().cfg)
+	wait := time.NewTimer(limit)
+	defer wait.Stop()
+	select {
+	case s.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("reload not started: %w", ctx.Err())
+	case <-wait.C:
+		err := fmt.Errorf("reload not started: another reload has run for more than reload_timeout (%v)", limit)
+		s.metrics.reloaded(err)
+		return err
+	}
+	defer func() { <-s.reloading }()
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	err := s.reload(lctx)
+	if err != nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%s: reload did not finish within reload_timeout (%v): %w", s.cfgPath, limit, err)
+	}
 	s.metrics.reloaded(err)
 	if err != nil {
 		s.log.Error("reload refused; the running config keeps serving", "config", s.cfgPath, "err", err)
@@ -329,8 +416,8 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-func (s *Server) reload() error {
-	cfg, err := config.Load(s.cfgPath)
+func (s *Server) reload(ctx context.Context) error {
+	cfg, err := config.LoadFor(s.cfgPath, s.opts.Host)
 	if err != nil {
 		return err
 	}
@@ -340,15 +427,26 @@ func (s *Server) reload() error {
 	if err != nil {
 		return err
 	}
-	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
+	if (old.Cluster == nil) != (cfg.Cluster == nil) {
+		return fmt.Errorf("%s: [cluster] can be added or removed only at restart", s.cfgPath)
+	}
+	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
 		return err
 	}
 	snap.signers = signers
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
-	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
-		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
+	s.pruneStates(snap)
+	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency ||
+		o.HTTPMaxConnections != n.HTTPMaxConnections || o.HTTPIdleTimeout != n.HTTPIdleTimeout || o.HTTPHeaderTimeout != n.HTTPHeaderTimeout {
+		s.log.Warn("listen, http, http_max_connections, http_idle_timeout, http_header_timeout, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
+	}
+	if s.cl != nil {
+		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {
+			s.log.Warn("[cluster] settings change only at restart", "config", s.cfgPath)
+		}
+		s.cl.reloaded(cfg)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

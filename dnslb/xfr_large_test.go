@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // knotPrimary is Knot serving a zone file as a primary, for comparison.
@@ -24,7 +26,7 @@ func TestTransferLarge(t *testing.T) {
 	for i := range n - 3 {
 		fmt.Fprintf(&zone, "h%d IN A 10.%d.%d.%d\n", i, i>>16&255, i>>8&255, i&255)
 	}
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"big.zone": zone.String(),
 		"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
@@ -36,7 +38,7 @@ transfer = [{ addresses = ["127.0.0.0/8"] }]
 `,
 	})
 	ts := start(t, dir+"/dnslb.toml", Options{})
-	waitFor(t, 30*time.Second, "the zone published", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the zone published", func() bool {
 		x := ts.xfr.get("big.test.")
 		return x != nil && x.pub.Load() != nil
 	})
@@ -65,7 +67,7 @@ zone:
 		t.Fatal(err)
 	}
 	runDaemon(t, knotPrimary, filepath.Join(kdir, "knot.log"), "knotd", "-c", filepath.Join(kdir, "knot.conf"))
-	waitFor(t, 30*time.Second, "Knot loaded the zone", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Knot loaded the zone", func() bool {
 		r, err := askAt(knotPrimary, "big.test.", dns.TypeSOA)
 		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1
 	})

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const xfrSecret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
@@ -135,13 +137,13 @@ func TestTransferOut(t *testing.T) {
 	go func() { _ = sec.ActivateAndServe() }()
 	t.Cleanup(func() { _ = sec.Shutdown() })
 
-	dir := writeFiles(t, map[string]string{"dnslb.toml": xfrConfig(`"`+pc.LocalAddr().String()+`"`, 2000), "xfr.key": xfrSecret + "\n"})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": xfrConfig(`"`+pc.LocalAddr().String()+`"`, 2000), "xfr.key": xfrSecret + "\n"})
 	probe := newFakeProbe()
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
-	waitFor(t, 10*time.Second, "a first serial published", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "a first serial published", func() bool {
 		x := ts.xfr.get("lb.test.")
 		return x != nil && x.pub.Load() != nil
 	})
@@ -192,7 +194,7 @@ func TestTransferOut(t *testing.T) {
 			t.Errorf("AXFR lacks %q", w)
 		}
 	}
-	if n := testutil.ToFloat64(ts.metrics.transfers.WithLabelValues("axfr", "refused")); n != 2 {
+	if n := promtest.ToFloat64(ts.metrics.transfers.WithLabelValues("axfr", "refused")); n != 2 {
 		t.Errorf("refused transfers counted %v, want 2", n)
 	}
 
@@ -207,14 +209,14 @@ func TestTransferOut(t *testing.T) {
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
-	waitFor(t, 10*time.Second, "a new serial after a member went down", func() bool { return soaSerial(t, ts) != first })
+	testutil.WaitFor(t, 10*time.Second, "a new serial after a member went down", func() bool { return soaSerial(t, ts) != first })
 	second := soaSerial(t, ts)
 	if second != first+1 {
 		t.Errorf("serial %d after %d, want +1", second, first)
 	}
-	waitFor(t, 10*time.Second, "the NOTIFY acknowledged after a retry", func() bool { return lastNotified.Load() == second })
-	waitFor(t, 10*time.Second, "the unanswered NOTIFY counted as retried", func() bool {
-		return testutil.ToFloat64(ts.metrics.notifies.WithLabelValues("retry")) >= 1 && strings.Contains(ts.logs.String(), "notify not acknowledged; retrying")
+	testutil.WaitFor(t, 10*time.Second, "the NOTIFY acknowledged after a retry", func() bool { return lastNotified.Load() == second })
+	testutil.WaitFor(t, 10*time.Second, "the unanswered NOTIFY counted as retried", func() bool {
+		return promtest.ToFloat64(ts.metrics.notifies.WithLabelValues("retry")) >= 1 && strings.Contains(ts.logs.String(), "notify not acknowledged; retrying")
 	})
 	inc, err := xfrClient(ts.addr, "lb.test.", "", xfrSecret, first)
 	if err != nil {
@@ -234,7 +236,7 @@ func TestTransferOut(t *testing.T) {
 	if err != nil || len(full) != len(recs)-1 {
 		t.Errorf("IXFR from an unknown serial: %d records (%v), want the whole zone (%d)", len(full), err, len(recs)-1)
 	}
-	if n := testutil.ToFloat64(ts.metrics.transfers.WithLabelValues("ixfr", "incremental")); n != 1 {
+	if n := promtest.ToFloat64(ts.metrics.transfers.WithLabelValues("ixfr", "incremental")); n != 1 {
 		t.Errorf("incremental transfers counted %v", n)
 	}
 
@@ -244,7 +246,7 @@ func TestTransferOut(t *testing.T) {
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
-	waitFor(t, 10*time.Second, "a third serial", func() bool { return soaSerial(t, ts) != second })
+	testutil.WaitFor(t, 10*time.Second, "a third serial", func() bool { return soaSerial(t, ts) != second })
 	third := soaSerial(t, ts)
 	inc, err = xfrClient(ts.addr, "lb.test.", "", xfrSecret, first)
 	// SOA, (old SOA, removed, new SOA, added) per step, SOA: two steps
@@ -256,7 +258,7 @@ func TestTransferOut(t *testing.T) {
 	// Restart: the serial never goes back, although the zone's is lower.
 	ts.stop()
 	ts2 := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
-	waitFor(t, 10*time.Second, "a serial after restart", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "a serial after restart", func() bool {
 		x := ts2.xfr.get("lb.test.")
 		return x != nil && x.pub.Load() != nil
 	})

@@ -3,11 +3,17 @@
 //
 //	dnslb -config dnslb.toml          serve
 //	dnslb -check -config dnslb.toml   validate the config and zone files, then exit
+//	dnslb -config dnslb.toml -locate 81.2.69.0/24
+//	                                  where each geo pool sends that client, and why
 //	dnslb -version
 //	dnslb -tsig-keygen NAME [-algorithm hmac-sha256]   print a new TSIG key
 //	dnslb -dump-zone ORIGIN -config dnslb.toml         print a zone as served (file + journal)
 //	dnslb -clear-journal ORIGIN -config dnslb.toml     remove a zone's update journal
 //	dnslb ctl [-config FILE] [-json] status|drain|undrain|force-up|force-down|reload|upgrade
+//
+// Hosts of a cluster share one config file and give what differs as flags:
+//
+//	dnslb -config dnslb.toml -listen 192.0.2.53:53 -cluster-name ns1 -cluster-bind 192.0.2.53:7946
 //
 // SIGHUP reloads the config; SIGUSR2 replaces the binary without dropping a
 // query; SIGTERM and SIGINT stop the server gracefully.
@@ -19,13 +25,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/upgrade"
 )
 
@@ -53,7 +62,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
+	locate := fs.String("locate", "", "ADDRESS[/PREFIX]: print, for every geo pool, the client's location, datacenter list, network and ECS scope, and what would be served now (after probing the members), and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	var host config.Host
+	fs.Func("listen", "DNS address of this host, replacing [server] listen (repeat for several, or separate with commas)", func(v string) error {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				host.Listen = append(host.Listen, a)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&host.ClusterName, "cluster-name", "", "this instance's name in the cluster, replacing [cluster] name")
+	fs.StringVar(&host.ClusterBind, "cluster-bind", "", "this instance's gossip address, replacing [cluster] bind")
+	fs.StringVar(&host.HTTP, "http", "", "this host's HTTP address, replacing [server] http")
+	fs.StringVar(&host.StateFile, "state-file", "", "this host's state file, replacing [server] state_file")
+	probeSource := fs.String("probe-source", "", "address health probes leave from (default: the system's choice)")
 	keygen := fs.String("tsig-keygen", "", "print a new TSIG key named `NAME` as config lines and a secret, and exit")
 	algorithm := fs.String("algorithm", "hmac-sha256", "algorithm for -tsig-keygen: hmac-sha256, hmac-sha384, hmac-sha512 or hmac-sha1")
 	dumpZone := fs.String("dump-zone", "", "print the zone `ORIGIN` as served (zone file with its update journal replayed), and exit")
@@ -101,8 +125,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
 		return 0
 	}
+	if *locate != "" {
+		if err := dnslb.Locate(context.Background(), *cfgPath, *locate, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	var src netip.Addr
+	if *probeSource != "" {
+		var err error
+		if src, err = netip.ParseAddr(*probeSource); err != nil {
+			fmt.Fprintf(stderr, "-probe-source %q: not an IP address\n", *probeSource)
+			return 2
+		}
+	}
 	if *check {
-		if err := dnslb.Check(*cfgPath); err != nil {
+		// Warnings (a damaged state file) do not stop the server, so
+		// they do not fail the check either.
+		for _, w := range dnslb.CheckState(*cfgPath) {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+		if err := dnslb.CheckFor(*cfgPath, host); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -115,7 +159,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer upg.Stop()
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg})
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg,
+		Host: host, ProbeSource: src})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,7 +33,6 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown member key", minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [\n  { address = \"192.0.2.1\" },\n  { adress = \"192.0.2.2\" },\n]\n",
 			[]string{`c.toml:9: unknown key "pool.members.adress" (did you mean "address"?)`, "c.toml:9: pool[0].members[1]: address is required"}},
 		{"bad listen", "[server]\nlisten = [\"127.0.0.1:5353\", \"localhost:53\"]\n" + minimalZone, []string{`c.toml:2: server.listen[1]: "localhost:53": "localhost" is not an IP address`}},
-		{"wildcard listen", "[server]\nlisten = [\"0.0.0.0:53\"]\n" + minimalZone, []string{`c.toml:2: server.listen[0]: "0.0.0.0:53": list the host's addresses instead of a wildcard`}},
 		{"bad duration", "[server]\ntcp_idle_timeout = \"10 seconds\"\n" + minimalZone, []string{"c.toml:2:", "not a duration", `"2s"`}},
 		{"no zone", "[server]\n", []string{"no [[zone]]"}},
 		{"duplicate zone", minimalZone + minimalZone, []string{"c.toml:7: zone[1].origin: zone example. is defined twice"}},
@@ -53,10 +54,17 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"fallback pools form a loop"}},
 		{"duplicate member", minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\" }, { address = \"192.0.2.1\" }]\n",
 			[]string{"192.0.2.1 is listed twice"}},
+		{"bad http host", "[server]\nhttp_hosts = [\"ok.example\", \"evil.example:8053\"]\n" + minimalZone, []string{`c.toml:2: server.http_hosts[1]: "evil.example:8053": write a host name or an address without a port`}},
+		{"zero limits", "[server]\nhttp_max_connections = 0\nzone_max_bytes = 0\nzone_max_records = -1\nreload_timeout = \"0s\"\n" + minimalZone,
+			[]string{"c.toml:2: server.http_max_connections: 0: use a positive number", "c.toml:3: server.zone_max_bytes: 0: use a positive number of bytes", "c.toml:4: server.zone_max_records: -1", "c.toml:5: server.reload_timeout: 0s: use a positive duration"}},
 		{"dnssec algorithm", minimalZone + "[zone.dnssec]\nalgorithm = \"rsasha1\"\nkey_dir = \"keys\"\n", []string{`c.toml:6: zone[0].dnssec.algorithm: "rsasha1" is not a supported algorithm: use "ecdsap256sha256" or "ed25519"`}},
 		{"dnssec without key_dir", minimalZone + "[zone.dnssec]\nalgorithm = \"ed25519\"\n", []string{"c.toml:5: zone[0].dnssec.key_dir: key_dir is required"}},
 		{"dnssec unknown key", minimalZone + "[zone.dnssec]\nkey_dir = \"k\"\nkeydir = \"k\"\n", []string{`c.toml:7: unknown key "zone.dnssec.keydir" (did you mean "key_dir"?)`}},
 		{"non-loopback http without token", "[server]\nhttp = \"0.0.0.0:8053\"\n" + minimalZone, []string{"c.toml:2: server.http: 0.0.0.0:8053 is reachable from other hosts: set admin_token_file"}},
+		{"cluster quorum", "[cluster]\nbind = \"127.0.1.1:7946\"\nhealth_quorum = \"most\"\n" + minimalZone, []string{`c.toml:3: cluster.health_quorum: "most": use "any", "majority" or "all"`}},
+		{"cluster unknown key", "[cluster]\nbind = \"127.0.1.1:7946\"\npeer = [\"127.0.1.2:7946\"]\n" + minimalZone, []string{`c.toml:3: unknown key "cluster.peer" (did you mean "peers"?)`}},
+		{"cluster without key off loopback", "[cluster]\nbind = \"192.0.2.53:7946\"\n" + minimalZone, []string{"c.toml:1: cluster.key_file: required when bind is not a loopback address"}},
+		{"cluster bad peer", "[cluster]\nbind = \"127.0.1.1\"\npeers = [\"127.0.1.2:x\"]\n" + minimalZone, []string{`c.toml:3: cluster.peers[0]: "127.0.1.2:x": write host:port`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,5 +191,65 @@ func TestTypedValues(t *testing.T) {
 	}
 	if m := p.Members; m[0].Addr != netip.MustParseAddr("192.0.2.1") || m[0].Check != web || m[0].Weight != 1 || m[1].Check != nil || m[1].Weight != 0 {
 		t.Errorf("members %+v", m)
+	}
+}
+
+// TestHost: flags replace the file's per-host values, and can make an
+// instance of a cluster from a file without [cluster] bind.
+func TestHost(t *testing.T) {
+	src := "[server]\nlisten = [\"127.0.0.1:5353\"]\n[cluster]\npeers = [\"127.0.1.1:7946\", \"127.0.1.2:7946\"]\n" + minimalZone
+	if _, err := Parse("c.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), "cluster.bind: required") {
+		t.Fatalf("no bind accepted: %v", err)
+	}
+	c, err := ParseFor("c.toml", []byte(src), Host{Listen: []string{"127.0.1.2:53"}, HTTP: "127.0.0.1:9053", StateFile: "/var/lib/x.state", ClusterName: "ns2", ClusterBind: "127.0.1.2:7946"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(c.Server.Listen) != "[127.0.1.2:53]" || c.Server.HTTP.String() != "127.0.0.1:9053" || c.Server.StateFile != "/var/lib/x.state" {
+		t.Errorf("server: %+v", c.Server)
+	}
+	if c.Cluster == nil || c.Cluster.Name != "ns2" || c.Cluster.BindAddr().String() != "127.0.1.2:7946" || c.Cluster.Quorum().String() != "majority" {
+		t.Errorf("cluster: %+v", c.Cluster)
+	}
+}
+
+// TestLimitDefaults: the limits of the HTTP side and of loading have their
+// documented defaults when not written, and take what is written.
+func TestLimitDefaults(t *testing.T) {
+	c, err := Parse("c.toml", []byte(minimalZone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	if s.HTTPMaxConnections != 100 || s.HTTPIdleTimeout != 30*time.Second || s.HTTPHeaderTimeout != 5*time.Second ||
+		s.ZoneMaxBytes != 512<<20 || s.ZoneMaxRecords != 5_000_000 || s.ReloadTimeout != time.Minute || len(s.HTTPHosts) != 0 {
+		t.Errorf("defaults: %+v", s)
+	}
+	c, err = Parse("c.toml", []byte("[server]\nhttp_max_connections = 7\nhttp_hosts = [\"DNSLB1.Example.com.\", \"[2001:DB8::1]\"]\nzone_max_bytes = 4096\nreload_timeout = \"2s\"\n"+minimalZone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = c.Server
+	if s.HTTPMaxConnections != 7 || s.ZoneMaxBytes != 4096 || s.ReloadTimeout != 2*time.Second || fmt.Sprint(s.HTTPHosts) != "[dnslb1.example.com 2001:db8::1]" {
+		t.Errorf("written: %+v", s)
+	}
+}
+
+// TestReadTokenFIFO: a FIFO named as the token file is refused at once,
+// never waited on.
+func TestReadTokenFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "token")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ReadToken(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadToken(FIFO): %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ReadToken waited on a FIFO")
 	}
 }
