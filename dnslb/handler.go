@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"runtime/debug"
@@ -19,6 +20,7 @@ type worker struct {
 	q     query
 	stats *workerStats
 	n     uint64 // queries answered, for sampling
+	ck    cookieReply
 }
 
 func newWorker(srv *Server, tcp bool, stats *workerStats) *worker {
@@ -50,12 +52,25 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	}()
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
+	w.ck.state = cookieNone
+	if fast && w.q.hasCookie && !w.ck.eval(snap.cookies, req[w.q.cookieOff:w.q.cookieOff+w.q.cookieLen], src.Addr(), now, w.q.do) {
+		fast = false // malformed: the general path answers FORMERR
+	}
+	if fast && w.ck.state == cookieBad && !w.tcp {
+		r := w.fastReply(snap, req, src, now)
+		out := w.errorReply(req, r.question, rcodeBadCookie, &r)
+		w.stats.count(w.tcp, 0, w.q.qtype, rcodeBadCookie, len(out), false)
+		if snap.rrl != nil {
+			out = w.limit(snap, out, nil, src.Addr(), nil, now)
+		}
+		return out
+	}
 	if fast {
 		if a := snap.cache.get(key); a != nil {
 			r := w.fastReply(snap, req, src, now)
 			if out, err := w.rd.render(a, &r); err == nil {
-				if snap.rrl != nil && !w.tcp {
-					if out = w.limit(snap.rrl, out, a, src.Addr(), key, now); out == nil {
+				if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
+					if out = w.limit(snap, out, a, src.Addr(), key, now); out == nil {
 						return nil
 					}
 				}
@@ -71,11 +86,11 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		}
 	}
 	resp, a := w.general(snap, req, src, fast, now)
-	if resp != nil && snap.rrl != nil && !w.tcp {
+	if resp != nil && snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
 		if !fast {
 			key = nil // not a question we could key on
 		}
-		resp = w.limit(snap.rrl, resp, a, src.Addr(), key, now)
+		resp = w.limit(snap, resp, a, src.Addr(), key, now)
 	}
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
@@ -90,7 +105,7 @@ func (w *worker) fastReply(snap *snapshot, req []byte, src netip.AddrPort, now i
 	r := reply{
 		id: w.q.id, flags: w.q.flags, question: req[headerLen : headerLen+w.q.qlen],
 		edns: w.q.edns, udpSize: w.q.udpSize, do: w.q.do, now: now, advertise: snap.udpSize,
-		client: client{addr: src.Addr(), prefix: -1},
+		client: client{addr: src.Addr(), prefix: -1}, cookie: w.ck.option(),
 	}
 	if w.q.hasECS {
 		r.ecs = &w.q.ecs
@@ -165,20 +180,34 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 			opt = o
 		}
 	}
+	w.ck.state = cookieNone
 	if opt != nil {
 		r.edns, r.udpSize, r.do = true, opt.UDPSize(), opt.Do()
 		if opt.Version() != ednsVersion {
 			return fail(dns.RcodeBadVers, true)
 		}
+		cookies := 0
 		for _, o := range opt.Option {
-			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+			switch e := o.(type) {
+			case *dns.EDNS0_SUBNET:
 				var ecs ecsOption
 				if r.ecs != nil || !ecs.fromMiekg(e) {
 					return fail(dns.RcodeFormatError, false)
 				}
 				r.ecs = &ecs
 				r.client = ecs.client()
+			case *dns.EDNS0_COOKIE:
+				// RFC 7873 §5.2.2: a malformed cookie (or two) is FORMERR.
+				data, err := hex.DecodeString(e.Cookie)
+				if cookies++; err != nil || cookies > 1 || !w.ck.eval(snap.cookies, data, src.Addr(), now, r.do) {
+					w.ck.state = cookieNone
+					return fail(dns.RcodeFormatError, true)
+				}
 			}
+		}
+		r.cookie = w.ck.option()
+		if w.ck.state == cookieBad && !w.tcp {
+			return fail(rcodeBadCookie, true)
 		}
 	}
 	if m.Opcode != dns.OpcodeQuery {

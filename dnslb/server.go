@@ -5,6 +5,7 @@ package dnslb
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -66,6 +68,9 @@ type Server struct {
 	handingOver atomic.Bool
 	tcpSlots    chan struct{}
 	shares      shareSampler
+	// cookieSecret makes DNS cookies when no cookie_secret_file is set:
+	// random, kept across reloads so that cookies stay valid.
+	cookieSecret cookie.Secrets
 }
 
 // New reads the config, restores overrides from the state file, builds the
@@ -82,6 +87,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 		o.CacheSize = 1 << 16
 	}
 	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar)}
+	if _, err := crand.Read(s.cookieSecret.Current[:]); err != nil {
+		return nil, fmt.Errorf("cookie secret: %w", err)
+	}
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
@@ -120,6 +128,10 @@ func New(cfgPath string, o Options) (*Server, error) {
 }
 
 func (s *Server) publish(snap *snapshot) {
+	snap.cookies = snap.cfg.Server.CookieSecrets
+	if snap.cookies == nil {
+		snap.cookies = &s.cookieSecret
+	}
 	if snap.cfg.Log.Queries {
 		snap.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -24,9 +25,10 @@ type snapshot struct {
 	poolByName map[string]*pool
 	cache      *answerCache
 	built      time.Time
-	queryLog   *queryLog // nil unless [log] queries
-	rrl        *rrl      // nil unless [rrl] responses_per_second
-	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
+	queryLog   *queryLog       // nil unless [log] queries
+	rrl        *rrl            // nil unless [rrl] responses_per_second
+	udpSize    uint16          // [server] udp_size: the largest UDP response, our EDNS size
+	cookies    *cookie.Secrets // [server] cookie_secret_file, or the process's random secret
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
