@@ -5,9 +5,9 @@ BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
 # resolver for the end-to-end delegation test, dnsperf for the upgrade test,
-# python3 for the example backend.
-TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3
-TEST_CMDS := dig chromium nsd unbound dnsperf python3
+# python3 for the example backend, knotd to compare DNS cookies with.
+TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3 knot
+TEST_CMDS := dig chromium nsd unbound dnsperf python3 knotd
 
 # make install: where the binary and the systemd unit go (DESTDIR stages).
 PREFIX  ?= /usr/local
@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlerTCP$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./dnslb/config
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
+	$(GO) test -run '^$$' -fuzz '^FuzzCookie$$' -fuzztime $(FUZZTIME) ./dnslb/cookie
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
 
