@@ -21,13 +21,18 @@ type worker struct {
 	stats *workerStats
 	n     uint64 // queries answered, for sampling
 	ck    cookieReply
+	name  []byte // the question name in presentation form, for synthesized answers
+	syn   answer // what RRL needs of a synthesized answer: its zone
+	// noSynth turns synthesized answers off (tests compare them with the
+	// general path).
+	noSynth bool
 }
 
 func newWorker(srv *Server, tcp bool, stats *workerStats) *worker {
 	return &worker{
 		srv: srv, tcp: tcp, stats: stats,
 		rd:  renderer{out: make([]byte, 0, 65535+512), members: make([]int, 0, 64)},
-		key: make([]byte, 0, 258),
+		key: make([]byte, 0, 258), name: make([]byte, 0, 256),
 	}
 }
 
@@ -83,6 +88,22 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 				}
 				return out
 			}
+		}
+	}
+	if fast {
+		if out := w.synthesize(snap, req, src, now); out != nil {
+			if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
+				if out = w.limit(snap, out, &w.syn, src.Addr(), key, now); out == nil {
+					return nil
+				}
+			}
+			if timed {
+				w.stats.observeDuration(nanotime() - start)
+			}
+			if snap.queryLog != nil {
+				snap.queryLog.log(src, req, out)
+			}
+			return out
 		}
 	}
 	resp, a := w.general(snap, req, src, fast, now)

@@ -132,6 +132,9 @@ func (s *Server) publish(snap *snapshot) {
 	if snap.cookies == nil {
 		snap.cookies = &s.cookieSecret
 	}
+	for z, zs := range snap.synth {
+		zs.slot = s.zoneSlots.slot(z.Origin)
+	}
 	if snap.cfg.Log.Queries {
 		snap.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
 	}

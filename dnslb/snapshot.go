@@ -29,6 +29,10 @@ type snapshot struct {
 	rrl        *rrl            // nil unless [rrl] responses_per_second
 	udpSize    uint16          // [server] udp_size: the largest UDP response, our EDNS size
 	cookies    *cookie.Secrets // [server] cookie_secret_file, or the process's random secret
+	// synth holds each zone's wire pieces for synthesized answers, made
+	// with the zones: a zone not in it (swapped in later) is answered by
+	// the general path, never from stale pieces.
+	synth map[*zones.Zone]*zoneSynth
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
@@ -107,6 +111,14 @@ func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer
 		return nil, err
 	}
 	s.zones = set
+	s.synth = make(map[*zones.Zone]*zoneSynth, len(built))
+	for _, z := range built {
+		zs, err := buildSynth(z)
+		if err != nil {
+			return nil, err
+		}
+		s.synth[z] = zs
+	}
 	s.attachTargets(prober)
 	s.cache = newAnswerCache(cacheSize)
 	s.rrl = newRRL(cfg.RRL)
