@@ -3,10 +3,12 @@ package dnslb
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -119,4 +121,111 @@ func TestSynthMatchesGeneral(t *testing.T) {
 	if synthesized["NXDOMAIN"] < 500 || synthesized["NODATA"] < 500 || synthesized["wildcard"] < 100 {
 		t.Errorf("too few synthesized answers compared: %v", synthesized)
 	}
+}
+
+// TestRandomNamesKeepCache: a flood of random nonexistent and wildcard
+// names leaves the answers real traffic reuses in the (small) cache.
+func TestRandomNamesKeepCache(t *testing.T) {
+	srv, err := New(confPath, Options{Logger: discardLogger, CacheSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeListeners()
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	w := newWorker(srv, false, srv.newStats())
+	pack := func(name string, qtype uint16) []byte {
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		m.SetEdns0(1232, false)
+		b, _ := m.Pack()
+		return b
+	}
+	real := [][]byte{pack("www.example.", dns.TypeA), pack("www.example.", dns.TypeAAAA), pack("alias.example.", dns.TypeA), pack("example.", dns.TypeNS)}
+	for _, req := range real {
+		w.serve(req, src)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 10000 {
+		suffix := ".example."
+		if i%2 == 0 {
+			suffix = ".wild.example."
+		}
+		w.serve(pack(randomLabel(rng)+suffix, dns.TypeA), src)
+	}
+	cache := srv.snap.Load().cache
+	for _, req := range real {
+		if key, _ := parseQuery(req, &query{}, nil); cache.get(key) == nil {
+			t.Errorf("%q was evicted by random names", key)
+		}
+	}
+}
+
+// TestSynthOnTheWire: random names asked over UDP and TCP of a running
+// server get the general path's response.
+func TestSynthOnTheWire(t *testing.T) {
+	ts := start(t, confPath, Options{})
+	src := netip.MustParseAddrPort("127.0.0.1:5353")
+	var msgs []*dns.Msg
+	for _, m := range synthQueries(t, 300) {
+		if o := m.IsEdns0(); o != nil && len(o.Option) > 0 {
+			if _, ok := o.Option[0].(*dns.EDNS0_COOKIE); ok {
+				continue // its timestamp follows the running clock
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	for _, netw := range transports {
+		gw := newWorker(ts.Server, netw == "tcp", ts.newStats())
+		gw.noSynth = true
+		synthesized := 0
+		for _, m := range msgs {
+			m = m.Copy()
+			m.Question[0].Name = netw + m.Question[0].Name // new names for each transport: none cached yet
+			req, _ := m.Pack()
+			got := rawExchange(t, netw, ts.addr, req)
+			if key, ok := parseQuery(req, &query{}, nil); ok && ts.snap.Load().cache.get(key) == nil {
+				synthesized++ // before the general path below caches it
+			}
+			want := gw.serve(req, src)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s %s over %s:\ngot  % x\nwant % x", m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype], netw, got, want)
+			}
+		}
+		if synthesized < len(msgs)/3 {
+			t.Errorf("%s: %d of %d synthesized", netw, synthesized, len(msgs))
+		}
+	}
+}
+
+// rawExchange sends req over netw and returns the raw response.
+func rawExchange(t *testing.T, netw, addr string, req []byte) []byte {
+	t.Helper()
+	c, err := net.DialTimeout(netw, addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 65535)
+	if netw == "udp" {
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf[:n]
+	}
+	if _, err := c.Write(append([]byte{byte(len(req) >> 8), byte(len(req))}, req...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf[:2]); err != nil {
+		t.Fatal(err)
+	}
+	n := int(buf[0])<<8 | int(buf[1])
+	if _, err := io.ReadFull(c, buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return buf[:n]
 }
