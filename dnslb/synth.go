@@ -29,11 +29,14 @@ type zoneSynth struct {
 	sampleLen int      // wire length of the sample question name
 	below     []string // first labels under the origin of the SOA's names that are in the zone: a question name with one of them could compress further
 	slot      int      // the zone's index in the query counters
+	// signed: the zone has a DNSKEY at its apex. Its DO=1 queries take
+	// the general path, the one that knows about signatures and denial.
+	signed bool
 }
 
 // buildSynth prepares the negative answer piece of z.
 func buildSynth(z *zones.Zone) (*zoneSynth, error) {
-	zs := &zoneSynth{}
+	zs := &zoneSynth{signed: z.Apex.Has(dns.TypeDNSKEY)}
 	soa := z.NegativeSOA
 	for _, n := range []string{soa.Ns, soa.Mbox} {
 		n = dns.CanonicalName(n)
@@ -137,8 +140,8 @@ func (w *worker) synthesize(snap *snapshot, req []byte, src netip.AddrPort, now 
 		return nil
 	}
 	zs := snap.synth[z]
-	if zs == nil {
-		return nil // a zone swapped in after the snapshot's pieces were made
+	if zs == nil || zs.signed && w.q.do {
+		return nil // a zone swapped in after the snapshot's pieces were made, or DNSSEC
 	}
 	kind, node, wildcard := z.Classify(name, w.q.qtype)
 	w.syn.zone = z.Origin // RRL keys NXDOMAIN by zone

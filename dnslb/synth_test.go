@@ -229,3 +229,41 @@ func rawExchange(t *testing.T, netw, addr string, req []byte) []byte {
 	}
 	return buf[:n]
 }
+
+// TestSynthSignedZone: in a zone with a DNSKEY, DO=1 queries take the
+// general path (signatures and denial of existence are its business);
+// DO=0 queries are synthesized.
+func TestSynthSignedZone(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+listen = ["127.0.0.1:0"]
+http = ""
+[[zone]]
+origin = "signed.test."
+records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1",
+  "@ 60 IN DNSKEY 257 3 13 kXKkvWU3vGYfTJGl3qBd4qhiWp5aRs7YtkCJxD2d+t7KXqwahww5IgJtxJT2yFItlggazyfXqJEVOmMJ3qT0tQ==",
+  "*.wild 60 IN A 192.0.2.80"]
+`})
+	srv, err := New(dir+"/dnslb.toml", Options{Logger: discardLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeListeners()
+	w := newWorker(srv, false, srv.newStats())
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	for _, tc := range []struct {
+		name string
+		do   bool
+	}{{"nope.signed.test.", true}, {"x.wild.signed.test.", true}, {"nope2.signed.test.", false}, {"y.wild.signed.test.", false}} {
+		m := new(dns.Msg)
+		m.SetQuestion(tc.name, dns.TypeA)
+		m.SetEdns0(1232, tc.do)
+		req, _ := m.Pack()
+		if w.serve(req, src) == nil {
+			t.Fatalf("%s: no response", tc.name)
+		}
+		key, _ := parseQuery(req, &query{}, nil)
+		if cached := srv.snap.Load().cache.get(key) != nil; cached != tc.do {
+			t.Errorf("%s DO=%v: general path %v, want %v", tc.name, tc.do, cached, tc.do)
+		}
+	}
+}
