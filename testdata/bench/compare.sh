@@ -130,7 +130,9 @@ cmd[nsd]="nsd -c $work/nsd.conf -d"; port[nsd]=5301
 cmd[knot]="knotd -c $work/knot.conf"; port[knot]=5302
 cmd[gdnsd]="gdnsd -c $work/gdnsd -f start"; port[gdnsd]=5303
 cmd[coredns]="$coredns -conf $work/Corefile"; port[coredns]=5304
-[ -x "$coredns" ] || names=("${names[@]/coredns}")
+if [ ! -x "$coredns" ]; then
+  peers=(); for n in "${names[@]}"; do [ "$n" = coredns ] || peers+=("$n"); done; names=("${peers[@]}")
+fi
 if [ -n "${DNSLB_CMD:-}" ]; then names=(dnslb "${names[@]}"); cmd[dnslb]="$DNSLB_CMD"; port[dnslb]=5310; fi
 
 # CPU ticks of a process and all its descendants.
