@@ -231,6 +231,11 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 			return fail(rcodeBadCookie, true)
 		}
 	}
+	if m.Opcode == dns.OpcodeUpdate && len(snap.updates) > 0 { // else NOTIMP, as NSD: no zone takes updates
+		out, rcode := w.srv.update(snap, req, &m, opt, src)
+		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
+		return out, nil
+	}
 	if m.Opcode != dns.OpcodeQuery {
 		return fail(dns.RcodeNotImplemented, true) // NOTIFY, UPDATE, … (RFC 8906 §3.1.4: never silence)
 	}

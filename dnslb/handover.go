@@ -55,10 +55,17 @@ func (s *Server) Upgrade() error {
 		return fmt.Errorf("upgrade: %w", err)
 	}
 	s.log.Info("upgrade: starting the new binary", "targets", len(st.Targets), "overrides", len(st.Overrides))
+	// No update (nor reload) while the new process reads the zones and
+	// their journals, and none at all once it serves: an update this
+	// process accepted after that would be in the journal but not in the
+	// new process's zone.
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	if err := s.opts.Upgrader.Upgrade(b); err != nil {
 		s.log.Error("upgrade failed; this process keeps serving", "err", err)
 		return err
 	}
+	s.handedOver.Store(true)
 	s.log.Info("upgrade: the new process serves; finishing queries in flight")
 	return nil
 }

@@ -54,6 +54,8 @@ type Server struct {
 
 	reloadMu  sync.Mutex // one reload at a time
 	upgradeMu sync.Mutex // one upgrade at a time
+	// handedOver: a new process serves; this one takes no more updates.
+	handedOver atomic.Bool
 
 	statsMu  sync.Mutex
 	allStats []*workerStats
@@ -140,6 +142,9 @@ func (s *Server) publish(snap *snapshot) {
 	}
 	s.snap.Store(snap)
 	s.metrics.configLoaded(snap.cfg)
+	for _, w := range snap.warnings {
+		s.log.Warn(w)
+	}
 }
 
 func newLogger(c config.Log, w io.Writer, level *slog.LevelVar) *slog.Logger {

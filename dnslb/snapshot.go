@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -25,10 +26,14 @@ type snapshot struct {
 	poolByName map[string]*pool
 	cache      *answerCache
 	built      time.Time
-	queryLog   *queryLog       // nil unless [log] queries
-	rrl        *rrl            // nil unless [rrl] responses_per_second
-	udpSize    uint16          // [server] udp_size: the largest UDP response, our EDNS size
-	cookies    *cookie.Secrets // [server] cookie_secret_file, or the process's random secret
+	queryLog   *queryLog // nil unless [log] queries
+	rrl        *rrl      // nil unless [rrl] responses_per_second
+	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
+	cacheSize  int
+	keyring    *tsig.Keyring
+	updates    map[string]*zoneUpdates // by origin: zones that take RFC 2136 updates
+	warnings   []string                // for the log once the snapshot is published
+	cookies    *cookie.Secrets         // [server] cookie_secret_file, or the process's random secret
 	// synth holds each zone's wire pieces for synthesized answers, made
 	// with the zones: a zone not in it (swapped in later) is answered by
 	// the general path, never from stale pieces.
@@ -47,7 +52,7 @@ type targetSyncer interface {
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
 func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
-	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now()}
+	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now(), cacheSize: cacheSize, keyring: cfg.Keys, updates: map[string]*zoneUpdates{}}
 	// Pools first: zones need to know which names are dynamic.
 	zonePools := map[int][]int{}
 	for i, pc := range cfg.Pools {
@@ -157,7 +162,11 @@ func (s *snapshot) buildZoneAt(cfg *config.Config, i int, pools []int, line func
 			}
 		}
 	}
-	return b.Build()
+	z, err := b.Build()
+	if err != nil || zc.Journal == "" {
+		return z, err
+	}
+	return s.replayJournal(z, zc)
 }
 
 // attachTargets registers every (check, address) with the prober, which

@@ -267,3 +267,34 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 		}
 	}
 }
+
+// TestSynthAfterUpdate: an RFC 2136 update swaps the zone in; synthesized
+// answers then carry its new SOA (pieces made with the zone, never stale)
+// and are still synthesized.
+func TestSynthAfterUpdate(t *testing.T) {
+	_, cfg := updateFixture(t)
+	ts := start(t, cfg, Options{})
+	before := ts.serial(t)
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	m := addTXT("_acme-challenge.synth."+updZone, "x")
+	m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
+	if r, _, err := c.Exchange(m, ts.addr); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("update: %v %v", r, err)
+	}
+	after := ts.serial(t)
+	if after == before {
+		t.Fatal("the update did not change the serial")
+	}
+	for i, netw := range transports {
+		q := new(dns.Msg)
+		q.SetQuestion(fmt.Sprintf("random%d.%s", i, updZone), dns.TypeA)
+		r := ts.exchange(t, netw, q)
+		if r.Rcode != dns.RcodeNameError || len(r.Ns) != 1 || r.Ns[0].(*dns.SOA).Serial != after {
+			t.Fatalf("%s: %v, want NXDOMAIN with serial %d", netw, r, after)
+		}
+		req, _ := q.Pack()
+		if key, _ := parseQuery(req, &query{}, nil); ts.snap.Load().cache.get(key) != nil {
+			t.Errorf("%s: answered by the general path after the update", netw)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"cmp"
 	"encoding/binary"
 	"unsafe"
 )
@@ -22,13 +23,14 @@ const (
 type recordArena struct {
 	chunks [][]byte
 	bytes  int // record bytes stored (headers aside)
+	size   int // bytes per chunk; 0: recChunk
 }
 
 // add stores rec and returns its position + 1.
 func (a *recordArena) add(rec []byte) uint32 {
 	need := recHeader + len(rec)
 	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1])+need > cap(a.chunks[len(a.chunks)-1]) {
-		a.chunks = append(a.chunks, make([]byte, 0, max(recChunk, need)))
+		a.chunks = append(a.chunks, make([]byte, 0, max(cmp.Or(a.size, recChunk), need)))
 	}
 	c := &a.chunks[len(a.chunks)-1]
 	pos := uint32(len(a.chunks)-1)<<22 | uint32(len(*c))
@@ -57,12 +59,13 @@ func (a *recordArena) link(p, q uint32) {
 // nameArena keeps names in large chunks.
 type nameArena struct {
 	chunk []byte
+	size  int // bytes per chunk; 0: nameChunk
 }
 
 // intern returns a copy of s that lives in the arena.
 func (a *nameArena) intern(s string) string {
 	if len(a.chunk)+len(s) > cap(a.chunk) {
-		a.chunk = make([]byte, 0, max(nameChunk, len(s)))
+		a.chunk = make([]byte, 0, max(cmp.Or(a.size, nameChunk), len(s)))
 	}
 	start := len(a.chunk)
 	a.chunk = append(a.chunk, s...)

@@ -4,6 +4,9 @@
 //	dnslb -config dnslb.toml          serve
 //	dnslb -check -config dnslb.toml   validate the config and zone files, then exit
 //	dnslb -version
+//	dnslb -tsig-keygen NAME [-algorithm hmac-sha256]   print a new TSIG key
+//	dnslb -dump-zone ORIGIN -config dnslb.toml         print a zone as served (file + journal)
+//	dnslb -clear-journal ORIGIN -config dnslb.toml     remove a zone's update journal
 //	dnslb ctl [-config FILE] [-json] status|drain|undrain|force-up|force-down|reload|upgrade
 //
 // SIGHUP reloads the config; SIGUSR2 replaces the binary without dropping a
@@ -51,9 +54,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	keygen := fs.String("tsig-keygen", "", "print a new TSIG key named `NAME` as config lines and a secret, and exit")
+	algorithm := fs.String("algorithm", "hmac-sha256", "algorithm for -tsig-keygen: hmac-sha256, hmac-sha384, hmac-sha512 or hmac-sha1")
+	dumpZone := fs.String("dump-zone", "", "print the zone `ORIGIN` as served (zone file with its update journal replayed), and exit")
+	clearJournal := fs.String("clear-journal", "", "remove the update journal of the zone `ORIGIN`, and exit (reload a running server afterwards)")
 	pidFile := fs.String("pidfile", "", "write the PID here once serving (again by each upgraded process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	switch {
+	case *keygen != "":
+		text, err := dnslb.KeygenText(*keygen, *algorithm)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprint(stdout, text)
+		return 0
+	case *dumpZone != "":
+		if err := dnslb.DumpZone(*cfgPath, *dumpZone, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	case *clearJournal != "":
+		path, err := dnslb.ClearJournal(*cfgPath, *clearJournal)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "removed %s; reload dnslb (SIGHUP) to serve the zone file alone\n", path)
+		return 0
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())

@@ -25,6 +25,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -37,6 +38,7 @@ type Config struct {
 	Zones  []Zone                   // in file order
 	Checks map[string]*health.Check // by name, validated by health
 	Pools  []*Pool                  // in file order
+	Keys   *tsig.Keyring            // [tsig.NAME], by name; never nil
 
 	File string // the path it was read from
 	Hash string // sha256 of the file's bytes, hex
@@ -53,6 +55,7 @@ type file struct {
 	Zones  []zoneTOML            `toml:"zone"`
 	Checks map[string]*checkTOML `toml:"check"`
 	Pools  []*poolTOML           `toml:"pool"`
+	TSIG   map[string]*tsigTOML  `toml:"tsig"`
 }
 
 // knownKeys lists the keys valid in the table that holds key k, for hints.
@@ -67,8 +70,12 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(logTOML{})
 	case table[0] == "rrl":
 		return tomlKeys(rrlTOML{})
+	case table[0] == "zone" && len(table) == 2 && table[1] == "update":
+		return tomlKeys(updateRuleTOML{})
 	case table[0] == "zone":
 		return tomlKeys(zoneTOML{})
+	case table[0] == "tsig" && len(table) == 2:
+		return tomlKeys(tsigTOML{})
 	case table[0] == "check" && len(table) == 2:
 		return tomlKeys(checkTOML{})
 	case table[0] == "pool" && len(table) == 1:
@@ -128,6 +135,7 @@ func (c *Config) build(f *file, v *validator) {
 	c.Server = f.Server.build(v, c)
 	c.Log = f.Log.build(v)
 	c.RRL = f.RRL.build(v)
+	c.Keys = buildKeys(f.TSIG, v, c) // before zones: their update rules name keys
 	c.Zones = buildZones(f.Zones, v, c)
 	c.Checks = buildChecks(f.Checks, v, c)
 	c.Pools = buildPools(f.Pools, f.Checks, v, c)
@@ -179,8 +187,8 @@ func (v *validator) errorf(path, format string, args ...any) {
 func (v *validator) unknownKeys(md toml.MetaData) {
 	seen := map[string]int{}
 	for _, k := range md.Undecoded() {
-		if len(k) == 2 && k[0] == "check" {
-			continue // the [check.NAME] table itself
+		if len(k) == 2 && (k[0] == "check" || k[0] == "tsig") {
+			continue // the [check.NAME] or [tsig.NAME] table itself
 		}
 		dotted := k.String()
 		// Key paths from toml carry no array index; find the n-th line

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/update"
 )
 
 // zoneTOML is one [[zone]].
@@ -11,14 +13,22 @@ type zoneTOML struct {
 	Origin  string   `toml:"origin"`  // required
 	File    string   `toml:"file"`    // RFC 1035 master file, relative to the config file
 	Records []string `toml:"records"` // master-file lines, relative to origin
+	// Update lists who may change the zone at run time (RFC 2136); default
+	// none: UPDATE is refused.
+	Update []updateRuleTOML `toml:"update"`
+	// Journal is where accepted updates are kept; default FILE.jnl beside
+	// the zone file, or ORIGIN.jnl beside the config for a zone without one.
+	Journal string `toml:"journal"`
 }
 
 // Zone is one [[zone]], checked.
 type Zone struct {
-	Origin  string   // canonical
-	File    string   // resolved against the config's folder; "" = none
-	Records []string // master-file lines, relative to Origin
-	At      string   // key path, "zone[2]": with Config.Line, where it is written
+	Origin  string        // canonical
+	File    string        // resolved against the config's folder; "" = none
+	Records []string      // master-file lines, relative to Origin
+	At      string        // key path, "zone[2]": with Config.Line, where it is written
+	Update  update.Policy // who may change it (RFC 2136); empty: no one
+	Journal string        // its journal, resolved; "" when it takes no updates
 }
 
 func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
@@ -45,7 +55,9 @@ func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
 		if t.File == "" && len(t.Records) == 0 {
 			v.errorf(at, "zone %s has no data: set file = \"zones/%szone\" or records = [...]", o, o)
 		}
-		out = append(out, Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at})
+		z := Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at}
+		buildUpdates(&ts[i], &z, v, c)
+		out = append(out, z)
 	}
 	return out
 }

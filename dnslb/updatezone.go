@@ -1,0 +1,116 @@
+package dnslb
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/journal"
+	"github.com/dnslb/dnslb/dnslb/update"
+	"github.com/dnslb/dnslb/zones"
+)
+
+// zoneUpdates is the run-time side of a zone that takes updates: its rules
+// and its journal. It is made with each snapshot build and shared by the
+// snapshots updates derive from it; updates and reloads take turns
+// (Server.reloadMu), so it is never used by two at once.
+type zoneUpdates struct {
+	policy  update.Policy
+	journal *journal.Journal
+	// stale: the journal was made over another serial of the zone file and
+	// was not replayed; the first update sets it aside before appending.
+	stale bool
+}
+
+// replayJournal applies z's journal to z, the zone file as loaded. The
+// journal is replayed when it starts at the file's serial; when the
+// operator has moved the file's serial, the file wins and the journal is
+// set aside at the next update (README: "Journal and zone file").
+func (s *snapshot) replayJournal(z *zones.Zone, zc *config.Zone) (*zones.Zone, error) {
+	j, c, err := journal.Open(zc.Journal)
+	if err != nil {
+		return nil, fmt.Errorf("zone %s: %w", z.Origin, err)
+	}
+	zu := &zoneUpdates{policy: zc.Update, journal: j}
+	s.updates[z.Origin] = zu
+	if c.Torn > 0 {
+		s.warnings = append(s.warnings, fmt.Sprintf("zone %s: journal %s ends with %d bytes of an update that was never acknowledged (a crash while writing it); they are dropped", z.Origin, zc.Journal, c.Torn))
+	}
+	if len(c.Entries) == 0 {
+		return z, nil
+	}
+	first, last := c.Entries[0], c.Entries[len(c.Entries)-1]
+	if first.From != z.SOA.Serial {
+		zu.stale = true
+		msg := fmt.Sprintf("zone %s: the zone file's serial is %d but journal %s was kept over serial %d: the file is served without the journal's %d updates, and the journal will be renamed %s.old at the next update", z.Origin, z.SOA.Serial, zc.Journal, first.From, len(c.Entries), zc.Journal)
+		if !update.SerialGreater(z.SOA.Serial, last.To) {
+			msg += fmt.Sprintf("; the file's serial is not above the journal's last (%d): secondaries will not see the change until it is", last.To)
+		}
+		s.warnings = append(s.warnings, msg)
+		return z, nil
+	}
+	diffs := make([][2][]dns.RR, len(c.Entries))
+	for i, e := range c.Entries {
+		diffs[i] = [2][]dns.RR{e.Del, e.Add}
+	}
+	nz, err := update.Replay(z, diffs...)
+	if err != nil {
+		return nil, fmt.Errorf("zone %s: replaying journal %s over the zone file: %w; fix the file, or clear the journal (dnslb -clear-journal %s)", z.Origin, zc.Journal, err, z.Origin)
+	}
+	if nz.SOA.Serial != last.To {
+		return nil, fmt.Errorf("zone %s: journal %s ends at serial %d but replaying it gives %d", z.Origin, zc.Journal, last.To, nz.SOA.Serial)
+	}
+	return nz, nil
+}
+
+// record journals e: fsynced before it returns.
+func (zu *zoneUpdates) record(e *journal.Entry) error {
+	if zu.stale {
+		p := zu.journal.Path()
+		if err := os.Rename(p, p+".old"); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("journal: setting aside %s: %w", p, err)
+		}
+		j, _, err := journal.Open(p)
+		if err != nil {
+			return err
+		}
+		zu.journal, zu.stale = j, false
+	}
+	return zu.journal.Append(e)
+}
+
+// withZone returns a copy of s serving z in place of the zone of the same
+// origin, with an empty answer cache: nothing answered from the old zone
+// can be served from the new snapshot.
+func (s *snapshot) withZone(z *zones.Zone) (*snapshot, error) {
+	n := *s
+	list := append([]*zones.Zone(nil), s.zones.Zones()...)
+	for i, old := range list {
+		if old.Origin == z.Origin {
+			list[i] = z
+		}
+	}
+	set, err := zones.NewSet(list...)
+	if err != nil {
+		return nil, err
+	}
+	n.zones, n.cache, n.warnings = set, newAnswerCache(s.cacheSize), nil
+	// The synthesized answers' pieces follow the zone: the replaced one's
+	// go, the new one's are made now.
+	zs, err := buildSynth(z)
+	if err != nil {
+		return nil, err
+	}
+	n.synth = make(map[*zones.Zone]*zoneSynth, len(s.synth))
+	for old, p := range s.synth {
+		if old.Origin == z.Origin {
+			zs.slot = p.slot
+		} else {
+			n.synth[old] = p
+		}
+	}
+	n.synth[z] = zs
+	return &n, nil
+}
