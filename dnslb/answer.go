@@ -24,6 +24,13 @@ type answer struct {
 	// additional records (shrinkAdditional), glue of a referral, which also
 	// sets TC (shrinkGlue), or everything (0: TC with the question only).
 	shrink int
+	// Signed answers (DO=1 to a signed zone): sigs signs the pool's
+	// members as listed; refresh (unix nanos, 0 = never) is when a
+	// signature in wire is due to be replaced: the cached answer is then
+	// built again.
+	sigs    *poolSigs
+	refresh int64
+	nxname  bool // a signed NXDOMAIN, sent as NOERROR: counted and limited as NXDOMAIN
 }
 
 const (
@@ -78,7 +85,17 @@ func (rd *renderer) render(a *answer, r *reply) ([]byte, error) {
 			out = append(out, m.rr[:m.rrLen]...)
 			binary.BigEndian.PutUint32(out[start+6:], sel.ttl)
 		}
-		binary.BigEndian.PutUint16(out[6:], binary.BigEndian.Uint16(out[6:])+uint16(len(sel.members)))
+		n := len(sel.members)
+		if a.sigs != nil {
+			ps, err := a.sigs.find(&sel, r.now)
+			if err != nil {
+				return nil, err
+			}
+			var k int
+			out, k = ps.appendRRSIGs(out, a.owner, sel.ttl)
+			n += k
+		}
+		binary.BigEndian.PutUint16(out[6:], binary.BigEndian.Uint16(out[6:])+uint16(n))
 		sel.fam.members[sel.members[0]].state.served.Add(1)
 		scope = sel.scope
 	}

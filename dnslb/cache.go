@@ -36,10 +36,16 @@ func (c *answerCache) get(key []byte) *answer {
 	return nil
 }
 
-// put stores a, in the free way of its set or over the older guess.
+// put stores a, over an answer to the same question (one whose
+// signatures are due, say), else in the free way of its set or over the
+// older guess.
 func (c *answerCache) put(a *answer) {
 	i := maphash.String(c.seed, a.key) & c.mask
 	switch {
+	case sameKey(c.slots[i].Load(), a):
+		c.slots[i].Store(a)
+	case sameKey(c.slots[i+1].Load(), a):
+		c.slots[i+1].Store(a)
 	case c.slots[i].Load() == nil:
 		c.slots[i].Store(a)
 	case c.slots[i+1].Load() == nil:
@@ -51,3 +57,5 @@ func (c *answerCache) put(a *answer) {
 		c.slots[i].Store(a)
 	}
 }
+
+func sameKey(old, a *answer) bool { return old != nil && old.key == a.key }

@@ -30,6 +30,9 @@ func Check(path string) error {
 		}
 		return errors.Join(errs...)
 	}
-	_, err = buildSnapshot(cfg, newMemberStates(), nil, nil, 2)
+	if _, err = buildSnapshot(cfg, newMemberStates(), nil, nil, 2); err != nil {
+		return err
+	}
+	_, err = loadSigners(cfg, nil, true) // reads key files; creates none
 	return err
 }

@@ -71,11 +71,11 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		return out
 	}
 	if fast {
-		if a := snap.cache.get(key); a != nil {
+		if a := snap.cache.get(key); a != nil && (a.refresh == 0 || now < a.refresh) {
 			r := w.fastReply(snap, req, src, now)
 			if out, err := w.rd.render(a, &r); err == nil {
 				if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
-					if out = w.limit(snap, out, a, src.Addr(), key, now); out == nil {
+					if out = w.limit(snap, out, a, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 						return nil
 					}
 				}
@@ -93,7 +93,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	if fast {
 		if out := w.synthesize(snap, req, src, now); out != nil {
 			if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
-				if out = w.limit(snap, out, &w.syn, src.Addr(), key, now); out == nil {
+				if out = w.limit(snap, out, &w.syn, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 					return nil
 				}
 			}
@@ -111,7 +111,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		if !fast {
 			key = nil // not a question we could key on
 		}
-		resp = w.limit(snap, resp, a, src.Addr(), key, now)
+		resp = w.limit(snap, resp, a, src.Addr(), rrlKey(key, fast && w.q.do), now)
 	}
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
@@ -252,7 +252,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if fast {
 		key = string(w.key)
 	}
-	a, err := snap.resolve(qname, q.Qtype, key, resolveFull)
+	a, err := snap.resolve(qname, q.Qtype, key, resolveFull, r.do, now)
 	if err != nil {
 		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		return fail(dns.RcodeServerFailure, true)
@@ -266,7 +266,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	switch err {
 	case nil:
 	case errNoMembers:
-		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers)
+		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers, r.do, now)
 		if err == nil {
 			a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
 			out, err = w.rd.render(a, &r)
@@ -288,7 +288,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 // asks again over TCP (RFC 1035 §4.2.1, RFC 7766).
 func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype uint16) ([]byte, bool) {
 	if a.shrink != shrinkAll {
-		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional); err == nil {
+		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional, r.do, r.now); err == nil {
 			if out, err := w.rd.render(b, r); err == nil {
 				if a.shrink == shrinkGlue {
 					out[2] |= byte(flagTC >> 8)
@@ -358,4 +358,13 @@ func (e *ecsOption) fromMiekg(o *dns.EDNS0_SUBNET) bool {
 	}
 	b := append([]byte{byte(o.Family >> 8), byte(o.Family), o.SourceNetmask, o.SourceScope}, addr[:n]...)
 	return e.parse(b)
+}
+
+// rrlKey is the question without the DO mark (parseQuery): signed and
+// unsigned answers to one question share a rate-limit bucket.
+func rrlKey(key []byte, do bool) []byte {
+	if do && len(key) > 0 {
+		return key[:len(key)-1]
+	}
+	return key
 }

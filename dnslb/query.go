@@ -134,6 +134,12 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 			opts = opts[4+olen:]
 		}
 		off += rdlen
+		if q.do {
+			// DO=1 answers are signed where a zone is: cached apart. No
+			// plain key ends this way (a name's root label is followed by
+			// exactly two type octets).
+			key = append(key, 'D')
+		}
 	}
 	return key, off == len(req)
 }

@@ -1,8 +1,11 @@
 package dnslb
 
 import (
+	"time"
+
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -21,8 +24,9 @@ const (
 
 // resolve builds the answer to (qname, qtype) in class IN, qname lowercase
 // and fully qualified. It is the general path: every response the fast path
-// sends was built here first.
-func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*answer, error) {
+// sends was built here first. With do, a signed zone's answer carries its
+// RRSIGs and compact denial (sign.go), made or reused at now.
+func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do bool, now int64) (*answer, error) {
 	noAdditional := mode == resolveNoAdditional
 	m := new(dns.Msg)
 	m.Response = true
@@ -31,8 +35,8 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 	case dns.TypeAXFR, dns.TypeIXFR:
 		m.Rcode = dns.RcodeRefused // no zone transfers
 		return newAnswer(m, key, "", nil, shrinkAll)
-	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB:
-		m.Rcode = dns.RcodeFormatError // meta types are not questions (RFC 6895 §3.1)
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dnssec.TypeNXNAME:
+		m.Rcode = dns.RcodeFormatError // meta types are not questions (RFC 6895 §3.1, RFC 9824 §3.5)
 		return newAnswer(m, key, "", nil, shrinkAll)
 	}
 	z := s.zones.Find(qname, qtype)
@@ -44,9 +48,16 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 	shrink := shrinkAll
 	name := qname
 	seen := 0
+	sg := s.signers[z.Origin]
+	var sn *signing
+	if sg != nil && do {
+		sn = &signing{sg: sg, now: time.Unix(0, now), negTTL: z.NegativeSOA.Hdr.Ttl}
+	}
 	for {
 		var r zones.Result
-		if qtype == dns.TypeANY {
+		if sg != nil && name == z.Origin && apexKeys(sg, qtype) != nil {
+			r = zones.Result{Kind: zones.Answer, Node: z.Apex, Records: apexKeys(sg, qtype)}
+		} else if qtype == dns.TypeANY {
 			r = z.Lookup(name, dns.TypeANY)
 		} else {
 			r = z.Lookup(name, qtype)
@@ -54,6 +65,9 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 		switch r.Kind {
 		case zones.Answer:
 			m.Answer = append(m.Answer, owned(r.Records, name, r.Wildcard)...)
+			if sn != nil && r.Wildcard {
+				sn.wildcard(m, name, r.Node.Name)
+			}
 			if !noAdditional {
 				m.Extra = s.additional(z, r.Records, m.Extra, false)
 				if len(m.Extra) > 0 {
@@ -66,21 +80,40 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 				m.Answer = append(m.Answer, &dns.HINFO{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: anyTTL}, Cpu: "RFC8482"})
 			} else {
 				m.Ns = append(m.Ns, z.NegativeSOA)
+				if sn != nil {
+					sn.nodata(m, name, types(z, r.Node, 0))
+				}
 			}
 		case zones.NXDomain:
 			m.Rcode = dns.RcodeNameError // after a CNAME too: the rcode is the last name's (RFC 6604)
 			m.Ns = append(m.Ns, z.NegativeSOA)
+			if sn != nil {
+				m.Rcode = dns.RcodeSuccess // RFC 9824 §3.2: the name "exists" with NXNAME only
+				sn.nxname(m, name)
+			}
 		case zones.Referral:
 			// RFC 1034 §4.3.2 step 3b, also after a CNAME (then the alias
 			// stays authoritative, as in NSD and Knot).
 			m.Authoritative = len(m.Answer) > 0
 			m.Ns = append(m.Ns, r.Records...)
+			if sn != nil {
+				// The parent side proves the child signed (DS) or not (RFC 4035 §3.1.4).
+				sn.referral = true
+				if ds := r.Node.RRset(dns.TypeDS); ds != nil {
+					m.Ns = append(m.Ns, ds...)
+				} else {
+					sn.nodata(m, r.Node.Name, types(z, r.Node, 0))
+				}
+			}
 			if !noAdditional {
 				m.Extra = s.additional(z, r.Records, m.Extra, true)
 			}
 			shrink = shrinkGlue
 		case zones.CNAME:
 			m.Answer = append(m.Answer, owned(r.Records, name, r.Wildcard)...)
+			if sn != nil && r.Wildcard {
+				sn.wildcard(m, name, r.Node.Name)
+			}
 			target := dns.CanonicalName(r.Records[0].(*dns.CNAME).Target)
 			seen++
 			if qtype == dns.TypeANY || !z.Contains(target) || seen >= maxChase || target == qname || inAnswer(m.Answer, target) {
@@ -90,12 +123,57 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int) (*a
 			continue
 		case zones.Dynamic:
 			if mode != resolveNoPoolMembers {
-				return newAnswer(m, key, z.Origin, s.pools[r.DynamicID].family(qtype), shrinkAll)
+				// Signing: the CNAMEs before it now, the members as listed
+				// (poolSigs, when rendered). A pool at a wildcard is signed
+				// as the name asked for, as if it existed.
+				var ps *poolSigs
+				if sn != nil {
+					ps = &poolSigs{sg: sg, owner: name}
+					// The pool's records end the response: no room for a
+					// wildcard's proof in the authority section, so a
+					// wildcard CNAME here is signed as the name asked for.
+					sn.wild, m.Ns = nil, nil
+				}
+				return signedAnswer(m, key, z.Origin, s.pools[r.DynamicID].family(qtype), shrinkAll, sn, ps)
 			}
 			m.Ns = append(m.Ns, z.NegativeSOA)
+			if sn != nil {
+				sn.nodata(m, name, types(z, r.Node, qtype))
+			}
 		}
-		return newAnswer(m, key, z.Origin, nil, shrink)
+		return signedAnswer(m, key, z.Origin, nil, shrink, sn, nil)
 	}
+}
+
+// signedAnswer signs m when sn is set, then packs it (newAnswer).
+func signedAnswer(m *dns.Msg, key, zone string, fam *family, shrink int, sn *signing, ps *poolSigs) (*answer, error) {
+	if sn == nil {
+		return newAnswer(m, key, zone, fam, shrink)
+	}
+	if err := sn.signMsg(m, zone); err != nil {
+		return nil, err
+	}
+	a, err := newAnswer(m, key, zone, fam, shrink)
+	if err != nil {
+		return nil, err
+	}
+	a.sigs, a.nxname = ps, sn.nx
+	if sn.nx {
+		a.rcode = dns.RcodeNameError // counted as what it means, not as the NOERROR sent
+	}
+	if !sn.refresh.IsZero() {
+		a.refresh = sn.refresh.UnixNano()
+	}
+	if fam != nil {
+		// The pool's records follow the last CNAME's target, not its RRSIG.
+		for i := len(m.Answer) - 1; i >= 0; i-- {
+			if m.Answer[i].Header().Rrtype == dns.TypeCNAME {
+				a.owner = uint16(lastRdataOffset(a.wire, i+1))
+				break
+			}
+		}
+	}
+	return a, nil
 }
 
 // owned returns rrs, with owner names set to name when synthesized from a

@@ -121,7 +121,7 @@ func classify(resp []byte, a *answer, key []byte) (rrlClass, []byte, string) {
 		return rrlError, nil, ""
 	}
 	switch rcode := resp[3] & 0xf; {
-	case rcode == 3 && a != nil:
+	case (rcode == 3 || rcode == 0 && a != nil && a.nxname) && a != nil: // a signed NXDOMAIN is NOERROR (RFC 9824)
 		return rrlNXDomain, nil, a.zone
 	case rcode != 0:
 		return rrlError, nil, ""

@@ -116,6 +116,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if snap.signers, err = loadSigners(cfg, nil, false); err != nil {
+		return nil, err
+	}
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
@@ -136,6 +139,7 @@ func (s *Server) publish(snap *snapshot) {
 	}
 	for z, zs := range snap.synth {
 		zs.slot = s.zoneSlots.slot(z.Origin)
+		zs.signed = zs.signed || snap.signers[z.Origin] != nil
 	}
 	if snap.cfg.Log.Queries {
 		snap.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
@@ -341,11 +345,17 @@ func (s *Server) reload() error {
 	if err != nil {
 		return err
 	}
-	old := s.snap.Load().cfg
+	prev := s.snap.Load()
+	old := prev.cfg
+	signers, err := loadSigners(cfg, prev.signers, false)
+	if err != nil {
+		return err
+	}
 	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
 		return err
 	}
+	snap.signers = signers
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
 	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
@@ -31,9 +32,10 @@ type snapshot struct {
 	udpSize    uint16    // [server] udp_size: the largest UDP response, our EDNS size
 	cacheSize  int
 	keyring    *tsig.Keyring
-	updates    map[string]*zoneUpdates // by origin: zones that take RFC 2136 updates
-	warnings   []string                // for the log once the snapshot is published
-	cookies    *cookie.Secrets         // [server] cookie_secret_file, or the process's random secret
+	updates    map[string]*zoneUpdates   // by origin: zones that take RFC 2136 updates
+	warnings   []string                  // for the log once the snapshot is published
+	signers    map[string]*dnssec.Signer // zone origin → signer, for zones with [zone.dnssec]
+	cookies    *cookie.Secrets           // [server] cookie_secret_file, or the process's random secret
 	// synth holds each zone's wire pieces for synthesized answers, made
 	// with the zones: a zone not in it (swapped in later) is answered by
 	// the general path, never from stale pieces.

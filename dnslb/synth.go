@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -29,8 +30,10 @@ type zoneSynth struct {
 	sampleLen int      // wire length of the sample question name
 	below     []string // first labels under the origin of the SOA's names that are in the zone: a question name with one of them could compress further
 	slot      int      // the zone's index in the query counters
-	// signed: the zone has a DNSKEY at its apex. Its DO=1 queries take
-	// the general path, the one that knows about signatures and denial.
+	// signed: the zone is signed online ([zone.dnssec]) or has a DNSKEY
+	// at its apex. Its DO=1 queries, and its apex (where the signer's keys
+	// live), take the general path, the one that knows about signatures,
+	// compact denial and keys.
 	signed bool
 }
 
@@ -100,11 +103,11 @@ func contains(list []string, s string) bool {
 }
 
 // synthQtype reports whether qtype can be synthesized: not a meta type
-// (answered before any zone is looked up), not ANY (RFC 8482), not DS (the
-// parent side of a cut).
+// or NXNAME (answered before any zone is looked up), not ANY (RFC 8482),
+// not DS (the parent side of a cut).
 func synthQtype(qtype uint16) bool {
 	switch qtype {
-	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeDS:
+	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeDS, dnssec.TypeNXNAME:
 		return false
 	}
 	return true
@@ -118,9 +121,13 @@ func (w *worker) synthesize(snap *snapshot, req []byte, src netip.AddrPort, now 
 	if snap.synth == nil || w.noSynth || !synthQtype(w.q.qtype) {
 		return nil
 	}
-	// The name in presentation form: plain labels only.
+	// The name in presentation form: plain labels only. The key ends with
+	// the type, and a 'D' for DO=1 (parseQuery).
 	name := w.name[:0]
 	key := w.key[:len(w.key)-2]
+	if w.q.do {
+		key = key[:len(key)-1]
+	}
 	if len(key) < 2 {
 		return nil // the root
 	}
@@ -140,7 +147,7 @@ func (w *worker) synthesize(snap *snapshot, req []byte, src netip.AddrPort, now 
 		return nil
 	}
 	zs := snap.synth[z]
-	if zs == nil || zs.signed && w.q.do {
+	if zs == nil || zs.signed && (w.q.do || len(name) == len(z.Origin)) {
 		return nil // a zone swapped in after the snapshot's pieces were made, or DNSSEC
 	}
 	kind, node, wildcard := z.Classify(name, w.q.qtype)

@@ -298,3 +298,45 @@ func TestSynthAfterUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestSynthSignedOnline: in a zone signed online ([zone.dnssec]), DO=0
+// random names are synthesized and equal the general path's answers; DO=1
+// queries and the apex (where the signer's keys are) take the general
+// path.
+func TestSynthSignedOnline(t *testing.T) {
+	ts, _ := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	src := netip.MustParseAddrPort("192.0.2.99:5353")
+	cache := ts.snap.Load().cache
+	rng := rand.New(rand.NewPCG(7, 8))
+	synthesized := 0
+	for i := range 400 {
+		name := randomLabel(rng) + []string{".signed.example.", ".wild.signed.example."}[i%2]
+		qtype := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX}[rng.IntN(4)]
+		do := i%3 == 0
+		if i%50 == 0 {
+			name, qtype, do = "signed.example.", dns.TypeDNSKEY, false
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		m.SetEdns0(1232, do)
+		req, _ := m.Pack()
+		gw := newWorker(ts.Server, false, ts.newStats())
+		gw.noSynth = true
+		sw := newWorker(ts.Server, false, ts.newStats())
+		key, _ := parseQuery(req, &query{}, nil)
+		got := bytes.Clone(sw.serve(req, src))
+		wasSynth := cache.get(key) == nil
+		if wasSynth {
+			synthesized++
+			if do || name == "signed.example." {
+				t.Fatalf("%s %s DO=%v was synthesized", name, dns.TypeToString[qtype], do)
+			}
+		}
+		if want := gw.serve(req, src); !bytes.Equal(got, want) && !do {
+			t.Fatalf("%s %s: synthesized\n% x\ngeneral\n% x", name, dns.TypeToString[qtype], got, want)
+		}
+	}
+	if synthesized < 200 {
+		t.Errorf("only %d of 400 synthesized", synthesized)
+	}
+}

@@ -106,7 +106,7 @@ func (s *snapshot) withZone(z *zones.Zone) (*snapshot, error) {
 	n.synth = make(map[*zones.Zone]*zoneSynth, len(s.synth))
 	for old, p := range s.synth {
 		if old.Origin == z.Origin {
-			zs.slot = p.slot
+			zs.slot, zs.signed = p.slot, zs.signed || p.signed
 		} else {
 			n.synth[old] = p
 		}

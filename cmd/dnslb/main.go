@@ -59,10 +59,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dumpZone := fs.String("dump-zone", "", "print the zone `ORIGIN` as served (zone file with its update journal replayed), and exit")
 	clearJournal := fs.String("clear-journal", "", "remove the update journal of the zone `ORIGIN`, and exit (reload a running server afterwards)")
 	pidFile := fs.String("pidfile", "", "write the PID here once serving (again by each upgraded process)")
+	dsZone := fs.String("ds", "", "print the DS records of this signed zone for its parent (creating its first key if none) and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	switch {
+	case *dsZone != "":
+		ds, err := dnslb.DS(*cfgPath, *dsZone)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		for _, d := range ds {
+			fmt.Fprintln(stdout, d.String())
+		}
+		return 0
 	case *keygen != "":
 		text, err := dnslb.KeygenText(*keygen, *algorithm)
 		if err != nil {

@@ -130,3 +130,48 @@ func TestSignals(t *testing.T) {
 		t.Fatal("still running 10 s after SIGTERM")
 	}
 }
+
+// TestDS: -ds creates the zone's first key when none exists and prints its
+// DS; a second run prints the same (no new key); an unsigned zone is an
+// error.
+func TestDS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dnslb.toml")
+	text := "[[zone]]\norigin = \"s.example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"]\n[zone.dnssec]\nkey_dir = \"keys\"\n" +
+		"[[zone]]\norigin = \"u.example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"]\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var outs []string
+	for range 2 {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"-ds", "s.example", "-config", cfg}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		outs = append(outs, out.String())
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("second run printed another DS:\n%s\n%s", outs[0], outs[1])
+	}
+	rr, err := dns.NewRR(strings.TrimSpace(outs[0]))
+	if err != nil {
+		t.Fatalf("%q: %v", outs[0], err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "keys", "Ks.example.+013+*.key"))
+	if len(files) != 1 {
+		t.Fatalf("key files %v", files)
+	}
+	f, _ := os.Open(files[0])
+	defer f.Close()
+	key, err := dns.ReadRR(f, files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := key.(*dns.DNSKEY).ToDS(dns.SHA256); rr.String() != func() string { want.Hdr.Ttl = rr.Header().Ttl; return want.String() }() {
+		t.Errorf("DS %s, want %s", rr, want)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-ds", "u.example.", "-config", cfg}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "not signed") {
+		t.Errorf("unsigned zone: exit %d, %q", code, errOut.String())
+	}
+}

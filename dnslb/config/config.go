@@ -70,6 +70,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(logTOML{})
 	case table[0] == "rrl":
 		return tomlKeys(rrlTOML{})
+	case table[0] == "zone" && len(table) == 2 && table[1] == "dnssec":
+		return tomlKeys(dnssecTOML{})
 	case table[0] == "zone" && len(table) == 2 && table[1] == "update":
 		return tomlKeys(updateRuleTOML{})
 	case table[0] == "zone":

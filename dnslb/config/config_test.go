@@ -53,6 +53,9 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"fallback pools form a loop"}},
 		{"duplicate member", minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\" }, { address = \"192.0.2.1\" }]\n",
 			[]string{"192.0.2.1 is listed twice"}},
+		{"dnssec algorithm", minimalZone + "[zone.dnssec]\nalgorithm = \"rsasha1\"\nkey_dir = \"keys\"\n", []string{`c.toml:6: zone[0].dnssec.algorithm: "rsasha1" is not a supported algorithm: use "ecdsap256sha256" or "ed25519"`}},
+		{"dnssec without key_dir", minimalZone + "[zone.dnssec]\nalgorithm = \"ed25519\"\n", []string{"c.toml:5: zone[0].dnssec.key_dir: key_dir is required"}},
+		{"dnssec unknown key", minimalZone + "[zone.dnssec]\nkey_dir = \"k\"\nkeydir = \"k\"\n", []string{`c.toml:7: unknown key "zone.dnssec.keydir" (did you mean "key_dir"?)`}},
 		{"non-loopback http without token", "[server]\nhttp = \"0.0.0.0:8053\"\n" + minimalZone, []string{"c.toml:2: server.http: 0.0.0.0:8053 is reachable from other hosts: set admin_token_file"}},
 	}
 	for _, tc := range tests {

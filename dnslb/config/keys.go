@@ -155,6 +155,9 @@ func (s *tomlScanner) document() {
 				i := s.tables[name]
 				s.tables[name] = i + 1
 				name += "[" + strconv.Itoa(i) + "]"
+			} else if head, rest, ok := strings.Cut(name, "."); ok && s.tables[head] > 0 {
+				// A sub-table ([zone.dnssec]) belongs to the array's last element.
+				name = head + "[" + strconv.Itoa(s.tables[head]-1) + "]." + rest
 			}
 			table = name
 			s.record(table, line)

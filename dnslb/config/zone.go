@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -19,6 +20,20 @@ type zoneTOML struct {
 	// Journal is where accepted updates are kept; default FILE.jnl beside
 	// the zone file, or ORIGIN.jnl beside the config for a zone without one.
 	Journal string `toml:"journal"`
+	// DNSSEC signs the zone online; absent: served unsigned.
+	DNSSEC *dnssecTOML `toml:"dnssec"`
+}
+
+// dnssecTOML is [zone.dnssec].
+type dnssecTOML struct {
+	Algorithm string `toml:"algorithm"` // "ecdsap256sha256" (default) or "ed25519": of keys created
+	KeyDir    string `toml:"key_dir"`   // required; relative to the config file
+}
+
+// DNSSEC is [zone.dnssec], checked: the zone is signed online.
+type DNSSEC struct {
+	Algorithm uint8  // DNSSEC algorithm number of keys dnslb creates
+	KeyDir    string // resolved against the config's folder
 }
 
 // Zone is one [[zone]], checked.
@@ -29,6 +44,7 @@ type Zone struct {
 	At      string        // key path, "zone[2]": with Config.Line, where it is written
 	Update  update.Policy // who may change it (RFC 2136); empty: no one
 	Journal string        // its journal, resolved; "" when it takes no updates
+	DNSSEC  *DNSSEC       // nil: unsigned
 }
 
 func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
@@ -55,7 +71,7 @@ func buildZones(ts []zoneTOML, v *validator, c *Config) []Zone {
 		if t.File == "" && len(t.Records) == 0 {
 			v.errorf(at, "zone %s has no data: set file = \"zones/%szone\" or records = [...]", o, o)
 		}
-		z := Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at}
+		z := Zone{Origin: o, File: c.Path(t.File), Records: t.Records, At: at, DNSSEC: buildDNSSEC(t.DNSSEC, at+".dnssec", v, c)}
 		buildUpdates(&ts[i], &z, v, c)
 		out = append(out, z)
 	}
@@ -73,4 +89,26 @@ func (c *Config) ZoneOf(name string) int {
 		}
 	}
 	return best
+}
+
+// algorithms are the DNSSEC algorithms dnslb creates keys with.
+var algorithms = map[string]uint8{"ecdsap256sha256": dns.ECDSAP256SHA256, "ed25519": dns.ED25519}
+
+func buildDNSSEC(t *dnssecTOML, at string, v *validator, c *Config) *DNSSEC {
+	if t == nil {
+		return nil
+	}
+	d := &DNSSEC{Algorithm: dns.ECDSAP256SHA256}
+	if t.Algorithm != "" {
+		alg, ok := algorithms[strings.ToLower(t.Algorithm)]
+		if !ok {
+			v.errorf(at+".algorithm", "%q is not a supported algorithm: use \"ecdsap256sha256\" or \"ed25519\"", t.Algorithm)
+		}
+		d.Algorithm = alg
+	}
+	if t.KeyDir == "" {
+		v.errorf(at+".key_dir", "key_dir is required: the folder of the zone's key files, e.g. key_dir = \"keys\"")
+	}
+	d.KeyDir = c.Path(t.KeyDir)
+	return d
 }
