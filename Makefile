@@ -56,11 +56,13 @@ FUZZTIME ?= 1m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlerUDP$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlerTCP$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckWire$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./dnslb/config
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
 	$(GO) test -run '^$$' -fuzz '^FuzzCookie$$' -fuzztime $(FUZZTIME) ./dnslb/cookie
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
+	$(GO) test -run '^$$' -fuzz '^FuzzClusterMessage$$' -fuzztime $(FUZZTIME) ./dnslb/cluster
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dnslb/journal
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdate$$' -fuzztime $(FUZZTIME) ./dnslb/update
 
@@ -93,13 +95,14 @@ screenshot: tools
 # Soaks dnslb on loopback for $(SOAK): dnsperf at 20,000 q/s while the pool's
 # backends flap every 3-8 s and the config is reloaded every 10 s; prints a
 # summary and fails on a lost query, a SERVFAIL, a stale or empty answer, a
-# failed reload, or RSS or goroutine growth of 10% or more (cmd/dnslb-soak).
+# failed reload, or RSS or goroutine growth of 10% or more (dnslb/internal/soak:
+# a tool run from here, not a product binary, so it is not under cmd/).
 # SOAKFLAGS passes more flags, e.g. SOAKFLAGS=-keep keeps the logs and samples.
 SOAK ?= 10m
 soak:
 	@command -v dnsperf >/dev/null 2>&1 || { echo "installing dnsperf"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsperf >/dev/null; }
-	$(GO) run ./cmd/dnslb-soak -duration $(SOAK) $(SOAKFLAGS)
+	$(GO) run ./dnslb/internal/soak -duration $(SOAK) $(SOAKFLAGS)
 
 # Load time and peak memory of a 1M-record zone and of 10,000 pools, beside Knot.
 scale: build

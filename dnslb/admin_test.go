@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const testToken = "test-admin-token-0123456789abcdef"
@@ -20,7 +22,7 @@ const testToken = "test-admin-token-0123456789abcdef"
 // ephemeral port, a token and a state file.
 func adminConfig(t *testing.T) (dir string) {
 	t.Helper()
-	dir = writeFiles(t, map[string]string{
+	dir = testutil.WriteFiles(t, map[string]string{
 		"token": testToken + "\n",
 		"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
@@ -164,5 +166,5 @@ func TestAdminStateFileUnwritable(t *testing.T) {
 	if code, body := ts.post(t, "/api/v1/pools/www.lb.test./members/192.0.2.12/override", testToken, `{"override":"drain"}`); code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
-	waitFor(t, 2*time.Second, "drain applied", func() bool { return len(ts.members(t)) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "drain applied", func() bool { return len(ts.members(t)) == 2 })
 }

@@ -3,6 +3,7 @@ package dnslb
 import (
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -31,6 +32,14 @@ type answer struct {
 	sigs    *poolSigs
 	refresh int64
 	nxname  bool // a signed NXDOMAIN, sent as NOERROR: counted and limited as NXDOMAIN
+
+	name  string // the question: lowercase name and type
+	qtype uint16
+	// Stand-ins for this answer, built the first time they are needed:
+	// the NODATA sent when a pool has nothing to serve, and the answer
+	// without optional additional records (or glue) for a small limit.
+	noMembers    atomic.Pointer[answer]
+	noAdditional atomic.Pointer[answer]
 }
 
 const (
@@ -66,6 +75,9 @@ type reply struct {
 
 // render writes a's response to r into rd.out.
 func (rd *renderer) render(a *answer, r *reply) ([]byte, error) {
+	if len(a.wire) > r.limit {
+		return nil, errTooBig // without copying a large RRset only to find out
+	}
 	out := append(rd.out[:0], a.wire...)
 	binary.BigEndian.PutUint16(out, r.id)
 	out[2] |= byte(r.flags>>8) & byte(flagRD>>8)
@@ -110,6 +122,26 @@ func (rd *renderer) render(a *answer, r *reply) ([]byte, error) {
 	return out, nil
 }
 
+// variant returns the answer to a's question built in mode
+// (resolveNoPoolMembers or resolveNoAdditional), made the first time it
+// is asked for and kept with a for the life of its snapshot.
+func (a *answer) variant(snap *snapshot, mode int, do bool, now int64) (*answer, error) {
+	p := &a.noAdditional
+	if mode == resolveNoPoolMembers {
+		p = &a.noMembers
+	}
+	if b := p.Load(); b != nil {
+		return b, nil
+	}
+	b, err := snap.resolve(a.name, a.qtype, a.key, mode, do, now)
+	if err != nil {
+		return nil, err
+	}
+	b.zoneSlot = a.zoneSlot // the same question: the same zone
+	p.Store(b)
+	return b, nil
+}
+
 // errNoMembers: a pool has nothing to serve (when_all_down = "none").
 var errNoMembers = errors.New("no member to serve")
 
@@ -124,7 +156,7 @@ func appendOPT(out []byte, r *reply, scope uint8, extRcode uint8) []byte {
 	out = append(out, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT&0xff), byte(r.advertise>>8), byte(r.advertise), extRcode, ednsVersion, flags, 0)
 	rdlen, n := 0, 0
 	if r.ecs != nil {
-		n = (int(r.ecs.sourcePrefx) + 7) / 8
+		n = (int(r.ecs.sourcePrefix) + 7) / 8
 		rdlen += 4 + 4 + n
 	}
 	if r.cookie != nil {
@@ -133,7 +165,7 @@ func appendOPT(out []byte, r *reply, scope uint8, extRcode uint8) []byte {
 	out = append(out, byte(rdlen>>8), byte(rdlen))
 	if r.ecs != nil {
 		out = append(out, 0, optCodeECS, byte((4+n)>>8), byte(4+n))
-		out = append(out, byte(r.ecs.family>>8), byte(r.ecs.family), r.ecs.sourcePrefx, min(scope, maxPrefix(r.ecs.family)))
+		out = append(out, byte(r.ecs.addrFamily>>8), byte(r.ecs.addrFamily), r.ecs.sourcePrefix, min(scope, maxPrefix(r.ecs.addrFamily)))
 		out = append(out, r.ecs.addr[:n]...)
 	}
 	if r.cookie != nil {
@@ -143,8 +175,8 @@ func appendOPT(out []byte, r *reply, scope uint8, extRcode uint8) []byte {
 	return out
 }
 
-func maxPrefix(family uint16) uint8 {
-	if family == 2 {
+func maxPrefix(addrFamily uint16) uint8 {
+	if addrFamily == 2 {
 		return 128
 	}
 	return 32
@@ -171,6 +203,9 @@ func newAnswer(msg *dns.Msg, key, zone string, fam *family, shrink int) (*answer
 		return nil, err
 	}
 	a := &answer{key: key, wire: wire, fam: fam, rcode: msg.Rcode, zone: zone, shrink: shrink}
+	if len(msg.Question) == 1 {
+		a.name, a.qtype = msg.Question[0].Name, msg.Question[0].Qtype
+	}
 	if fam != nil {
 		a.owner = headerLen
 		if n := len(msg.Answer); n > 0 {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/health"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // startBackendExample runs testdata/backend.py on 127.0.0.1 with args after
@@ -75,7 +77,7 @@ func TestBackendExampleReports(t *testing.T) {
 			}
 			defer c.Close()
 		}
-		waitFor(t, 10*time.Second, "3 open connections reported", func() bool {
+		testutil.WaitFor(t, 10*time.Second, "3 open connections reported", func() bool {
 			load, ok := exampleLoad(t, port)
 			return ok && load == 3
 		})

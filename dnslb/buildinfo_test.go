@@ -3,11 +3,13 @@ package dnslb
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // TestBuildInfo: dnslb_build_info carries the version and revision given.
 func TestBuildInfo(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": poolConfig("127.0.0.1:0", "type = \"none\"", "all", []string{"192.0.2.1"}, "")})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": poolConfig("127.0.0.1:0", "type = \"none\"", "all", []string{"192.0.2.1"}, "")})
 	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{Version: "1.2.3", Revision: "0123abcd"})
 	m := ts.scrape(t)
 	if got := m["dnslb_build_info{revision=0123abcd,version=1.2.3}"]; got != 1 {

@@ -12,12 +12,15 @@ import (
 // pools against zones), without binding anything: `dnslb -check`.
 // When the config itself has errors, its zones are still loaded on their
 // own, so that one run shows every problem.
-func Check(path string) error {
+func Check(path string) error { return CheckFor(path, config.Host{}) }
+
+// CheckFor is Check with this host's settings over the file's (flags).
+func CheckFor(path string, h config.Host) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	cfg, err := config.Parse(path, src)
+	cfg, err := config.ParseFor(path, src, h)
 	switch {
 	case cfg == nil:
 		return err

@@ -4,12 +4,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // TestZoneErrorsAtStartup: zone problems found while building refuse the
 // config with the zone file's (or the config's) file and line.
 func TestZoneErrorsAtStartup(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"c.toml": "[[zone]]\norigin = \"example.\"\nfile = \"example.zone\"\n" +
 			"[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\" }]\n",
 		"example.zone": "$ORIGIN example.\n@ 60 IN SOA ns1 hm 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.9\nbad 60 IN A 1.2.3\n",

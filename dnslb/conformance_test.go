@@ -18,6 +18,14 @@ const (
 	subGlue  = "ns.sub.example. 300 IN A 192.0.2.53"
 	wwwA     = "www.example. 300 IN A 192.0.2.10"
 	confPath = "../testdata/conformance/dnslb.toml"
+	oldDNAME = "old.example. 300 IN DNAME example."
+)
+
+// longTarget is long.example.'s DNAME target: a name below long.example.
+// of more than 70 octets does not fit once substituted.
+var (
+	longTarget     = strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + ".example."
+	longBelowDNAME = strings.Repeat("x", 63) + "." + strings.Repeat("y", 10) + ".long.example."
 )
 
 // dnsCase is one query of the conformance table and what the answer must be.
@@ -54,6 +62,18 @@ func txtRecords(owner, fill string, n int) []string {
 		out = append(out, fmt.Sprintf("%s.example. 300 IN TXT \"%02d%s\"", owner, i, strings.Repeat(fill, 198)))
 	}
 	return out
+}
+
+// request is the case's query, with EDNS as dig sends it.
+func (tc dnsCase) request(id uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(tc.qname, tc.qtype)
+	m.Id = id
+	m.SetEdns0(1232, false)
+	if tc.edit != nil {
+		tc.edit(m)
+	}
+	return m
 }
 
 var conformance = []dnsCase{
@@ -122,6 +142,22 @@ var conformance = []dnsCase{
 		answer: []string{"x.wcname.example. 300 IN CNAME www.example.", wwwA}},
 	{name: "asking for the wildcard itself", qname: "*.wild.example.", qtype: dns.TypeA, aa: true,
 		answer: []string{"*.wild.example. 300 IN A 192.0.2.80"}},
+	// DNAME (RFC 6672): the DNAME, a CNAME synthesized from it, chased in zone.
+	{name: "DNAME synthesizes a CNAME, chased in zone", qname: "www.old.example.", qtype: dns.TypeA, aa: true,
+		answer: []string{oldDNAME, "www.old.example. 300 IN CNAME www.example.", wwwA}},
+	{name: "DNAME to a missing name is NXDOMAIN", qname: "nope.old.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError, aa: true,
+		answer: []string{oldDNAME, "nope.old.example. 300 IN CNAME nope.example."}, ns: []string{negSOA}},
+	{name: "DNAME deeper", qname: "a.b.ent.old.example.", qtype: dns.TypeTXT, aa: true,
+		answer: []string{oldDNAME, "a.b.ent.old.example. 300 IN CNAME a.b.ent.example.", "a.b.ent.example. 300 IN TXT \"deep\""}},
+	{name: "DNAME out of zone not chased", qname: "x.ext.example.", qtype: dns.TypeA, aa: true,
+		answer: []string{"ext.example. 300 IN DNAME example.net.", "x.ext.example. 300 IN CNAME x.example.net."}},
+	{name: "DNAME owner keeps its data", qname: "old.example.", qtype: dns.TypeTXT, aa: true,
+		answer: []string{"old.example. 300 IN TXT \"renamed\""}},
+	{name: "DNAME asked for", qname: "old.example.", qtype: dns.TypeDNAME, aa: true, answer: []string{oldDNAME}},
+	{name: "qtype CNAME below a DNAME", qname: "www.old.example.", qtype: dns.TypeCNAME, aa: true,
+		answer: []string{oldDNAME, "www.old.example. 300 IN CNAME www.example."}},
+	{name: "DNAME substitution too long is YXDOMAIN", qname: longBelowDNAME, qtype: dns.TypeA, rcode: dns.RcodeYXDomain, aa: true,
+		answer: []string{"long.example. 300 IN DNAME " + longTarget}},
 	// Not ours, other classes, other opcodes, meta types.
 	{name: "out of zone is REFUSED", qname: "www.example.net.", qtype: dns.TypeA, rcode: dns.RcodeRefused},
 	{name: "parent of a zone is REFUSED", qname: "test.", qtype: dns.TypeSOA, rcode: dns.RcodeRefused},
@@ -137,6 +173,11 @@ var conformance = []dnsCase{
 	{name: "STATUS is NOTIMP", qname: "example.", qtype: dns.TypeSOA, rcode: dns.RcodeNotImplemented,
 		edit: func(m *dns.Msg) { m.Opcode = dns.OpcodeStatus }},
 	{name: "AXFR is REFUSED", qname: "example.", qtype: dns.TypeAXFR, rcode: dns.RcodeRefused},
+	{name: "IXFR with its SOA in authority is REFUSED", qname: "example.", qtype: dns.TypeIXFR, rcode: dns.RcodeRefused,
+		edit: func(m *dns.Msg) {
+			soa, _ := dns.NewRR("example. 300 IN SOA ns1.example. hostmaster.example. 2026112400 3600 600 604800 60")
+			m.Ns = []dns.RR{soa}
+		}},
 	{name: "ANY gets the RFC 8482 answer", qname: "www.example.", qtype: dns.TypeANY, aa: true,
 		answer: []string{"www.example. 3789 IN HINFO \"RFC8482\" \"\""}},
 	{name: "ANY at a CNAME is the CNAME", qname: "alias.example.", qtype: dns.TypeANY, aa: true,
@@ -210,12 +251,7 @@ func TestConformance(t *testing.T) {
 	for _, netw := range transports {
 		for _, tc := range conformance {
 			t.Run(netw+"/"+tc.name, func(t *testing.T) {
-				m := new(dns.Msg)
-				m.SetQuestion(tc.qname, tc.qtype)
-				m.SetEdns0(1232, false)
-				if tc.edit != nil {
-					tc.edit(m)
-				}
+				m := tc.request(dns.Id())
 				r := ts.exchange(t, netw, m)
 				tc.verify(t, netw, m, r)
 			})
@@ -290,12 +326,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		w := newWorker(srv, tcp, srv.newStats())
 		w.noSynth = true // synthesized answers are never cached: TestSynthMatchesGeneral compares them
 		for _, tc := range conformance {
-			m := new(dns.Msg)
-			m.SetQuestion(tc.qname, tc.qtype)
-			m.SetEdns0(1232, false)
-			if tc.edit != nil {
-				tc.edit(m)
-			}
+			m := tc.request(dns.Id())
 			req, err := m.Pack()
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 // cookieConfig is a server on 127.0.0.1:0 with the given [server] and
 // [rrl] lines.
 func cookieConfig(t *testing.T, server, rrl string) string {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""
 ` + server + `

@@ -15,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/dnssec"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // signedZone is a zone with every kind of answer: static, wildcard (A and
@@ -70,7 +72,7 @@ members = [{ address = "192.0.2.1" }, { address = "192.0.2.2" }, { address = "19
 // signedServer runs a server for the signed zone; its keys are created on
 // start in dir/keys.
 func signedServer(t testing.TB, alg string, probe *fakeProbe) (*testServer, string) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": signedConfig(alg), "signed.zone": signedZone})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": signedConfig(alg), "signed.zone": signedZone})
 	return start(t, dir+"/dnslb.toml", Options{Probe: probe.probe}), dir
 }
 
@@ -406,7 +408,7 @@ func TestSignedPoolFollowsHealth(t *testing.T) {
 		for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
 			probe.set(a, fakeFigures{down: slices.Contains(st.down, a)})
 		}
-		waitFor(t, 10*time.Second, "answers of "+strings.Join(st.want, " "), func() bool {
+		testutil.WaitFor(t, 10*time.Second, "answers of "+strings.Join(st.want, " "), func() bool {
 			got := addresses(ts.askDO(t, "udp", "alias.signed.example.", dns.TypeA))
 			want := min(2, len(st.want))
 			if len(got) != want {
@@ -428,7 +430,7 @@ func TestSignedPoolFollowsHealth(t *testing.T) {
 	for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
 		probe.set(a, fakeFigures{down: true})
 	}
-	waitFor(t, 10*time.Second, "all down", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "all down", func() bool {
 		return len(addresses(ts.askDO(t, "udp", "www.signed.example.", dns.TypeA))) == 0
 	})
 	r := ts.askDO(t, "udp", "www.signed.example.", dns.TypeA)
@@ -501,7 +503,7 @@ func TestSignedFastPathMatchesGeneral(t *testing.T) {
 //
 //	go test -run '^$' -bench ServeSigned -benchmem ./dnslb
 func BenchmarkServeSigned(b *testing.B) {
-	dir := writeFiles(b, map[string]string{"dnslb.toml": strings.Replace(signedConfig("ecdsap256sha256"), `check = "c"`, "", 1), "signed.zone": signedZone})
+	dir := testutil.WriteFiles(b, map[string]string{"dnslb.toml": strings.Replace(signedConfig("ecdsap256sha256"), `check = "c"`, "", 1), "signed.zone": signedZone})
 	srv, err := New(dir+"/dnslb.toml", Options{Logger: discardLogger})
 	if err != nil {
 		b.Fatal(err)
@@ -691,7 +693,7 @@ func TestSignedAnswerRefreshed(t *testing.T) {
 // random names from one source is limited, signed or not.
 func TestSignedNXDomainCountedAndLimited(t *testing.T) {
 	cfg := strings.Replace(signedConfig("ecdsap256sha256"), "listen = [\"127.0.0.1:0\"]\n", "listen = [\"127.0.0.1:0\"]\n[rrl]\nresponses_per_second = 5\nslip = 2\n", 1)
-	dir := writeFiles(t, map[string]string{"dnslb.toml": cfg, "signed.zone": signedZone})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg, "signed.zone": signedZone})
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: newFakeProbe().probe})
 	for i := range 3 {
 		r := ts.askDO(t, "tcp", "counted"+string(rune('a'+i))+".signed.example.", dns.TypeA)

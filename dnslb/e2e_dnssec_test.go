@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // The signed chain, on the dnssec range of loopback addresses: NSD serves
@@ -162,7 +164,7 @@ func secAsk(name string, qtype uint16) (*dns.Msg, error) {
 func TestResolverValidates(t *testing.T) {
 	requireTools(t, "nsd", "unbound")
 	requireFree(t, []string{secDNSLB, secParent, secResolver}, nil)
-	dir := writeFiles(t, map[string]string{"dnslb.toml": secDNSLBConfig})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": secDNSLBConfig})
 	probe := newFakeProbe()
 	start(t, filepath.Join(dir, "dnslb.toml"), Options{Probe: probe.probe})
 	ds, err := DS(filepath.Join(dir, "dnslb.toml"), "lb.example.")
@@ -172,7 +174,7 @@ func TestResolverValidates(t *testing.T) {
 
 	chain := func(t *testing.T, ds []*dns.DS) {
 		zone, anchor := signedParent(t, ds)
-		sub := writeFiles(t, map[string]string{"example.zone": zone})
+		sub := testutil.WriteFiles(t, map[string]string{"example.zone": zone})
 		for name, content := range map[string]string{"nsd.conf": fmt.Sprintf(secNSDConfig, sub), "unbound.conf": fmt.Sprintf(secUnboundConfig, sub, anchor.String())} {
 			if err := writeFile(filepath.Join(sub, name), content); err != nil {
 				t.Fatal(err)
@@ -213,7 +215,7 @@ func TestResolverValidates(t *testing.T) {
 		}
 		// A member dies: it leaves Unbound's answers, which stay validated.
 		probe.set("192.0.2.2", fakeFigures{down: true})
-		waitFor(t, 20*time.Second, "192.0.2.2 withdrawn via Unbound", func() bool {
+		testutil.WaitFor(t, 20*time.Second, "192.0.2.2 withdrawn via Unbound", func() bool {
 			r, err := secAsk("www.lb.example.", dns.TypeA)
 			if err != nil {
 				return false
@@ -225,7 +227,7 @@ func TestResolverValidates(t *testing.T) {
 			return len(got) == 2 && !slices.Contains(got, "192.0.2.2")
 		})
 		probe.set("192.0.2.2", fakeFigures{})
-		waitFor(t, 20*time.Second, "192.0.2.2 back via Unbound", func() bool {
+		testutil.WaitFor(t, 20*time.Second, "192.0.2.2 back via Unbound", func() bool {
 			r, err := secAsk("www.lb.example.", dns.TypeA)
 			return err == nil && r.AuthenticatedData && len(addresses(r)) == 3
 		})

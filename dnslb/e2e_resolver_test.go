@@ -17,6 +17,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/health"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // The chain of issue 8, on loopback addresses only: NSD serves the parent
@@ -187,7 +189,7 @@ func TestResolverFailover(t *testing.T) {
 	requireTools(t, "nsd", "unbound", "dig")
 	requireFree(t, []string{e2eDNSLB, e2eParent, e2eResolver}, backendAddrs())
 
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"example.zone":    e2eParentZone,
 		"lb.example.zone": e2eChildZone,
 		"dnslb.toml":      fmt.Sprintf(e2eDNSLBConfig, memberList(e2eBackends...)),
@@ -198,14 +200,14 @@ func TestResolverFailover(t *testing.T) {
 		}
 	}
 
-	bs := make([]*backend, len(e2eBackends))
+	bs := make([]*testutil.Backend, len(e2eBackends))
 	for i, h := range e2eBackends {
-		bs[i] = &backend{t: t, kind: "http", addr: net.JoinHostPort(h, "8080")}
-		bs[i].status.Store(200)
-		if err := bs[i].listen(); err != nil {
-			t.Fatalf("backend %s: %v", bs[i].addr, err)
+		b, err := testutil.StartBackend("http", net.JoinHostPort(h, "8080"))
+		if err != nil {
+			t.Fatalf("backend %s: %v", h, err)
 		}
-		t.Cleanup(bs[i].stop)
+		bs[i] = b
+		t.Cleanup(b.Close)
 	}
 
 	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{})
@@ -213,7 +215,7 @@ func TestResolverFailover(t *testing.T) {
 	waitAnswer(t, parent, e2eParent, "example.", dns.TypeSOA)
 	resolver := startDaemon(t, "unbound", "-d", "-c", filepath.Join(dir, "unbound.conf"))
 	waitAnswer(t, resolver, e2eResolver, "example.", dns.TypeSOA)
-	waitFor(t, 10*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 10*time.Second, "first health round", ts.prober.FirstRoundDone)
 
 	t.Run("delegation", func(t *testing.T) { testDelegation(t, bs) })
 
@@ -237,7 +239,7 @@ func TestResolverFailover(t *testing.T) {
 
 // testDelegation checks the delegation step by step as the README has the
 // operator do it with dig, then resolution through Unbound.
-func testDelegation(t *testing.T, bs []*backend) {
+func testDelegation(t *testing.T, bs []*testutil.Backend) {
 	// The parent refers, with glue, and is not authoritative for the child.
 	out := digOut(t, "+norec", "@127.0.0.3", "www.lb.example", "A")
 	for _, want := range []string{"status: NOERROR", "ANSWER: 0", "lb.example. 3600 IN NS ns1.lb.example.", "ns1.lb.example. 3600 IN A 127.0.0.2"} {
@@ -256,7 +258,7 @@ func testDelegation(t *testing.T, bs []*backend) {
 
 	all := make([]string, len(bs))
 	for i, b := range bs {
-		all[i] = e2ePool + " A " + b.host()
+		all[i] = e2ePool + " A " + b.Host()
 	}
 	soa := "lb.example. SOA ns1.lb.example. hostmaster.lb.example. 1 3600 900 604800 60"
 	tests := []struct {
@@ -297,7 +299,7 @@ func testDelegation(t *testing.T, bs []*backend) {
 // Unbound no longer lists it, restarts it phase after a probe and waits until
 // Unbound lists it again, sampling Unbound every 100 ms and dnslb directly
 // every 20 ms, then checks the samples.
-func testFailover(t *testing.T, ts *testServer, bs []*backend, i int, phase time.Duration) {
+func testFailover(t *testing.T, ts *testServer, bs []*testutil.Backend, i int, phase time.Duration) {
 	target := findTarget(t, ts, e2eBackends[i])
 	bit := uint8(1) << i
 	all := uint8(1)<<len(bs) - 1
@@ -313,7 +315,7 @@ func testFailover(t *testing.T, ts *testServer, bs []*backend, i int, phase time
 	transitions := target.Status().Transitions
 	afterProbe(t, target, phase)
 	killed := time.Now()
-	bs[i].stop()
+	bs[i].Stop()
 	if !rec.await("unbound", killed, 20*time.Second, func(set uint8) bool { return set&bit == 0 }) {
 		stopSampling()
 		rec.dump(t)
@@ -327,7 +329,7 @@ func testFailover(t *testing.T, ts *testServer, bs []*backend, i int, phase time
 
 	afterProbe(t, target, phase)
 	restarted := time.Now()
-	bs[i].restart()
+	bs[i].MustRestart(t)
 	if !rec.await("unbound", restarted, 20*time.Second, func(set uint8) bool { return set&bit != 0 }) {
 		stopSampling()
 		rec.dump(t)
@@ -424,7 +426,7 @@ func metOrNot(ok bool) string {
 func afterProbe(t *testing.T, target *health.Target, phase time.Duration) {
 	t.Helper()
 	n := target.Status().Probes
-	waitFor(t, 5*time.Second, "a probe of "+target.Key().String(), func() bool { return target.Status().Probes > n })
+	testutil.WaitFor(t, 5*time.Second, "a probe of "+target.Key().String(), func() bool { return target.Status().Probes > n })
 	time.Sleep(phase)
 }
 
@@ -657,7 +659,7 @@ func requireFree(t *testing.T, udp, tcp []string) {
 type daemon struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error // of Wait, once done is closed
 }
@@ -666,7 +668,7 @@ type daemon struct {
 // ends.
 func startDaemon(t *testing.T, name string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{name: name, cmd: exec.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{name: name, cmd: exec.Command(name, args...), out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

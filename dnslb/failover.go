@@ -8,8 +8,8 @@ import "sort"
 // group rotating within itself.
 type failover struct{ static }
 
-// prepare sets v.aux to the members to serve, ordered by priority, and
-// v.order to the end of each priority group in v.aux.
+// prepare sets v.byPriority to the members to serve, ordered by priority,
+// and v.groupEnds to the end of each priority group in it.
 func (failover) prepare(f *family, v *view) {
 	byPrio := append([]int(nil), v.eligible...)
 	sort.SliceStable(byPrio, func(a, b int) bool { return f.members[byPrio[a]].priority < f.members[byPrio[b]].priority })
@@ -20,20 +20,20 @@ func (failover) prepare(f *family, v *view) {
 			end++
 		}
 		if end-start >= f.minHealthy {
-			v.aux, v.order = byPrio[start:end], []int{end - start}
+			v.byPriority, v.groupEnds = byPrio[start:end], []int{end - start}
 			return
 		}
 		ends = append(ends, end)
 		start = end
 	}
-	v.aux, v.order = byPrio, ends
+	v.byPriority, v.groupEnds = byPrio, ends
 }
 
 func (failover) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
 	turn := f.turn.Add(1) - 1
 	start := 0
-	for _, end := range v.order {
-		dst = rotate(dst, v.aux[start:end], turn)
+	for _, end := range v.groupEnds {
+		dst = rotate(dst, v.byPriority[start:end], turn)
 		start = end
 	}
 	return dst, 0

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -72,81 +74,98 @@ func TestFailover(t *testing.T) {
 			for j := 1; j <= 4; j++ {
 				hosts = append(hosts, fmt.Sprintf("127.0.%d.%d", 10+i, j))
 			}
-			bs, port := startBackends(t, backendKind, hosts...)
+			bs, port := testutil.Backends(t, backendKind, hosts...)
 			dir := t.TempDir()
 			check := fmt.Sprintf("type = %q\nport = %d\ninterval = %q\ntimeout = %q\nrise = %d\nfall = %d\n", backendKind, port, foInterval, foTimeout, foRise, foFall)
 			switch backendKind {
 			case "https":
-				check += fmt.Sprintf("host = \"example.com\"\nca_file = %q\n", writeCA(t, dir))
+				check += fmt.Sprintf("host = \"example.com\"\nca_file = %q\n", testutil.WriteCA(t, dir))
 			case "dns":
 				check += "name = \"probe.test.\"\n"
 			}
-			cfg := writeFiles(t, map[string]string{"dnslb.toml": poolConfig("", check, "all", hosts, "")})
+			cfg := testutil.WriteFiles(t, map[string]string{"dnslb.toml": poolConfig("", check, "all", hosts, "")})
 			ts := start(t, cfg+"/dnslb.toml", Options{})
-			waitFor(t, 5*time.Second, "all four members served", func() bool {
+			testutil.WaitFor(t, 5*time.Second, "all four members served", func() bool {
 				return len(addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA))) == 4
 			})
 			victim := bs[0]
 			down := func() {
 				switch kind {
 				case "http-503":
-					victim.status.Store(503)
+					victim.Status.Store(503)
 				default:
-					victim.stop()
+					victim.Stop()
 				}
 			}
 			up := func() {
 				switch kind {
 				case "http-503":
-					victim.status.Store(200)
+					victim.Status.Store(200)
 				default:
-					victim.restart()
+					victim.MustRestart(t)
 				}
 			}
 			withdraw := foFall*foInterval + foTimeout
-			took := ts.watch(t, down, victim.host(), false, withdraw+foMargin)
-			t.Logf("%s: withdrawn after %v (bound %v)", kind, took.Round(time.Millisecond), withdraw)
 			restore := foRise*foInterval + foTimeout
-			took = ts.watch(t, up, victim.host(), true, restore+foMargin)
+			// Every answer is judged against when the victim changed, as
+			// the soak judges them: not served past the bound once down,
+			// never empty, no other member left out.
+			tl := testutil.NewTimeline(len(hosts), time.Now())
+			judge := testutil.NewJudge(tl, len(hosts), withdraw+foMargin, restore+foMargin)
+			took := ts.watch(t, judge, hosts, down, 0, false)
+			t.Logf("%s: withdrawn after %v (bound %v)", kind, took.Round(time.Millisecond), withdraw)
+			took = ts.watch(t, judge, hosts, up, 0, true)
 			t.Logf("%s: restored after %v (bound %v)", kind, took.Round(time.Millisecond), restore)
 		})
 	}
 }
 
-// watch applies change, then queries continuously until addr is present
-// (want) or absent in answers, failing if that takes longer than limit, if
-// an answer is ever empty, or if a healthy member is missing. It returns
-// how long the change took to show.
-func (ts *testServer) watch(t *testing.T, change func(), addr string, want bool, limit time.Duration) time.Duration {
+// watch applies change to member victim of hosts, records it in the
+// judge's timeline, then queries continuously until the victim is present
+// (want) or absent, judging every answer; it fails on any stale, empty or
+// missing answer, or when the change takes longer than the judge's bound.
+// It returns how long the change took to show.
+func (ts *testServer) watch(t *testing.T, judge *testutil.Judge, hosts []string, change func(), victim int, want bool) time.Duration {
 	t.Helper()
 	change()
 	start := time.Now()
-	for {
-		r := ts.ask(t, "udp", "www.lb.test.", dns.TypeA)
-		got := addresses(r)
-		if len(got) == 0 {
-			t.Fatalf("empty answer while members are up: %v", r)
+	judge.TL.Record(victim, want, "stopped", start)
+	limit := judge.Detect
+	if want {
+		limit = judge.RiseDetect
+	}
+	ask := func() bool {
+		sent := time.Now()
+		got := addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA))
+		present := make([]bool, len(hosts))
+		for i, h := range hosts {
+			present[i] = slices.Contains(got, h)
 		}
-		if len(got) < 3 {
-			t.Fatalf("answer %v lacks healthy members", got)
-		}
-		if slices.Contains(got, addr) == want {
-			took := time.Since(start)
-			if took > limit {
-				t.Fatalf("took %v, more than %v", took, limit)
+		judge.Answer(sent, present)
+		// Members other than the victim are up all along: none may be
+		// left out, whatever the judge's bound for a return.
+		for i := range hosts {
+			if i != victim && !present[i] {
+				t.Fatalf("answer %v lacks healthy member %s", got, hosts[i])
 			}
-			// It stays so.
-			for range 20 {
-				if got := addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA)); slices.Contains(got, addr) != want {
-					t.Fatalf("%s flapped back: %v", addr, got)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			return took
 		}
+		if judge.Stale+judge.Empty+judge.Missing > 0 {
+			t.Fatalf("judged: %d stale, %d empty, %d missing: %v", judge.Stale, judge.Empty, judge.Missing, judge.Examples)
+		}
+		return present[victim]
+	}
+	for ask() != want {
 		if time.Since(start) > limit {
-			t.Fatalf("%s still present=%v after %v", addr, !want, limit)
+			t.Fatalf("%s still present=%v after %v", hosts[victim], !want, limit)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	took := time.Since(start)
+	for range 20 { // it stays so
+		if ask() != want {
+			t.Fatalf("%s flapped back", hosts[victim])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return took
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // The fuzz targets of the query handler (UDP and TCP framing) and of the
@@ -22,38 +23,12 @@ import (
 // look for corpora by itself); every crash found is kept there under a name
 // that says what it was, and `go test` replays them all.
 
-// addSeeds adds every file of ../testdata/fuzz/<name>/ to f's corpus.
-func addSeeds(f *testing.F, name string) {
-	f.Helper()
-	dir := filepath.Join("..", "testdata", "fuzz", name)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
-
 // conformanceQueries packs the query of every conformance case as the
 // conformance test sends it, so that the corpus follows the table.
 func conformanceQueries() [][]byte {
 	var out [][]byte
 	for i, tc := range conformance {
-		m := new(dns.Msg)
-		m.SetQuestion(tc.qname, tc.qtype)
-		m.Id = uint16(i + 1)
-		m.SetEdns0(1232, false)
-		if tc.edit != nil {
-			tc.edit(m)
-		}
+		m := tc.request(uint16(i + 1))
 		if b, err := m.Pack(); err == nil {
 			out = append(out, b)
 		}
@@ -127,7 +102,7 @@ func (ri requestInfo) rotates() bool {
 }
 
 func inspectRequest(req []byte, ourSize int) requestInfo {
-	ri := requestInfo{answered: len(req) >= headerLen && req[2]&0x80 == 0, limit: 512}
+	ri := requestInfo{answered: couldBeQuery(req), limit: 512}
 	var m dns.Msg
 	if m.Unpack(req) == nil {
 		ri.msg = &m
@@ -136,6 +111,20 @@ func inspectRequest(req []byte, ourSize int) requestInfo {
 		}
 	}
 	return ri
+}
+
+// couldBeQuery reports whether req has the header of a DNS query, which
+// must be answered: not a response, an assigned opcode, and section counts
+// that a message of 64 KiB could hold (5 bytes a question, 11 a record).
+func couldBeQuery(req []byte) bool {
+	if len(req) < headerLen || req[2]&0x80 != 0 {
+		return false
+	}
+	if op := req[2] >> 3 & 0xf; op == 3 || op > 6 {
+		return false
+	}
+	n := func(i int) int { return int(req[i])<<8 | int(req[i+1]) }
+	return headerLen+5*n(4)+11*(n(6)+n(8)+n(10)) <= 65535
 }
 
 // checkResponse holds a response to what every client may rely on.
@@ -288,7 +277,7 @@ func FuzzHandlerTCP(f *testing.F) {
 		}
 		want := min(len(reqs), maxQueries)
 		for i, r := range reqs[:want] {
-			if len(r) < headerLen || r[2]&0x80 != 0 {
+			if !couldBeQuery(r) {
 				want = i // no response, and the server hangs up
 				break
 			}
@@ -345,3 +334,39 @@ func (c *streamConn) RemoteAddr() net.Addr {
 func (c *streamConn) SetDeadline(time.Time) error      { return nil }
 func (c *streamConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *streamConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzCheckWire: checkWire never panics, drops exactly what cannot be a
+// query's header, and what it passes, miekg/dns reads with the sections
+// the header counts (or refuses for what lies inside a record).
+func FuzzCheckWire(f *testing.F) {
+	addSeeds(f, "FuzzHandlerUDP")
+	for _, q := range conformanceQueries() {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, req []byte) {
+		verdict, opt := checkWire(req)
+		if (verdict == wireDrop) == couldBeQuery(req) {
+			t.Fatalf("verdict %d for a request that could be a query: %v", verdict, couldBeQuery(req))
+		}
+		if verdict != wireOK {
+			return
+		}
+		if opt[1] >= 0 && opt[0]+opt[1] > len(req) {
+			t.Fatalf("OPT RDATA at %d+%d beyond %d bytes", opt[0], opt[1], len(req))
+		}
+		var m dns.Msg
+		if m.Unpack(req) != nil {
+			return
+		}
+		n := func(i int) int { return int(binary.BigEndian.Uint16(req[i:])) }
+		if len(m.Question) != n(4) || len(m.Answer) != n(6) || len(m.Ns) != n(8) || len(m.Extra) != n(10) {
+			t.Fatalf("sections %d %d %d %d, the header says % x", len(m.Question), len(m.Answer), len(m.Ns), len(m.Extra), req[4:12])
+		}
+	})
+}
+
+// addSeeds adds every file of ../testdata/fuzz/<name>/ to f's corpus.
+func addSeeds(f *testing.F, name string) {
+	f.Helper()
+	testutil.AddSeeds(f, filepath.Join("..", "testdata", "fuzz", name))
+}

@@ -2,7 +2,6 @@ package dnslb
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"runtime/debug"
@@ -11,7 +10,9 @@ import (
 )
 
 // worker answers queries one at a time with its own scratch space. Each UDP
-// socket and each TCP connection has one; nothing in it is shared.
+// socket and each TCP connection has one. Only its counters may be shared:
+// every TCP connection's worker counts into the server's one tcpStats
+// (atomics).
 type worker struct {
 	srv   *Server
 	tcp   bool
@@ -55,6 +56,10 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 			w.stats.count(w.tcp, 0, 0, dns.RcodeServerFailure, len(resp), false)
 		}
 	}()
+	if !w.tcp && reflectorPort(src.Port()) {
+		w.stats.dropped.Add(1)
+		return nil
+	}
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
 	w.ck.state = cookieNone
@@ -73,13 +78,14 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	if fast {
 		if a := snap.cache.get(key); a != nil && (a.refresh == 0 || now < a.refresh) {
 			r := w.fastReply(snap, req, src, now)
-			if out, err := w.rd.render(a, &r); err == nil {
+			out, used, truncated, err := w.respond(snap, a, &r)
+			if err == nil {
 				if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
-					if out = w.limit(snap, out, a, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
+					if out = w.limit(snap, out, used, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 						return nil
 					}
 				}
-				w.stats.count(w.tcp, a.zoneSlot, w.q.qtype, a.rcode, len(out), false)
+				w.stats.count(w.tcp, used.zoneSlot, w.q.qtype, used.rcode, len(out), truncated)
 				if timed {
 					w.stats.observeDuration(nanotime() - start)
 				}
@@ -146,17 +152,27 @@ func (w *worker) sizeLimit(snap *snapshot, edns bool, size uint16) int {
 // client returns the subnet an ECS option names.
 func (e *ecsOption) client() client {
 	var a netip.Addr
-	if e.family == 2 {
+	if e.addrFamily == 2 {
 		a = netip.AddrFrom16(e.addr)
 	} else {
 		a = netip.AddrFrom4([4]byte(e.addr[:4]))
 	}
-	return client{addr: a, prefix: int(e.sourcePrefx)}
+	return client{addr: a, prefix: int(e.sourcePrefix)}
 }
 
 // general answers anything the fast path did not: cache misses, and every
 // request of an unusual shape, which it parses fully with miekg/dns.
 func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bool, now int64) ([]byte, *answer) {
+	verdict, optAt := checkWire(req)
+	switch verdict {
+	case wireDrop:
+		w.stats.dropped.Add(1)
+		return nil, nil
+	case wireFormErr:
+		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
+		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
+		return out, nil
+	}
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil {
 		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
@@ -207,24 +223,31 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		if opt.Version() != ednsVersion {
 			return fail(dns.RcodeBadVers, true)
 		}
+		// Client subnet from the bytes sent: miekg/dns pads a short
+		// address and drops bytes beyond it, which RFC 7871 §6 makes
+		// FORMERR.
 		cookies := 0
-		for _, o := range opt.Option {
-			switch e := o.(type) {
-			case *dns.EDNS0_SUBNET:
+		for opts := req[optAt[0] : optAt[0]+max(optAt[1], 0)]; len(opts) >= 4; {
+			code, olen := binary.BigEndian.Uint16(opts), int(binary.BigEndian.Uint16(opts[2:]))
+			if 4+olen > len(opts) {
+				return fail(dns.RcodeFormatError, false)
+			}
+			switch code {
+			case optCodeECS:
 				var ecs ecsOption
-				if r.ecs != nil || !ecs.fromMiekg(e) {
+				if r.ecs != nil || !ecs.parse(opts[4:4+olen]) {
 					return fail(dns.RcodeFormatError, false)
 				}
 				r.ecs = &ecs
 				r.client = ecs.client()
-			case *dns.EDNS0_COOKIE:
+			case optCodeCookie:
 				// RFC 7873 §5.2.2: a malformed cookie (or two) is FORMERR.
-				data, err := hex.DecodeString(e.Cookie)
-				if cookies++; err != nil || cookies > 1 || !w.ck.eval(snap.cookies, data, src.Addr(), now, r.do) {
+				if cookies++; cookies > 1 || !w.ck.eval(snap.cookies, opts[4:4+olen], src.Addr(), now, r.do) {
 					w.ck.state = cookieNone
 					return fail(dns.RcodeFormatError, true)
 				}
 			}
+			opts = opts[4+olen:]
 		}
 		r.cookie = w.ck.option()
 		if w.ck.state == cookieBad && !w.tcp {
@@ -238,6 +261,9 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	}
 	if m.Opcode != dns.OpcodeQuery {
 		return fail(dns.RcodeNotImplemented, true) // NOTIFY, UPDATE, … (RFC 8906 §3.1.4: never silence)
+	}
+	if len(m.Question) == 1 && m.Question[0].Qtype == dns.TypeIXFR && len(m.Answer) == 0 {
+		return fail(dns.RcodeRefused, true) // its SOA is in the authority section; no transfers (yet)
 	}
 	if len(m.Question) != 1 || len(m.Answer) > 0 || len(m.Ns) > 0 {
 		return fail(dns.RcodeFormatError, true)
@@ -261,34 +287,43 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	if fast {
 		snap.cache.put(a)
 	}
-	out, err := w.rd.render(a, &r)
-	truncated := false
-	switch err {
-	case nil:
-	case errNoMembers:
-		a, err = snap.resolve(qname, q.Qtype, key, resolveNoPoolMembers, r.do, now)
-		if err == nil {
-			a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
-			out, err = w.rd.render(a, &r)
-		}
-	case errTooBig:
-		out, truncated = w.shrink(snap, a, &r, qname, q.Qtype)
-		err = nil
-	}
+	out, used, truncated, err := w.respond(snap, a, &r)
 	if err != nil {
+		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		return fail(dns.RcodeServerFailure, true)
 	}
-	w.stats.count(w.tcp, a.zoneSlot, q.Qtype, a.rcode, len(out), truncated)
-	return out, a
+	w.stats.count(w.tcp, used.zoneSlot, q.Qtype, used.rcode, len(out), truncated)
+	return out, used
+}
+
+// respond renders a for r, or what stands in for it when a cannot be sent
+// as it is: a pool with nothing to serve (when_all_down = "none") gets its
+// NODATA answer; a response over r.limit loses its optional additional
+// records, or is truncated. The stand-ins are built once and kept with a,
+// so that the cached path neither resolves nor allocates for them. used is
+// the answer sent.
+func (w *worker) respond(snap *snapshot, a *answer, r *reply) (out []byte, used *answer, truncated bool, err error) {
+	out, err = w.rd.render(a, r)
+	if err == errNoMembers {
+		if a, err = a.variant(snap, resolveNoPoolMembers, r.do, r.now); err != nil {
+			return nil, a, false, err
+		}
+		out, err = w.rd.render(a, r)
+	}
+	if err == errTooBig {
+		out, truncated = w.shrink(snap, a, r)
+		err = nil
+	}
+	return out, a, truncated, err
 }
 
 // shrink makes a response that fits r.limit: without optional additional
 // records when that is enough; a referral without glue and with TC set
 // (RFC 9471); otherwise TC with the question alone, so that the resolver
 // asks again over TCP (RFC 1035 §4.2.1, RFC 7766).
-func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype uint16) ([]byte, bool) {
+func (w *worker) shrink(snap *snapshot, a *answer, r *reply) ([]byte, bool) {
 	if a.shrink != shrinkAll {
-		if b, err := snap.resolve(qname, qtype, "", resolveNoAdditional, r.do, r.now); err == nil {
+		if b, err := a.variant(snap, resolveNoAdditional, r.do, r.now); err == nil {
 			if out, err := w.rd.render(b, r); err == nil {
 				if a.shrink == shrinkGlue {
 					out[2] |= byte(flagTC >> 8)
@@ -309,6 +344,7 @@ func (w *worker) shrink(snap *snapshot, a *answer, r *reply, qname string, qtype
 		out = appendOPT(out, r, 0, 0)
 		binary.BigEndian.PutUint16(out[10:], 1)
 	}
+	w.rd.out = out[:0]
 	return out, true
 }
 
@@ -343,21 +379,17 @@ func packQuestion(q dns.Question) []byte {
 	return buf[:off+4]
 }
 
-// fromMiekg copies a parsed ECS option, refusing what RFC 7871 §6 forbids.
-func (e *ecsOption) fromMiekg(o *dns.EDNS0_SUBNET) bool {
-	var addr []byte
-	switch o.Family {
-	case 1:
-		addr = o.Address.To4()
-	case 2:
-		addr = o.Address.To16()
+// reflectorPort reports whether a datagram from port p must go unanswered:
+// port 0 cannot be answered, and the small services that answer whatever
+// they get — echo, daytime, quote of the day, chargen, time — would bounce
+// our response back forever (BIND drops the same list, plus kpasswd's
+// errors). Port 53 stays: resolvers may query from it.
+func reflectorPort(p uint16) bool {
+	switch p {
+	case 0, 7, 13, 17, 19, 37, 123, 464:
+		return true
 	}
-	n := (int(o.SourceNetmask) + 7) / 8
-	if addr == nil || n > len(addr) {
-		return false
-	}
-	b := append([]byte{byte(o.Family >> 8), byte(o.Family), o.SourceNetmask, o.SourceScope}, addr[:n]...)
-	return e.parse(b)
+	return false
 }
 
 // rrlKey is the question without the DO mark (parseQuery): signed and

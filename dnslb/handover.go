@@ -88,6 +88,7 @@ func (s *Server) restoreHandover() error {
 	if err := s.states.apply(st.Overrides); err != nil {
 		return fmt.Errorf("upgrade: state from the previous process: %w", err)
 	}
+	s.inherited = true
 	s.log.Info("upgrade: state taken over from the previous process", "targets", len(st.Targets), "overrides", len(st.Overrides))
 	return nil
 }
@@ -168,14 +169,6 @@ func (s *Server) endConn(c net.Conn) {
 		return
 	}
 	c.Close()
-}
-
-// idleTimeout is how long a TCP connection waits for its next query.
-func (s *Server) idleTimeout(configured time.Duration) time.Duration {
-	if s.handingOver.Load() {
-		return min(configured, handoverIdle)
-	}
-	return configured
 }
 
 // handleUpgrade replaces the binary (see Upgrade); 200 once the new process

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // queryFrom sends one query from a chosen local address and returns the
@@ -45,7 +47,7 @@ func queryFrom(t *testing.T, local, server string, name string) *dns.Msg {
 // second one of those sent truncated — while another source is answered
 // normally; TCP is never limited.
 func TestRRL(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""
 [rrl]
@@ -110,7 +112,7 @@ func (ts *testServer) scrapeStats() statsTotals {
 // TestSlowloris: a client that sends a partial query and stalls neither
 // blocks other TCP clients nor holds its connection beyond the read timeout.
 func TestSlowloris(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""
 tcp_read_timeout = "300ms"
@@ -156,7 +158,7 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 		}
 		idle = append(idle, c)
 	}
-	waitFor(t, 2*time.Second, "slots taken", func() bool { return len(ts.tcpSlots) == 4 })
+	testutil.WaitFor(t, 2*time.Second, "slots taken", func() bool { return len(ts.tcpSlots) == 4 })
 	extra, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +171,7 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 	for _, c := range idle {
 		c.Close()
 	}
-	waitFor(t, 3*time.Second, "slots freed", func() bool { return len(ts.tcpSlots) == 0 })
+	testutil.WaitFor(t, 3*time.Second, "slots freed", func() bool { return len(ts.tcpSlots) == 0 })
 	if r := ts.ask(t, "tcp", "ns1.lb.test.", dns.TypeA); len(r.Answer) != 1 {
 		t.Fatalf("after the flood: %v", r)
 	}
@@ -178,7 +180,7 @@ records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 I
 // TestPanicAnswersServfail: a panic while answering one query gives that
 // query SERVFAIL, is counted, and the next query is answered.
 func TestPanicAnswersServfail(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": poolConfig("", `type = "none"`, "all", []string{"192.0.2.1", "192.0.2.2"}, "")})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": poolConfig("", `type = "none"`, "all", []string{"192.0.2.1", "192.0.2.2"}, "")})
 	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{})
 	good := ts.snap.Load()
 	// A snapshot whose pool is broken: a member without its state makes

@@ -146,10 +146,14 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, fmt.Sprintf("pool %s has no member %s", poolName, addr))
 		return
 	}
-	if err := s.states.setOverride(poolName, addr, ov, time.Now()); err != nil {
+	now := time.Now()
+	if err := s.states.setOverride(poolName, addr, ov, now); err != nil {
 		s.log.Error("override not saved", "pool", poolName, "member", addr.String(), "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "override not applied: "+err.Error())
 		return
+	}
+	if s.cl != nil {
+		s.cl.setOverride(poolName, addr, ov, now)
 	}
 	s.log.Info("override set", "pool", poolName, "member", addr.String(), "override", overrideNames[ov], "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "pool": poolName, "member": addr.String(), "override": overrideNames[ov]})

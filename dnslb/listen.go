@@ -25,9 +25,18 @@ func reusePort(_, _ string, c syscall.RawConn) error {
 // udpReadBuffer absorbs bursts while a worker is busy.
 const udpReadBuffer = 4 << 20
 
+// netFamily is the network of ap's family: Go would otherwise make a wildcard
+// IPv4 socket a dual-stack IPv6 one, and 0.0.0.0 and [::] on one port clash.
+func netFamily(netw string, ap netip.AddrPort) string {
+	if ap.Addr().Is4() {
+		return netw + "4"
+	}
+	return netw + "6"
+}
+
 func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: reusePort}
-	pc, err := lc.ListenPacket(context.Background(), "udp", ap.String())
+	pc, err := lc.ListenPacket(context.Background(), netFamily("udp", ap), ap.String())
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +47,7 @@ func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
 
 func listenTCP(ap netip.AddrPort) (*net.TCPListener, error) {
 	lc := net.ListenConfig{Control: reusePort}
-	l, err := lc.Listen(context.Background(), "tcp", ap.String())
+	l, err := lc.Listen(context.Background(), netFamily("tcp", ap), ap.String())
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,10 +28,13 @@ type metrics struct {
 	tcpRefused    prometheus.Counter
 	updates       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
 }
 
-func newMetrics(s *Server) *metrics {
+// newMetrics registers the server's metrics on its registry. A registry
+// holds one server's: on one that holds another's it fails, registering
+// nothing.
+func newMetrics(s *Server) (*metrics, error) {
 	m := &metrics{
 		srv: s,
 		probeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -63,18 +67,28 @@ func newMetrics(s *Server) *metrics {
 		durations:   prometheus.NewDesc("dnslb_request_duration_seconds", "Time from reading a query to having its response, sampled 1 in 16.", nil, nil),
 		truncated:   prometheus.NewDesc("dnslb_truncated_responses_total", "Responses sent with TC=1, by transport.", []string{"transport"}, nil),
 		panics:      prometheus.NewDesc("dnslb_panics_total", "Queries whose handling panicked (answered SERVFAIL).", nil, nil),
-		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, or responses themselves.", nil, nil),
+		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, not a DNS query (a response, an unassigned opcode, text), or from the port of a service that answers anything (echo, chargen, ...).", nil, nil),
+		readErrors:  prometheus.NewDesc("dnslb_udp_read_errors_total", "UDP socket reads that failed (logged at most once a minute).", nil, nil),
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
-	s.registry.MustRegister(m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates)
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates} {
+		if err := s.registry.Register(c); err != nil {
+			for _, d := range done {
+				s.registry.Unregister(d)
+			}
+			return nil, fmt.Errorf("metrics: the registry holds another server's metrics; give each server its own: %w", err)
+		}
+		done = append(done, c)
+	}
 	registerBuildInfo(s.registry, s.opts.Version, s.opts.Revision)
-	// The registry may be shared (tests); Go and process collectors once.
+	// Go and process collectors once: the caller's registry may have them.
 	_ = s.registry.Register(collectors.NewGoCollector())
 	_ = s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	return m, nil
 }
 
 // Probed implements health.Hooks.
@@ -110,7 +124,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
 		ch <- d
 	}
 }
@@ -123,11 +137,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	s.statsMu.Unlock()
 	zoneNames := s.zoneSlots.all()
 
-	var q [maxZoneSlots]*[17][8][2]uint64
-	var sizes [2][11]uint64
-	var sizeSum, trunc [2]uint64
-	var durs [11]uint64
-	var durSum, panics, dropped, rrlD, rrlS uint64
+	var q [maxZoneSlots]*zoneTotals
+	var sizes [len(transportLabels)][len(sizeBuckets) + 1]uint64
+	var sizeSum, trunc [len(transportLabels)]uint64
+	var durs [len(durationBuckets) + 1]uint64
+	var durSum, panics, dropped, readErrs, rrlD, rrlS uint64
 	for _, st := range all {
 		for z := range zoneNames {
 			zc := st.zones[z].Load()
@@ -135,7 +149,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			if q[z] == nil {
-				q[z] = new([17][8][2]uint64)
+				q[z] = new(zoneTotals)
 			}
 			for a := range zc {
 				for b := range zc[a] {
@@ -145,7 +159,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		for t := range 2 {
+		for t := range transportLabels {
 			for b := range sizes[t] {
 				sizes[t][b] += st.sizes[t][b].Load()
 			}
@@ -158,6 +172,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		durSum += st.durSum.Load()
 		panics += st.panics.Load()
 		dropped += st.dropped.Load()
+		readErrs += st.readErrors.Load()
 		rrlD += st.rrlDrops.Load()
 		rrlS += st.rrlSlips.Load()
 	}
@@ -175,13 +190,14 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for t := range 2 {
-		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets, float64(sizeSum[t]), transportLabels[t])
+	for t := range transportLabels {
+		ch <- constHistogram(m.sizes, sizes[t][:], sizeBuckets[:], float64(sizeSum[t]), transportLabels[t])
 		ch <- prometheus.MustNewConstMetric(m.truncated, prometheus.CounterValue, float64(trunc[t]), transportLabels[t])
 	}
-	ch <- constHistogram(m.durations, durs[:], durationBuckets, float64(durSum)/1e9)
+	ch <- constHistogram(m.durations, durs[:], durationBuckets[:], float64(durSum)/1e9)
 	ch <- prometheus.MustNewConstMetric(m.panics, prometheus.CounterValue, float64(panics))
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
+	ch <- prometheus.MustNewConstMetric(m.readErrors, prometheus.CounterValue, float64(readErrs))
 	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {

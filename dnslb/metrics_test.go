@@ -15,6 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // scrape reads /metrics and returns every sample as "name{k=v,...}" → value
@@ -65,15 +67,15 @@ func labelString(ls []*dto.LabelPair) string {
 // counters moved as they should.
 func TestMetrics(t *testing.T) {
 	hosts := []string{"127.0.6.1", "127.0.6.2"}
-	bs, port := startBackends(t, "tcp", hosts...)
+	bs, port := testutil.Backends(t, "tcp", hosts...)
 	check := fmt.Sprintf("type = \"tcp\"\nport = %d\ninterval = \"200ms\"\ntimeout = \"100ms\"\nrise = 1\nfall = 1\n", port)
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"token":      testToken,
 		"dnslb.toml": poolConfig("127.0.0.1:0", check, "round_robin", hosts, `admin_token_file = "token"`),
 	})
 	cfg := filepath.Join(dir, "dnslb.toml")
 	ts := start(t, cfg, Options{})
-	waitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
 	before := ts.scrape(t)
 	const n = 40
 	for range n {
@@ -116,8 +118,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	// A backend dies: a transition, failures by reason, member_up 0.
-	bs[1].stop()
-	waitFor(t, 5*time.Second, "member down in metrics", func() bool {
+	bs[1].Stop()
+	testutil.WaitFor(t, 5*time.Second, "member down in metrics", func() bool {
 		return ts.scrape(t)["dnslb_member_up{check=c,member=127.0.6.2,pool=www.lb.test.}"] == 0
 	})
 	m := ts.scrape(t)
@@ -148,15 +150,29 @@ func TestMetrics(t *testing.T) {
 // units, _total only on counters, help text; and no label that could take a
 // query name or a client address.
 func TestMetricNames(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": poolConfig("127.0.0.1:0", "type = \"none\"", "all", []string{"192.0.2.1"}, "")})
-	ts := start(t, dir+"/dnslb.toml", Options{})
-	ts.ask(t, "udp", "www.lb.test.", dns.TypeA)
+	for _, extra := range []string{"", "[cluster]\nname = \"ns1\"\nbind = \"127.0.1.1:0\"\n"} {
+		dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": extra + poolConfig("127.0.0.1:0", "type = \"none\"", "all", []string{"192.0.2.1"}, "")})
+		ts := start(t, dir+"/dnslb.toml", Options{})
+		ts.ask(t, "udp", "www.lb.test.", dns.TypeA)
+		lintMetrics(t, ts)
+		if m := ts.scrape(t); extra != "" && (m["dnslb_cluster_peers{state=alive}"] != 0 || m["dnslb_cluster_drift_peers"] != 0 || !hasKey(m, "dnslb_cluster_peers{state=dead}")) {
+			t.Errorf("a lone cluster instance's metrics: %v", m)
+		}
+	}
+}
+
+func hasKey(m map[string]float64, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func lintMetrics(t *testing.T, ts *testServer) {
 	fams, err := ts.registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := regexp.MustCompile(`^dnslb_[a-z_]+$`)
-	allowedLabels := map[string]bool{"zone": true, "qtype": true, "rcode": true, "transport": true, "pool": true, "member": true, "check": true, "reason": true, "to": true, "result": true, "file": true, "sha256": true, "version": true, "revision": true}
+	allowedLabels := map[string]bool{"zone": true, "qtype": true, "rcode": true, "transport": true, "pool": true, "member": true, "check": true, "reason": true, "to": true, "result": true, "file": true, "sha256": true, "version": true, "revision": true, "state": true}
 	for _, f := range fams {
 		n := f.GetName()
 		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {

@@ -153,7 +153,9 @@ func (s *memberStates) writeLocked() error {
 	}
 	f := stateFile{Version: 1, Overrides: []stateOverride{}}
 	for k, st := range s.m {
-		if ov := st.override.Load(); ov != overrideNone {
+		// A cleared override is kept with its time too: in a cluster it
+		// must win over an older one another instance restores.
+		if ov := st.override.Load(); ov != overrideNone || st.since.Load() != 0 {
 			f.Overrides = append(f.Overrides, stateOverride{Pool: k.pool, Address: k.addr.String(), Override: overrideNames[ov], Since: time.Unix(0, st.since.Load()).UTC()})
 		}
 	}
@@ -183,4 +185,24 @@ func (s *memberStates) writeLocked() error {
 		return fmt.Errorf("state file %s: %w", s.file, err)
 	}
 	return nil
+}
+
+type overrideEntry struct {
+	pool     string
+	addr     netip.Addr
+	override uint32
+	since    int64
+}
+
+// list returns every override set, for the cluster.
+func (s *memberStates) list() []overrideEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []overrideEntry
+	for k, st := range s.m {
+		if ov := st.override.Load(); ov != overrideNone || st.since.Load() != 0 {
+			out = append(out, overrideEntry{k.pool, k.addr, ov, st.since.Load()})
+		}
+	}
+	return out
 }

@@ -146,7 +146,7 @@ func (rankOrder) prepare(f *family, v *view) {
 }
 
 func (rankOrder) order(dst []int, _ *family, v *view, _ client) ([]int, uint8) {
-	return append(dst, v.order...), 0
+	return append(dst, v.sorted...), 0
 }
 
 // simSeed draws the resolvers' populations, their refreshes and the

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // wireConfig has a pool of every policy, for the on-the-wire tests. The
@@ -126,7 +128,7 @@ func startPolicyServerProbe(t testing.TB) (*testServer, *fakeProbe) {
 	probe.set("192.0.2.52", fakeFigures{rtt: 20 * time.Millisecond})
 	probe.set("192.0.2.60", fakeFigures{load: 5})
 	probe.set("192.0.2.61", fakeFigures{load: 1})
-	dir := writeFiles(t, map[string]string{"dnslb.toml": wireConfig})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": wireConfig})
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)
@@ -462,7 +464,7 @@ func TestPolicyWireShares(t *testing.T) {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
 	rank := []string{"192.0.2.60", "192.0.2.61", "192.0.2.62"} // no rotation of the old order
-	waitFor(t, 10*time.Second, "the new loads", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the new loads", func() bool {
 		got := addrsIn(t, ts.poolQuery(t, "udp", "load.lb.test.", dns.TypeA, nil).Answer, "load.lb.test.", 30)
 		return slices.Equal(got, rotateAddrs(rank, slices.Index(rank, got[0])))
 	})

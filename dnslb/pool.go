@@ -97,8 +97,14 @@ type view struct {
 	eligible []int // indices into members, in configured order
 	down     []int // members not eligible, in configured order (every member when allDown)
 	allDown  bool  // no member eligible: eligible holds what when_all_down serves
-	order    []int // policy-specific: weighted sequence, sorted order, failover's group ends…
-	aux      []int // policy-specific: weighted participants, failover's members to serve
+
+	// What the policy's prepare computed; each field belongs to one policy.
+	sorted     []int // fastest, least_load: eligible members by ascending figure, unknown ones last
+	cumShares  []int // fastest, least_load: cumulative shares of sorted for the draw, ending at drawScale
+	byPriority []int // failover: the members to serve, best priority first
+	groupEnds  []int // failover: where each priority group ends in byPriority
+	takingPart []int // weighted: the members that share answers (weight > 0, or all when none has)
+	sequence   []int // weighted: the smooth round-robin cycle, as indices into takingPart
 }
 
 // refreshEvery bounds how stale the live figures of fastest and least_load

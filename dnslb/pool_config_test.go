@@ -1,9 +1,12 @@
 package dnslb
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // poolErrorZone is a zone with a static address, a CNAME and a delegation.
@@ -52,6 +55,12 @@ func TestPoolConfigErrors(t *testing.T) {
 		{"min_ttl over ttl", poolErrorZone + pool("www.lb.test.", "ttl = 10\nmin_ttl = 20\n"), []string{"pool[0].min_ttl: 20: use 0 up to the pool's ttl (10)"}},
 		{"hash prefix", poolErrorZone + pool("www.lb.test.", "policy = \"hash\"\nhash_prefix_v4 = 33\n"), []string{"pool[0].hash_prefix_v4: 33: use 1-32"}},
 		{"negative weight", poolErrorZone + "[[pool]]\nname = \"www.lb.test.\"\nmembers = [{ address = \"192.0.2.10\", weight = -1 }]\n", []string{"pool[0].members[0].weight: -1"}},
+		{"a pool too large for a DNS message", poolErrorZone + manyMembers("www.lb.test.", "", 4100, 0), []string{"c.toml:15: pool[0].members: 4100 IPv4 members, all in one answer (answers = 0), would not fit in a DNS message (65535 bytes): set answers to at most 4091"}},
+		{"answers too large for a DNS message", poolErrorZone + manyMembers("www.lb.test.", "answers = 2500\n", 0, 2500), []string{"pool[0].answers: 2500: answers of 2500 IPv6 members would not fit"}},
+		{"a large pool with answers", poolErrorZone + manyMembers("www.lb.test.", "answers = 8\n", 5000, 0), nil},
+		{"the largest pool", poolErrorZone + manyMembers("www.lb.test.", "", 4091, 2338), nil},
+		{"pool below a DNAME", strings.Replace(poolErrorZone, `"sub 300`, `"old 300 IN DNAME lb.test.", "sub 300`, 1) + pool("www.old.lb.test.", ""),
+			[]string{"c.toml:14: www.old.lb.test. A is below the DNAME at old.lb.test."}},
 		{"policy least_load", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\n"), nil},
 		{"watermarks", poolErrorZone + pool("www.lb.test.", "policy = \"least_load\"\nload_low = 0\nload_high = 0.8\nfast_return = true\n"), nil},
 		{"watermarks on another policy", poolErrorZone + pool("www.lb.test.", "policy = \"fastest\"\nload_high = 80\n"),
@@ -68,7 +77,7 @@ func TestPoolConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"c.toml": tc.toml})
+			dir := testutil.WriteFiles(t, map[string]string{"c.toml": tc.toml})
 			err := Check(filepath.Join(dir, "c.toml"))
 			if tc.want == nil {
 				if err != nil {
@@ -87,4 +96,18 @@ func TestPoolConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyMembers is a pool of n4 IPv4 and n6 IPv6 members.
+func manyMembers(name, extra string, n4, n6 int) string {
+	var b strings.Builder
+	b.WriteString("[[pool]]\nname = \"" + name + "\"\n" + extra + "members = [\n")
+	for i := range n4 {
+		fmt.Fprintf(&b, "{ address = \"10.%d.%d.%d\" },\n", i>>16&0xff, i>>8&0xff, i&0xff)
+	}
+	for i := range n6 {
+		fmt.Fprintf(&b, "{ address = \"2001:db8::%x\" },\n", i+1)
+	}
+	b.WriteString("]\n")
+	return b.String()
 }

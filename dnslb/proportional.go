@@ -49,18 +49,19 @@ func (w *watermarks) factor(x float64) float64 {
 // that the shares fit an int on 32-bit platforms too.
 const drawScale = 1 << 30
 
-// prepareProportional sets v.order to the eligible members by ascending
-// figure (those without one last, ties in configured order) and v.aux to
-// their cumulative shares scaled to drawScale, for orderProportional.
+// prepareProportional sets v.sorted to the eligible members by ascending
+// figure (those without one last, ties in configured order) and
+// v.cumShares to their cumulative shares scaled to drawScale, for
+// orderProportional.
 func prepareProportional(f *family, v *view, shed *watermarks, figure func(*member) (float64, bool)) {
 	sortKnownFirst(v, func(i int) (float64, bool) { return figure(f.members[i]) })
-	n := len(v.order)
+	n := len(v.sorted)
 	xs := make([]float64, n)
 	known := make([]bool, n)
 	var sum float64
 	var nKnown int
 	anyWeight := false
-	for k, i := range v.order {
+	for k, i := range v.sorted {
 		xs[k], known[k] = figure(f.members[i])
 		if known[k] {
 			sum += xs[k]
@@ -81,7 +82,7 @@ func prepareProportional(f *family, v *view, shed *watermarks, figure func(*memb
 		if !anyWeight {
 			return 1
 		}
-		return float64(f.members[v.order[k]].weight)
+		return float64(f.members[v.sorted[k]].weight)
 	}
 	shares := make([]float64, n)
 	total := 0.0
@@ -101,28 +102,28 @@ func prepareProportional(f *family, v *view, shed *watermarks, figure func(*memb
 			total += shares[k]
 		}
 	}
-	v.aux = make([]int, n)
+	v.cumShares = make([]int, n)
 	last := -1 // the last member with a share: it ends at drawScale
 	acc := 0.0
 	for k, s := range shares {
 		acc += s
-		v.aux[k] = int(acc / total * drawScale)
+		v.cumShares[k] = int(acc / total * drawScale)
 		if s > 0 {
 			last = k
 		}
 	}
 	for k := max(last, 0); k < n; k++ {
-		v.aux[k] = drawScale
+		v.cumShares[k] = drawScale
 	}
 }
 
 // orderProportional draws the first member by the cumulative shares in
-// v.aux and appends the members in v.order rotating from it.
+// v.cumShares and appends the members in v.sorted rotating from it.
 func orderProportional(dst []int, f *family, v *view) []int {
-	if len(v.order) == 0 {
+	if len(v.sorted) == 0 {
 		return dst
 	}
-	return rotate(dst, v.order, uint64(pickShare(v.aux, int(f.draw.next()>>34))))
+	return rotate(dst, v.sorted, uint64(pickShare(v.cumShares, int(f.draw.next()>>34))))
 }
 
 // pickShare returns the first k with r < cum[k]; cum ends at drawScale and
@@ -156,7 +157,7 @@ func (d *drawSource) seed(s uint64) { d.state.Store(s) }
 
 func (d *drawSource) next() uint64 { return d.state.Add(golden64) }
 
-// sortKnownFirst sets v.order to the eligible members by ascending figure,
+// sortKnownFirst sets v.sorted to the eligible members by ascending figure,
 // those without one last; ties keep configured order.
 func sortKnownFirst(v *view, figure func(int) (float64, bool)) {
 	type entry struct {
@@ -175,8 +176,8 @@ func sortKnownFirst(v *view, figure func(int) (float64, bool)) {
 		}
 		return es[a].known && es[a].x < es[b].x
 	})
-	v.order = make([]int, len(es))
+	v.sorted = make([]int, len(es))
 	for k, e := range es {
-		v.order[k] = e.i
+		v.sorted[k] = e.i
 	}
 }

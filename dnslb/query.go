@@ -26,9 +26,9 @@ type query struct {
 
 // ecsOption is an EDNS Client Subnet option (RFC 7871) as sent.
 type ecsOption struct {
-	family      uint16
-	sourcePrefx uint8
-	addr        [16]byte
+	addrFamily   uint16 // IANA address family: 1 IPv4, 2 IPv6 (not a pool's family)
+	sourcePrefix uint8
+	addr         [16]byte
 }
 
 const (
@@ -150,21 +150,21 @@ func (e *ecsOption) parse(b []byte) bool {
 	if len(b) < 4 {
 		return false
 	}
-	e.family, e.sourcePrefx = binary.BigEndian.Uint16(b), b[2]
+	e.addrFamily, e.sourcePrefix = binary.BigEndian.Uint16(b), b[2]
 	max := 32
-	if e.family == 2 {
+	if e.addrFamily == 2 {
 		max = 128
-	} else if e.family != 1 {
+	} else if e.addrFamily != 1 {
 		return false
 	}
 	addr := b[4:]
-	if b[3] != 0 || int(e.sourcePrefx) > max || len(addr) != (int(e.sourcePrefx)+7)/8 {
+	if b[3] != 0 || int(e.sourcePrefix) > max || len(addr) != (int(e.sourcePrefix)+7)/8 {
 		return false
 	}
 	e.addr = [16]byte{}
 	copy(e.addr[:], addr)
 	// Bits beyond the source prefix must be zero (RFC 7871 §6).
-	if r := e.sourcePrefx % 8; r != 0 && addr[len(addr)-1]&(0xff>>r) != 0 {
+	if r := e.sourcePrefix % 8; r != 0 && addr[len(addr)-1]&(0xff>>r) != 0 {
 		return false
 	}
 	return true

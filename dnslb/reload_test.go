@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // reloadConfig is a valid config whose answers say which one it is: TXT
@@ -50,7 +52,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		reloadConfig("C", []string{"192.0.2.31"}, true),
 	}
 	valid := map[string][]string{"A": {"192.0.2.11", "192.0.2.12"}, "B": {"192.0.2.21", "192.0.2.22", "192.0.2.23"}}
-	dir := writeFiles(t, map[string]string{"token": testToken, "dnslb.toml": configs[0]})
+	dir := testutil.WriteFiles(t, map[string]string{"token": testToken, "dnslb.toml": configs[0]})
 	cfg := filepath.Join(dir, "dnslb.toml")
 	ts := start(t, cfg, Options{})
 
@@ -159,15 +161,15 @@ func answerIsValid(r *dns.Msg, valid map[string][]string) bool {
 // override stays.
 func TestReloadKeepsHealthAndOverrides(t *testing.T) {
 	hosts := []string{"127.0.7.1", "127.0.7.2", "127.0.7.3"}
-	bs, port := startBackends(t, "tcp", hosts...)
+	bs, port := testutil.Backends(t, "tcp", hosts...)
 	// A long interval: after the reload nothing would probe again soon, so
 	// a state reset would show.
 	check := fmt.Sprintf("type = \"tcp\"\nport = %d\ninterval = \"1s\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n", port)
-	dir := writeFiles(t, map[string]string{"token": testToken, "dnslb.toml": poolConfig("127.0.0.1:0", check, "all", hosts, `admin_token_file = "token"`)})
+	dir := testutil.WriteFiles(t, map[string]string{"token": testToken, "dnslb.toml": poolConfig("127.0.0.1:0", check, "all", hosts, `admin_token_file = "token"`)})
 	cfg := filepath.Join(dir, "dnslb.toml")
 	ts := start(t, cfg, Options{})
-	bs[0].stop()
-	waitFor(t, 5*time.Second, "127.0.7.1 withdrawn", func() bool { return !slices.Contains(ts.members(t), "127.0.7.1") })
+	bs[0].Stop()
+	testutil.WaitFor(t, 5*time.Second, "127.0.7.1 withdrawn", func() bool { return !slices.Contains(ts.members(t), "127.0.7.1") })
 	if code, body := ts.post(t, "/api/v1/pools/www.lb.test./members/127.0.7.2/override", testToken, `{"override":"drain"}`); code != 200 {
 		t.Fatalf("drain: %d %s", code, body)
 	}

@@ -57,8 +57,6 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 		var r zones.Result
 		if sg != nil && name == z.Origin && apexKeys(sg, qtype) != nil {
 			r = zones.Result{Kind: zones.Answer, Node: z.Apex, Records: apexKeys(sg, qtype)}
-		} else if qtype == dns.TypeANY {
-			r = z.Lookup(name, dns.TypeANY)
 		} else {
 			r = z.Lookup(name, qtype)
 		}
@@ -121,6 +119,24 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 			}
 			name = target
 			continue
+		case zones.DNAME:
+			// RFC 6672 §3.2: the DNAME, then a CNAME synthesized from it
+			// (TTL the DNAME's), chased as a CNAME is.
+			d := r.Records[0].(*dns.DNAME)
+			m.Answer = append(m.Answer, d)
+			target := name[:len(name)-len(r.Node.Name)] + dns.CanonicalName(d.Target)
+			if _, ok := dns.IsDomainName(target); !ok {
+				m.Rcode = dns.RcodeYXDomain // the substitution overflows a name
+				break
+			}
+			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target})
+			seen++
+			// ANY goes on too, as in NSD: the CNAME is not at the name.
+			if qtype == dns.TypeCNAME || !z.Contains(target) || seen >= maxChase || inAnswer(m.Answer, target) {
+				break
+			}
+			name = target
+			continue
 		case zones.Dynamic:
 			if mode != resolveNoPoolMembers {
 				// Signing: the CNAMEs before it now, the members as listed
@@ -177,17 +193,15 @@ func signedAnswer(m *dns.Msg, key, zone string, fam *family, shrink int, sn *sig
 }
 
 // owned returns rrs, with owner names set to name when synthesized from a
-// wildcard (RFC 4592 §3.4.1); shared records are copied, never changed.
+// wildcard (RFC 4592 §3.4.1). Lookup decodes records for each call, so
+// they are changed in place: nothing else holds them.
 func owned(rrs []dns.RR, name string, wildcard bool) []dns.RR {
-	if !wildcard {
-		return rrs
+	if wildcard {
+		for _, rr := range rrs {
+			rr.Header().Name = name
+		}
 	}
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		out[i] = dns.Copy(rr)
-		out[i].Header().Name = name
-	}
-	return out
+	return rrs
 }
 
 func inAnswer(rrs []dns.RR, name string) bool {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // benchServer is the bench config (testdata/bench) on an ephemeral port,
@@ -25,7 +27,7 @@ func benchServer(b *testing.B) *Server {
 	}
 	text := strings.Replace(string(cfg), "127.0.0.1:5310", "127.0.0.1:0", 1)
 	text = strings.Replace(text, `check = "web"`, "", 1)
-	dir := writeFiles(b, map[string]string{"dnslb.toml": text, "lb.example.zone": string(zone)})
+	dir := testutil.WriteFiles(b, map[string]string{"dnslb.toml": text, "lb.example.zone": string(zone)})
 	srv, err := New(dir+"/dnslb.toml", Options{Logger: discardLogger})
 	if err != nil {
 		b.Fatal(err)

@@ -29,12 +29,18 @@ import (
 type Options struct {
 	Logger    *slog.Logger         // default: built from [log], writing to LogOutput
 	LogOutput io.Writer            // default os.Stderr
-	Registry  *prometheus.Registry // default a new registry, served on /metrics
+	Registry  *prometheus.Registry // where the metrics are registered and /metrics gathers from; default a new one. One server's only: New fails on a registry holding another's
 	Version   string               // reported by metrics (dnslb_build_info) and the API
 	Revision  string               // VCS revision, reported by dnslb_build_info
 	Probe     health.ProbeFunc     // default health.Probe; tests may inject
-	CacheSize int                  // answers kept per snapshot, default 65536
+	CacheSize int                  // answers kept per snapshot (rounded up to a power of two), default 65536; a reload keeps it
 	Upgrader  Upgrader             // hands sockets and state over at a binary upgrade; nil = none
+	Host      config.Host          // this host's settings over the file's (flags)
+	// ProbeSource is the address health probes leave from; default the
+	// system's choice (a flag: several instances on one host, or a host
+	// with several addresses).
+	ProbeSource netip.Addr
+	Cluster     ClusterTuning // default memberlist's LAN timing; tests shorten it
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -49,6 +55,8 @@ type Server struct {
 	zoneSlots *zoneSlots
 	states    *memberStates
 	prober    *health.Prober
+	cl        *clusterLink // nil when alone
+	inherited bool         // started by a binary upgrade, with the previous process's state
 	registry  *prometheus.Registry
 	metrics   *metrics
 
@@ -69,6 +77,7 @@ type Server struct {
 	// them without shutting them down, and let TCP clients finish.
 	handingOver atomic.Bool
 	tcpSlots    chan struct{}
+	tcpBufs     sync.Pool // *tcpBuffers, taken while a connection has a query to answer
 	shares      shareSampler
 	// cookieSecret makes DNS cookies when no cookie_secret_file is set:
 	// random, kept across reloads so that cookies stay valid.
@@ -78,7 +87,7 @@ type Server struct {
 // New reads the config, restores overrides from the state file, builds the
 // first snapshot and binds every listener. Nothing is served until Run.
 func New(cfgPath string, o Options) (*Server, error) {
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.LoadFor(cfgPath, o.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +110,19 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(s)
+	if s.metrics, err = newMetrics(s); err != nil {
+		return nil, err
+	}
+	if o.ProbeSource.IsValid() && o.Probe == nil {
+		s.opts.Probe = health.ProbeFrom(o.ProbeSource)
+	}
+	var hooks health.Hooks = s.metrics
+	if cfg.Cluster != nil {
+		hooks = clusterHooks{Hooks: s.metrics, s: s}
+	}
 	s.prober = health.NewProber(health.Options{
-		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: s.metrics, Probe: o.Probe,
+		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: hooks, Probe: s.opts.Probe,
+		Shared: cfg.Cluster != nil,
 	})
 	if err := s.states.load(cfg.Server.StateFile); err != nil {
 		return nil, err
@@ -122,7 +141,16 @@ func New(cfgPath string, o Options) (*Server, error) {
 	s.publish(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
+	s.tcpBufs.New = s.newTCPBuffers
+	if cfg.Cluster != nil {
+		if s.cl, err = newClusterLink(s, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.bind(cfg); err != nil {
+		if s.cl != nil {
+			s.cl.c.Close()
+		}
 		s.closeListeners()
 		for _, c := range s.udpConns {
 			c.release()
@@ -295,6 +323,9 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("health prober stopped", "err", err)
 		}
 	})
+	if s.cl != nil {
+		goFn(func() { s.cl.run(ctx) })
+	}
 	for _, c := range s.udpConns {
 		goFn(func() { s.serveUDP(ctx, c) })
 	}
@@ -341,7 +372,7 @@ func (s *Server) Reload() error {
 }
 
 func (s *Server) reload() error {
-	cfg, err := config.Load(s.cfgPath)
+	cfg, err := config.LoadFor(s.cfgPath, s.opts.Host)
 	if err != nil {
 		return err
 	}
@@ -350,6 +381,9 @@ func (s *Server) reload() error {
 	signers, err := loadSigners(cfg, prev.signers, false)
 	if err != nil {
 		return err
+	}
+	if (old.Cluster == nil) != (cfg.Cluster == nil) {
+		return fmt.Errorf("%s: [cluster] can be added or removed only at restart", s.cfgPath)
 	}
 	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
@@ -360,6 +394,12 @@ func (s *Server) reload() error {
 	s.publish(snap)
 	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
 		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
+	}
+	if s.cl != nil {
+		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {
+			s.log.Warn("[cluster] settings change only at restart", "config", s.cfgPath)
+		}
+		s.cl.reloaded(cfg)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

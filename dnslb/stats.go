@@ -13,10 +13,10 @@ import (
 // label map or a lock, and workers never share a cache line.
 
 // qtypeLabels are the query types counted on their own; others are "other".
-var qtypeLabels = []string{"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "NAPTR", "DS", "DNSKEY", "SVCB", "HTTPS", "CAA", "ANY", "other"}
+var qtypeLabels = [...]string{"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "NAPTR", "DS", "DNSKEY", "SVCB", "HTTPS", "CAA", "ANY", "other"}
 
 // rcodeLabels likewise for response codes.
-var rcodeLabels = []string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other"}
+var rcodeLabels = [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other"}
 
 var transportLabels = [2]string{"udp", "tcp"}
 
@@ -50,24 +50,37 @@ func qtypeBucket(t uint16) int {
 	return len(qtypeLabels) - 1
 }
 
-func rcodeBucket(r int) int {
-	switch r {
-	case dns.RcodeSuccess, dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNameError, dns.RcodeNotImplemented, dns.RcodeRefused:
-		return r
-	case dns.RcodeBadVers:
-		return 6
+// rcodeIndex maps a response code to its label's index. (Not through
+// dns.StringToRcode: it has no "BADVERS", which shares 16 with BADSIG.)
+var rcodeIndex = func() map[int]int {
+	codes := [len(rcodeLabels) - 1]int{dns.RcodeSuccess, dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNameError, dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeBadVers}
+	m := map[int]int{}
+	for i, c := range codes {
+		m[c] = i
 	}
-	return 7
+	return m
+}()
+
+func rcodeBucket(r int) int {
+	if i, ok := rcodeIndex[r]; ok {
+		return i
+	}
+	return len(rcodeLabels) - 1
 }
 
-// zoneCounters counts the responses of one zone by qtype, rcode and transport.
-type zoneCounters [17][8][2]atomic.Uint64
+// zoneCounters counts the responses of one zone by qtype, rcode and
+// transport. Its sizes are the label lists' lengths: a label added to a list
+// gets its counter.
+type zoneCounters [len(qtypeLabels)][len(rcodeLabels)][len(transportLabels)]atomic.Uint64
+
+// zoneTotals is zoneCounters summed over workers.
+type zoneTotals [len(qtypeLabels)][len(rcodeLabels)][len(transportLabels)]uint64
 
 // sizeBuckets are the upper bounds of the response size histogram.
-var sizeBuckets = []float64{64, 128, 256, 512, 1024, 1232, 2048, 4096, 16384, 65535}
+var sizeBuckets = [...]float64{64, 128, 256, 512, 1024, 1232, 2048, 4096, 16384, 65535}
 
 // durationBuckets (seconds) of the request duration histogram.
-var durationBuckets = []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 500e-6, 1e-3, 10e-3}
+var durationBuckets = [...]float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 500e-6, 1e-3, 10e-3}
 
 // durationSample: one query in this many is timed; reading the clock twice
 // per query would cost more than answering it.
@@ -78,16 +91,17 @@ const maxZoneSlots = 4096
 
 // workerStats are one worker's counters.
 type workerStats struct {
-	zones     [maxZoneSlots]atomic.Pointer[zoneCounters]
-	sizes     [2][11]atomic.Uint64 // by transport, by size bucket (+Inf last)
-	sizeSum   [2]atomic.Uint64
-	truncated [2]atomic.Uint64
-	durations [11]atomic.Uint64 // sampled, by bucket (+Inf last)
-	durSum    atomic.Uint64     // nanoseconds
-	panics    atomic.Uint64
-	dropped   atomic.Uint64 // malformed beyond answering, or responses to us
-	rrlDrops  atomic.Uint64
-	rrlSlips  atomic.Uint64
+	zones      [maxZoneSlots]atomic.Pointer[zoneCounters]
+	sizes      [len(transportLabels)][len(sizeBuckets) + 1]atomic.Uint64 // by transport, by size bucket (+Inf last)
+	sizeSum    [len(transportLabels)]atomic.Uint64
+	truncated  [len(transportLabels)]atomic.Uint64
+	durations  [len(durationBuckets) + 1]atomic.Uint64 // sampled, by bucket (+Inf last)
+	durSum     atomic.Uint64                           // nanoseconds
+	panics     atomic.Uint64
+	dropped    atomic.Uint64 // malformed beyond answering, not a query, or from a reflecting port
+	rrlDrops   atomic.Uint64
+	rrlSlips   atomic.Uint64
+	readErrors atomic.Uint64 // UDP reads that failed (not the wake-up timeout)
 }
 
 func (s *workerStats) count(tcp bool, zone int, qtype uint16, rcode, size int, truncated bool) {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/cluster"
 )
 
 // statusJSON is GET /api/v1/status, also what the status page renders.
@@ -14,6 +16,8 @@ type statusJSON struct {
 	Ready   bool         `json:"ready"`
 	Now     time.Time    `json:"now"`
 	Pools   []poolStatus `json:"pools"`
+	// Cluster is this instance's cluster: its peers and drift; nil alone.
+	Cluster *clusterStatus `json:"cluster,omitempty"`
 }
 
 type configStatus struct {
@@ -52,6 +56,10 @@ type memberStatus struct {
 	ShareLastMin  float64   `json:"share_last_minute"`
 	ConsecutiveOK int       `json:"consecutive_ok"`
 	ConsecFail    int       `json:"consecutive_fail"`
+	// In a cluster, Health is the shared state; LocalHealth is this
+	// instance's own probes' and Votes each live instance's view.
+	LocalHealth string         `json:"local_health,omitempty"`
+	Votes       []cluster.Vote `json:"votes,omitempty"`
 }
 
 func (s *Server) status() statusJSON {
@@ -61,6 +69,9 @@ func (s *Server) status() statusJSON {
 		Version: s.opts.Version, Ready: s.ready.Load() && s.prober.FirstRoundDone(), Now: now.UTC(),
 		Config: configStatus{File: snap.cfg.File, SHA256: snap.cfg.Hash, Loaded: snap.built.UTC()},
 		Pools:  []poolStatus{},
+	}
+	if s.cl != nil {
+		st.Cluster = s.cl.status()
 	}
 	for _, z := range snap.zones.Zones() {
 		st.Config.Zones = append(st.Config.Zones, z.Origin)
@@ -85,9 +96,10 @@ func (s *Server) status() statusJSON {
 				if m.target != nil {
 					ts := m.target.Status()
 					ms.Check = ts.Key.Check
-					ms.Health = "down"
-					if ts.Up {
-						ms.Health = "up"
+					ms.Health = stateWord(m.target.Up())
+					if s.cl != nil {
+						ms.LocalHealth = stateWord(ts.Up)
+						ms.Votes, _ = s.cl.c.Votes(ts.Key.String())
 					}
 					ms.RTTMillis = float64(ts.SmoothedRTT.Microseconds()) / 1000
 					if ts.HasLoad {
@@ -161,6 +173,9 @@ func (ss *shareSampler) take(snap *snapshot, now time.Time) {
 		for _, f := range p.families {
 			if f != nil {
 				for _, m := range f.members {
+					if m.state == nil {
+						continue // a broken snapshot (TestPanicAnswersServfail): queries recover, this goroutine would not
+					}
 					counts[m.state] = m.state.served.Load()
 				}
 			}

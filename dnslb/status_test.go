@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // TestStatusLastError: /api/v1/status shows a member's last error with when
@@ -14,9 +16,9 @@ import (
 func TestStatusLastError(t *testing.T) {
 	probe := newFakeProbe()
 	cfg := poolConfig("127.0.0.1:0", "type = \"tcp\"\nport = 9\ninterval = \"1h\"\nrise = 1\nfall = 2\n", "all", []string{"192.0.2.10", "192.0.2.11"}, "")
-	dir := writeFiles(t, map[string]string{"dnslb.toml": cfg})
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg})
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
-	waitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
 	target := findTarget(t, ts, "192.0.2.11")
 	member := func() memberStatus {
 		t.Helper()

@@ -5,13 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // testServer is a real dnslb on 127.0.0.1 with an ephemeral port.
@@ -21,50 +21,15 @@ type testServer struct {
 	http   string // base URL of the HTTP side, "" when off
 	cancel context.CancelFunc
 	done   chan struct{}
-	logs   *syncBuffer
-}
-
-// syncBuffer collects log output for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// writeFiles writes files (name → content) into a new temporary folder and
-// returns the folder.
-func writeFiles(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	logs   *testutil.SyncBuffer
 }
 
 // start runs the server for the config at path until the test ends.
 func start(t testing.TB, path string, o Options) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	if o.LogOutput == nil {
-		o.LogOutput = io.MultiWriter(logs, testLogWriter{t})
+		o.LogOutput = io.MultiWriter(logs, testutil.LogWriter{T: t})
 	}
 	srv, err := New(path, o)
 	if err != nil {
@@ -80,21 +45,13 @@ func start(t testing.TB, path string, o Options) *testServer {
 		_ = srv.Run(ctx)
 	}()
 	t.Cleanup(ts.stop)
-	waitFor(t, 5*time.Second, "server ready", func() bool { return srv.ready.Load() })
+	testutil.WaitFor(t, 5*time.Second, "server ready", func() bool { return srv.ready.Load() })
 	return ts
 }
 
 func (ts *testServer) stop() {
 	ts.cancel()
 	<-ts.done
-}
-
-// testLogWriter shows server logs with the test's output when it fails.
-type testLogWriter struct{ t testing.TB }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // discardLogger keeps benchmarks quiet.
@@ -118,18 +75,6 @@ func (ts *testServer) ask(t testing.TB, netw, name string, qtype uint16) *dns.Ms
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
 	return ts.exchange(t, netw, m)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // rrStrings renders records one per line, tabs as single spaces.

@@ -37,10 +37,14 @@ const (
 
 // udpSocket is a blocking UDP socket owned by one worker.
 type udpSocket struct {
-	fd     int
-	local  netip.AddrPort
-	closed sync.Once
+	fd       int
+	local    netip.AddrPort
+	wildcard bool // bound to 0.0.0.0 or [::]: replies leave from each query's destination
+	closed   sync.Once
 }
+
+// wildcardListen: this platform can serve a wildcard address correctly.
+const wildcardListen = true
 
 // openUDP binds a blocking UDP socket with SO_REUSEPORT, so that one socket
 // per core can share the address.
@@ -68,6 +72,23 @@ func openUDP(ap netip.AddrPort) (*udpSocket, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return fail(err)
 	}
+	// On a wildcard address the kernel tells each query's destination
+	// (IP_PKTINFO, IPV6_RECVPKTINFO) and the reply names it as its source,
+	// as NSD and Knot do: otherwise the kernel would pick the source by
+	// route, and a resolver drops a reply from an address it did not ask
+	// (hosts with several addresses, or behind a cloud's NAT).
+	wildcard := ap.Addr().IsUnspecified()
+	if wildcard {
+		var err error
+		if family == unix.AF_INET {
+			err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+		} else {
+			err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("packet info on %s: %w", ap, err))
+		}
+	}
 	var sa unix.Sockaddr
 	if family == unix.AF_INET {
 		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
@@ -87,9 +108,11 @@ func openUDP(ap netip.AddrPort) (*udpSocket, error) {
 	return adoptUDP(fd, ap, got), nil
 }
 
-// adoptUDP wraps a bound socket; got is its getsockname(2).
+// adoptUDP wraps a bound socket; got is its getsockname(2). A wildcard
+// socket was set up for packet info where it was opened (here, or in the
+// process that handed it over).
 func adoptUDP(fd int, ap netip.AddrPort, got unix.Sockaddr) *udpSocket {
-	s := &udpSocket{fd: fd, local: ap}
+	s := &udpSocket{fd: fd, local: ap, wildcard: ap.Addr().IsUnspecified()}
 	switch g := got.(type) {
 	case *unix.SockaddrInet4:
 		s.local = netip.AddrPortFrom(ap.Addr(), uint16(g.Port))
@@ -122,10 +145,18 @@ type batch struct {
 	whdrs [udpBatch]unix.Mmsghdr
 	wiovs [udpBatch]unix.Iovec
 	outs  [udpBatch][]byte
+	// Wildcard sockets only: each query's packet info, received and then
+	// sent back with its reply.
+	wildcard bool
+	ctrl     [udpBatch][pktinfoSpace]byte
 }
 
-func newBatch(maxResp int) *batch {
+// pktinfoSpace holds one IP_PKTINFO or IPV6_PKTINFO control message.
+const pktinfoSpace = unix.SizeofCmsghdr + 32
+
+func newBatch(maxResp int, wildcard bool) *batch {
 	b := new(batch)
+	b.wildcard = wildcard
 	for i := range b.rhdrs {
 		b.riovs[i].Base = &b.bufs[i][0]
 		b.riovs[i].SetLen(udpQueryMax)
@@ -144,6 +175,10 @@ func (b *batch) read(fd int) (int, error) {
 	for i := range b.rhdrs {
 		b.rhdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		b.rhdrs[i].Hdr.Flags = 0
+		if b.wildcard {
+			b.rhdrs[i].Hdr.Control = &b.ctrl[i][0]
+			b.rhdrs[i].Hdr.SetControllen(pktinfoSpace)
+		}
 	}
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.rhdrs[0])), udpBatch, unix.MSG_WAITFORONE, 0, 0)
 	if e != 0 {
@@ -173,6 +208,35 @@ func (b *batch) queue(k, i int, resp []byte) {
 	h.Namelen = b.rhdrs[i].Hdr.Namelen
 	h.Iov = &b.wiovs[k]
 	h.SetIovlen(1)
+	h.Control, h.Controllen = nil, 0
+	if b.wildcard {
+		b.replyFrom(h, i)
+	}
+}
+
+// replyFrom makes the reply in h leave from the address datagram i was
+// sent to: its packet info goes back with the reply. IPv4's names the
+// source in ipi_spec_dst, and its interface is left to the routing (as
+// Unbound does); IPv6's names address and interface as received.
+func (b *batch) replyFrom(h *unix.Msghdr, i int) {
+	rh := &b.rhdrs[i].Hdr
+	c := &b.ctrl[i]
+	if rh.Controllen < unix.SizeofCmsghdr || rh.Flags&unix.MSG_CTRUNC != 0 {
+		return // no packet info: the kernel picks the source
+	}
+	cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+	data := unsafe.Pointer(&c[unix.SizeofCmsghdr])
+	switch {
+	case cm.Level == unix.IPPROTO_IP && cm.Type == unix.IP_PKTINFO && cm.Len >= unix.SizeofCmsghdr+unix.SizeofInet4Pktinfo:
+		pi := (*unix.Inet4Pktinfo)(data)
+		pi.Spec_dst = pi.Addr
+		pi.Ifindex = 0
+	case cm.Level == unix.IPPROTO_IPV6 && cm.Type == unix.IPV6_PKTINFO && cm.Len >= unix.SizeofCmsghdr+unix.SizeofInet6Pktinfo:
+	default:
+		return
+	}
+	h.Control = &c[0]
+	h.SetControllen(int(cm.Len))
 }
 
 // flush sends the k queued responses; a datagram that cannot be sent (its
@@ -194,8 +258,9 @@ func (b *batch) flush(fd, k int) {
 // down, then closes it.
 func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 	defer unix.Close(sock.fd)
-	b := newBatch(max(int(s.snap.Load().udpSize), 512)) // grows if udp_size is raised by a reload
+	b := newBatch(max(int(s.snap.Load().udpSize), 512), sock.wildcard) // grows if udp_size is raised by a reload
 	w := newWorker(s, false, s.newStats())
+	rerr := newReadErrors(s.log, &w.stats.readErrors)
 	lastYield := nanotime()
 	for {
 		// A goroutine that never passes through the scheduler looks stuck
@@ -215,11 +280,13 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue // the wake-up timeout: look at ctx again
 			}
-			continue // e.g. an ICMP error surfacing on the socket
+			rerr.failed(ctx, sock.local.String(), err) // e.g. an ICMP error surfacing on the socket
+			continue
 		}
 		if n == 0 {
 			return // shut down
 		}
+		rerr.ok()
 		k := 0
 		for i := range n {
 			h := &b.rhdrs[i]

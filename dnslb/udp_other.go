@@ -8,6 +8,10 @@ import (
 	"net/netip"
 )
 
+// wildcardListen: elsewhere a wildcard socket would reply from the address
+// the routing picks, not the one each query was sent to.
+const wildcardListen = false
+
 // udpSocket elsewhere is a net.UDPConn served one datagram at a time.
 type udpSocket struct{ *net.UDPConn }
 

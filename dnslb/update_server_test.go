@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -29,7 +31,7 @@ const (
 // defined but named by no rule. The journal lives in the folder journal/.
 func updateFixture(t testing.TB) (dir, cfg string) {
 	t.Helper()
-	dir = writeFiles(t, map[string]string{
+	dir = testutil.WriteFiles(t, map[string]string{
 		"acme.key":  acmeSecret + "\n",
 		"other.key": otherSecret + "\n",
 		"zone":      updZoneFile,
@@ -223,7 +225,7 @@ func TestUpdateTSIG(t *testing.T) {
 		t.Error("no log line says why the pool update was refused")
 	}
 	for res, n := range map[string]float64{"refused": 10, "notauth": 10, "accepted": 0} {
-		if got := testutil.ToFloat64(ts.metrics.updates.WithLabelValues(res)); got != n {
+		if got := promtest.ToFloat64(ts.metrics.updates.WithLabelValues(res)); got != n {
 			t.Errorf("dnslb_updates_total{result=%q} = %v, want %v", res, got, n)
 		}
 	}
@@ -324,7 +326,7 @@ func TestUpdateAddDelete(t *testing.T) {
 	if err := DumpZone(cfg, "lb.example.com", &dump); err != nil || !strings.Contains(dump.String(), keep) || !strings.Contains(dump.String(), "pool www.lb.example.com.") {
 		t.Fatalf("dump: %v\n%s", err, dump.String())
 	}
-	if got := testutil.ToFloat64(ts.metrics.updates.WithLabelValues("accepted")); got != 0 {
+	if got := promtest.ToFloat64(ts.metrics.updates.WithLabelValues("accepted")); got != 0 {
 		t.Fatalf("a new server counted %v updates", got) // counters start with the process
 	}
 }
@@ -370,7 +372,7 @@ func TestUpdateJournalUnwritable(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "journal cannot be written") {
 		t.Error("no log line")
 	}
-	if got := testutil.ToFloat64(ts.metrics.updates.WithLabelValues("servfail")); got != 1 {
+	if got := promtest.ToFloat64(ts.metrics.updates.WithLabelValues("servfail")); got != 1 {
 		t.Errorf("servfail count %v", got)
 	}
 	// Writable again: the update goes through and both survive a restart.
@@ -543,7 +545,7 @@ func TestUpdateRejections(t *testing.T) {
 		}
 	}
 	for res, n := range map[string]float64{"notzone": 1, "formerr": 2} {
-		if got := testutil.ToFloat64(ts.metrics.updates.WithLabelValues(res)); got != n {
+		if got := promtest.ToFloat64(ts.metrics.updates.WithLabelValues(res)); got != n {
 			t.Errorf("dnslb_updates_total{result=%q} = %v, want %v", res, got, n)
 		}
 	}

@@ -40,8 +40,8 @@ func (weighted) prepare(f *family, v *view) {
 		}
 		total = scaled
 	}
-	v.aux = part
-	v.order = make([]int, 0, total)
+	v.takingPart = part
+	v.sequence = make([]int, 0, total)
 	current := make([]int, len(part))
 	for range total {
 		best := -1
@@ -52,14 +52,14 @@ func (weighted) prepare(f *family, v *view) {
 			}
 		}
 		current[best] -= total
-		v.order = append(v.order, best) // an index into part
+		v.sequence = append(v.sequence, best) // an index into part
 	}
 }
 
 func (weighted) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
-	if len(v.order) == 0 {
+	if len(v.sequence) == 0 {
 		return dst, 0
 	}
-	first := v.order[(f.turn.Add(1)-1)%uint64(len(v.order))]
-	return rotate(dst, v.aux, uint64(first)), 0
+	first := v.sequence[(f.turn.Add(1)-1)%uint64(len(v.sequence))]
+	return rotate(dst, v.takingPart, uint64(first)), 0
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // rawUDP sends b and returns the response, or nil when none comes within wait.
@@ -71,6 +73,27 @@ func TestMalformed(t *testing.T) {
 			b[2] |= 0x80
 			return b
 		}(), false},
+		// Not a DNS query: dropped, so that nothing bounces (issue 20 finding 5).
+		{"ASCII text", []byte(" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n"), false},
+		{"unassigned opcode 3", withByte(good, 2, 3<<3), false},
+		{"unassigned opcode 15", withByte(good, 2, 15<<3), false},
+		{"counts no message could hold", withByte(withByte(good, 6, 0x20), 8, 0x20), false},
+		// Sections that are not what the header says (finding 11).
+		{"ANCOUNT that lies", withByte(good, 7, 2), true},
+		{"ARCOUNT that lies", withByte(good, 11, 1), true},
+		{"bytes after the question", append(append([]byte{}, good...), 0, 0, 0), true},
+		{"QDCOUNT that lies about a second question", append(withByte(good, 5, 2), 0), true},
+		{"no type and class (13 bytes)", []byte{0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}, true},
+		{"pointer into the header", append(append([]byte{}, good[:12]...), 0xc0, 2, 0, 1, 0, 1), true},
+		{"pointer forwards", func() []byte {
+			// The question's name points at the name of the OPT record after it.
+			b := append([]byte{}, good[:12]...)
+			b[11] = 1
+			b = append(b, 0xc0, 12+6, 0, 1, 0, 1)
+			return append(b, 3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0)
+		}(), true},
+		{"ECS address longer than its prefix", ecsQuery(t, 24, []byte{192, 0, 2, 0}), true},
+		{"ECS address shorter than its prefix", ecsQuery(t, 24, []byte{192, 0}), true},
 		{"OPT with a bad option length", func() []byte {
 			m := new(dns.Msg)
 			m.SetQuestion("www.example.", dns.TypeA)
@@ -102,6 +125,25 @@ func TestMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withByte returns a copy of b with b[i] = v.
+func withByte(b []byte, i int, v byte) []byte {
+	out := append([]byte{}, b...)
+	out[i] = v
+	return out
+}
+
+// ecsQuery is a query for www.example. A with a client subnet option of
+// family 1 (IPv4), source prefix prefix and the address bytes addr as sent.
+func ecsQuery(t *testing.T, prefix uint8, addr []byte) []byte {
+	t.Helper()
+	b := packQuery(t, "www.example.", dns.TypeA)
+	b[11] = 1
+	opt := []byte{0, 8, 0, byte(4 + len(addr)), 0, 1, prefix, 0}
+	opt = append(opt, addr...)
+	b = append(b, 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, byte(len(opt)))
+	return append(b, opt...)
 }
 
 // TestTCPPipelined: several queries written at once on one connection are
@@ -153,7 +195,7 @@ func TestTCPPipelined(t *testing.T) {
 
 // TestTCPIdleTimeout: an idle connection is closed by the server.
 func TestTCPIdleTimeout(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"dnslb.toml": `[server]
 listen = ["127.0.0.1:0"]
 http = ""
@@ -181,7 +223,7 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 // TestIPv6Listener: an IPv6 listen address serves UDP and TCP, and the
 // hash policy keys IPv6 clients by their /56.
 func TestIPv6Listener(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"dnslb.toml": `[server]
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
 listen = ["[::1]:0"]
 http = ""
 [[zone]]

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // counter is a Hooks that counts probes and failures.
@@ -80,7 +82,7 @@ func benchScheduler(b *testing.B, probe ProbeFunc, check func(i int) *Check) {
 		cancel()
 		<-done
 	}()
-	waitFor(b, "the first round", p.FirstRoundDone)
+	testutil.WaitFor(b, 20*time.Second, "the first round", p.FirstRoundDone)
 	// Measure the steady state: at start-up all targets are due within the
 	// first-probe jitter, and the backlog takes a few seconds to even out.
 	time.Sleep(3 * time.Second)

@@ -11,7 +11,8 @@ import (
 // `rise` probes to serve a live one.
 type Saved struct {
 	Key             Key           `json:"key"`
-	Up              bool          `json:"up"`
+	Up              bool          `json:"up"`               // this prober's own judgement
+	Served          *bool         `json:"served,omitempty"` // what answers read, when a cluster decided otherwise (Options.Shared)
 	Probed          bool          `json:"probed"`
 	ConsecutiveOK   int           `json:"ok"`
 	ConsecutiveFail int           `json:"fail"`
@@ -34,7 +35,7 @@ func (p *Prober) Save() []Saved {
 	for _, t := range p.Targets() {
 		st := t.Status()
 		out = append(out, Saved{
-			Key: st.Key, Up: st.Up, Probed: st.Probed,
+			Key: st.Key, Up: st.Up, Served: served(t, st.Up), Probed: st.Probed,
 			ConsecutiveOK: st.ConsecutiveOK, ConsecutiveFail: st.ConsecutiveFail,
 			SmoothedRTT: st.SmoothedRTT, Load: st.Load, HasLoad: st.HasLoad,
 			LastError: st.LastError, LastReason: st.LastReason, LastRTT: st.LastRTT,
@@ -43,6 +44,14 @@ func (p *Prober) Save() []Saved {
 		})
 	}
 	return out
+}
+
+// served is what answers read of t when it differs from its own state.
+func served(t *Target, own bool) *bool {
+	if up := t.Up(); up != own {
+		return &up
+	}
+	return nil
 }
 
 // Restore remembers saved states: a target that Sync creates later with a
@@ -71,6 +80,10 @@ func (p *Prober) restoreLocked(t *Target) (probed bool) {
 	defer t.mu.Unlock()
 	t.m.up, t.m.oks, t.m.fails = s.Up, max(s.ConsecutiveOK, 0), max(s.ConsecutiveFail, 0)
 	t.up.Store(s.Up)
+	t.localUp.Store(s.Up)
+	if s.Served != nil {
+		t.up.Store(*s.Served) // a cluster's decision, until it decides again
+	}
 	t.rtt.Store(int64(s.SmoothedRTT))
 	if s.HasLoad && !math.IsNaN(s.Load) {
 		t.load.Store(math.Float64bits(s.Load))

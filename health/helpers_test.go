@@ -22,19 +22,6 @@ func testCheck(name string, rise, fall int, interval time.Duration) *Check {
 	return &Check{Name: name, Type: TypeNone, Interval: interval, Timeout: interval, Rise: rise, Fall: fall, InitialUp: true}
 }
 
-// waitFor polls cond until it holds or a generous deadline passes: tests
-// assert on states reached, never on how fast.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // fakeProbe is a scripted ProbeFunc that records how it was called.
 type fakeProbe struct {
 	mu          sync.Mutex

@@ -9,19 +9,41 @@ import (
 )
 
 // Probe is the real ProbeFunc: it runs the probe of c.Type against addr,
-// bounded by c.Timeout.
+// bounded by c.Timeout, from the address the system picks.
 func Probe(ctx context.Context, c *Check, addr netip.Addr) Result {
+	return probe(ctx, c, addr, netip.Addr{})
+}
+
+// ProbeFrom is Probe sending from src (when addr is of src's family): the
+// instances of a cluster on one host, or a host with several addresses,
+// each probe from their own.
+func ProbeFrom(src netip.Addr) ProbeFunc {
+	return func(ctx context.Context, c *Check, addr netip.Addr) Result {
+		return probe(ctx, c, addr, src)
+	}
+}
+
+// sourceFor is src when it can reach addr's family, else none.
+func sourceFor(src, addr netip.Addr) netip.Addr {
+	if src.IsValid() && src.Unmap().Is4() == addr.Unmap().Is4() {
+		return src.Unmap()
+	}
+	return netip.Addr{}
+}
+
+func probe(ctx context.Context, c *Check, addr, src netip.Addr) Result {
+	src = sourceFor(src, addr)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	start := time.Now()
 	var r Result
 	switch c.Type {
 	case TypeTCP:
-		r = probeTCP(ctx, c, addr)
+		r = probeTCP(ctx, c, addr, src)
 	case TypeHTTP, TypeHTTPS:
-		r = probeHTTP(ctx, c, addr)
+		r = probeHTTP(ctx, c, addr, src)
 	case TypeDNS:
-		r = probeDNS(ctx, c, addr)
+		r = probeDNS(ctx, c, addr, src)
 	case TypeNone:
 		r = Result{OK: true}
 	default:
@@ -36,8 +58,8 @@ func hostPort(addr netip.Addr, port uint16) string {
 	return netip.AddrPortFrom(addr, port).String()
 }
 
-func probeTCP(ctx context.Context, c *Check, addr netip.Addr) Result {
-	conn, err := dial(ctx, hostPort(addr, c.port()))
+func probeTCP(ctx context.Context, c *Check, addr, src netip.Addr) Result {
+	conn, err := dial(ctx, hostPort(addr, c.port()), src)
 	if err != nil {
 		return failure(ctx, phaseConnect, err)
 	}
@@ -51,8 +73,11 @@ func probeTCP(ctx context.Context, c *Check, addr netip.Addr) Result {
 	return Result{OK: true}
 }
 
-func dial(ctx context.Context, hostport string) (net.Conn, error) {
+func dial(ctx context.Context, hostport string, src netip.Addr) (net.Conn, error) {
 	var d net.Dialer
+	if src.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
+	}
 	conn, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
 		return nil, fmt.Errorf("health: %w", err)

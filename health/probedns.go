@@ -12,9 +12,12 @@ import (
 
 // probeDNS asks addr for DNSName/DNSType over UDP; the target is up when the
 // answer's rcode is DNSRcode, whatever the answer section holds.
-func probeDNS(ctx context.Context, c *Check, addr netip.Addr) Result {
+func probeDNS(ctx context.Context, c *Check, addr, src netip.Addr) Result {
 	hp := hostPort(addr, c.port())
 	cl := dns.Client{Net: "udp", Timeout: c.timeout()}
+	if src.IsValid() {
+		cl.Dialer = &net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
+	}
 	co, err := cl.DialContext(ctx, hp)
 	if err != nil {
 		return failure(ctx, phaseConnect, fmt.Errorf("health: dns %s: %w", hp, err))

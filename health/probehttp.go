@@ -26,13 +26,13 @@ const (
 // through http.Transport: one fresh connection per probe (a dead backend is
 // noticed, not hidden by a pooled one), no redirects followed, no goroutines
 // left behind, and the address dialed is exactly addr.
-func probeHTTP(ctx context.Context, c *Check, addr netip.Addr) Result {
+func probeHTTP(ctx context.Context, c *Check, addr, src netip.Addr) Result {
 	hp := hostPort(addr, c.port())
 	req, err := newRequest(ctx, c, hp)
 	if err != nil {
 		return failed(ReasonError, err)
 	}
-	conn, err := dial(ctx, hp)
+	conn, err := dial(ctx, hp, src)
 	if err != nil {
 		return failure(ctx, phaseConnect, err)
 	}

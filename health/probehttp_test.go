@@ -147,6 +147,29 @@ func TestProbeHTTPTimeout(t *testing.T) {
 	}
 }
 
+// TestProbeHTTPSTimeoutAfterHandshake: an https backend that completes the
+// handshake and then never answers times out; the deadline's callback runs
+// while the probe holds the TLS connection (under -race this was a data
+// race on the connection variable).
+func TestProbeHTTPSTimeoutAfterHandshake(t *testing.T) {
+	release := make(chan struct{})
+	_, port := serve127(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}), true)
+	defer close(release)
+	c := probeCheck(TypeHTTPS, port)
+	c.TLSSkipVerify = true
+	c.Timeout = 200 * time.Millisecond
+	for range 3 {
+		if r := Probe(context.Background(), c, lo); r.OK || r.Reason != ReasonTimeout {
+			t.Errorf("https to a server that never answers: %q (%v), want %q", r.Reason, r.Err, ReasonTimeout)
+		}
+	}
+}
+
 func TestProbeHTTPRefused(t *testing.T) {
 	if r := Probe(context.Background(), probeCheck(TypeHTTP, closedPort(t)), lo); r.Reason != ReasonRefused {
 		t.Errorf("http to a closed port: %q (%v)", r.Reason, r.Err)

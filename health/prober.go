@@ -28,6 +28,10 @@ type Options struct {
 	Probe       ProbeFunc        // default Probe; tests inject fakes
 	Jitter      float64          // default 0.1 of the interval; negative = none; at most 0.5
 	Rand        *rand.Rand       // default randomly seeded; draws the jitter
+	// Shared: Up is decided by the owner through SetShared (a cluster
+	// merging several instances' views), not by this prober's results,
+	// which it reads with LocalView. Default false.
+	Shared bool
 }
 
 // Prober schedules and runs probes for a set of targets and keeps their
@@ -39,6 +43,7 @@ type Prober struct {
 	hooks  Hooks
 	probe  ProbeFunc
 	jitter float64
+	shared bool
 
 	gen      atomic.Uint64
 	unprobed atomic.Int64 // current targets without a completed probe
@@ -67,6 +72,7 @@ func NewProber(o Options) *Prober {
 		hooks:   o.Hooks,
 		probe:   o.Probe,
 		jitter:  o.Jitter,
+		shared:  o.Shared,
 		rnd:     o.Rand,
 		wake:    make(chan struct{}, 1),
 		targets: map[Key]*Target{},
@@ -286,7 +292,7 @@ func (p *Prober) record(t *Target, r *Result, scheduled bool) (changed, kept boo
 	}
 	t.mu.Lock()
 	first := !t.probed
-	changed = t.observe(r, now)
+	changed = t.observe(r, now, p.shared)
 	if scheduled {
 		// Counting toward a change (failures while up, successes while
 		// down): confirm at the fast interval, so that a dead backend
@@ -307,6 +313,19 @@ func (p *Prober) record(t *Target, r *Result, scheduled bool) (changed, kept boo
 		p.gen.Add(1) // after Up is stored: a reader who sees the new generation sees the new state
 	}
 	return changed, true
+}
+
+// SetShared sets the state answers read of a target of a Shared prober,
+// and peersAt, the earliest moment (unix ns; math.MaxInt64 = none) the
+// views it was merged from could change; it reports whether Up changed.
+// Safe for concurrent use; it never blocks on a probe.
+func (p *Prober) SetShared(t *Target, up bool, peersAt int64) (changed bool) {
+	t.peersAt.Store(peersAt)
+	if t.up.Swap(up) == up {
+		return false
+	}
+	p.gen.Add(1) // after Up is stored, as in record
+	return true
 }
 
 func stateName(up bool) string {

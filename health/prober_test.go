@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func TestSyncKeepsStateOfUnchangedKeys(t *testing.T) {
@@ -112,7 +113,7 @@ func TestFirstProbeAtStart(t *testing.T) {
 		t.Fatal("FirstRoundDone before any probe")
 	}
 	startRun(t, p)
-	waitFor(t, "the first round", p.FirstRoundDone)
+	testutil.WaitFor(t, 20*time.Second, "the first round", p.FirstRoundDone)
 	for _, tg := range ts {
 		if n := f.count(tg.Key()); n != 1 {
 			t.Errorf("%s probed %d times, want 1", tg.Key(), n)
@@ -125,12 +126,12 @@ func TestFirstProbeAtStart(t *testing.T) {
 	late := testCheck("late", 1, 1, time.Hour)
 	f.gate(Key{"late", addr1})
 	more := p.Sync(append(specs, Spec{late, addr1}))
-	waitFor(t, "the late target's probe to start", func() bool { return f.count(more[50].Key()) == 1 })
+	testutil.WaitFor(t, 20*time.Second, "the late target's probe to start", func() bool { return f.count(more[50].Key()) == 1 })
 	if p.FirstRoundDone() {
 		t.Error("FirstRoundDone while the late target's first probe runs")
 	}
 	close(f.gates[Key{"late", addr1}])
-	waitFor(t, "the late target's first probe", p.FirstRoundDone)
+	testutil.WaitFor(t, 20*time.Second, "the late target's first probe", p.FirstRoundDone)
 }
 
 func addrN(i int) netip.Addr {
@@ -159,7 +160,7 @@ func TestFirstProbeJitterBounded(t *testing.T) {
 func TestGenerationHooksAndLog(t *testing.T) {
 	f := newFake()
 	hooks := &hookLog{}
-	var logBuf syncBuffer
+	var logBuf testutil.SyncBuffer
 	clock := &fakeClock{now: time.Unix(1e9, 0)}
 	p := NewProber(Options{
 		Probe: f.probe, Hooks: hooks, Now: clock.Now, Jitter: -1,
@@ -225,24 +226,6 @@ func slicesEqual[T comparable](a, b []T) bool {
 	return true
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLoadAndRTT(t *testing.T) {
 	var mu sync.Mutex
 	next := Result{OK: true, RTT: 10 * time.Millisecond, Load: 0.5, HasLoad: true}
@@ -286,7 +269,7 @@ func TestLoadAndRTT(t *testing.T) {
 func TestRunTwice(t *testing.T) {
 	p := NewProber(Options{Probe: newFake().probe})
 	startRun(t, p)
-	waitFor(t, "Run to start", p.active.Load)
+	testutil.WaitFor(t, 20*time.Second, "Run to start", p.active.Load)
 	if err := p.Run(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "health: ") {
 		t.Errorf("second Run: %v", err)
 	}

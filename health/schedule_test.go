@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func TestProbesNeverOverlap(t *testing.T) {
@@ -20,12 +22,12 @@ func TestProbesNeverOverlap(t *testing.T) {
 	gate := f.gate(slow)
 	startRun(t, p)
 	// The fast target's probes show that many of the slow one's slots passed.
-	waitFor(t, "20 probes of the ungated target", func() bool { return f.count(fast) >= 20 })
+	testutil.WaitFor(t, 20*time.Second, "20 probes of the ungated target", func() bool { return f.count(fast) >= 20 })
 	if n := f.count(slow); n != 1 {
 		t.Fatalf("the gated target was probed %d times while its first probe ran, want 1", n)
 	}
 	close(gate)
-	waitFor(t, "the gated target to be probed again", func() bool { return f.count(slow) >= 3 })
+	testutil.WaitFor(t, 20*time.Second, "the gated target to be probed again", func() bool { return f.count(slow) >= 3 })
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.overlaps != 0 {
@@ -50,9 +52,9 @@ func TestConcurrencyBound(t *testing.T) {
 		return f.inFlight
 	}
 	// 20 targets due together, 3 workers: exactly 3 block.
-	waitFor(t, "3 probes in flight", func() bool { return inFlight() == 3 })
+	testutil.WaitFor(t, 20*time.Second, "3 probes in flight", func() bool { return inFlight() == 3 })
 	close(f.gateAll)
-	waitFor(t, "200 probes", func() bool { return f.total() >= 200 })
+	testutil.WaitFor(t, 20*time.Second, "200 probes", func() bool { return f.total() >= 200 })
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.maxInFlight != 3 {
@@ -71,7 +73,7 @@ func TestRemovedTargetDiscardsInFlightProbe(t *testing.T) {
 	gate := f.gate(k)
 	f.set(k, false) // would take it down
 	stop := startRun(t, p)
-	waitFor(t, "the probe to start", func() bool { return f.count(k) == 1 })
+	testutil.WaitFor(t, 20*time.Second, "the probe to start", func() bool { return f.count(k) == 1 })
 	p.Sync(nil)
 	if !p.FirstRoundDone() {
 		t.Error("FirstRoundDone counts a dropped target")
@@ -100,7 +102,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	p.Sync(specs)
 	stop := startRun(t, p)
-	waitFor(t, "the first round", p.FirstRoundDone)
+	testutil.WaitFor(t, 20*time.Second, "the first round", p.FirstRoundDone)
 	// No goroutine per target: the scheduler, its workers and Run's caller.
 	if n := runtime.NumGoroutine(); n > baseline+conc+2 {
 		t.Errorf("%d goroutines with 1000 targets, baseline %d", n, baseline)
@@ -113,9 +115,9 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Errorf("after Sync(nil): %d queued, %d targets", queued, len(p.Targets()))
 	}
 	p.Sync([]Spec{{testCheck("web", 1, 1, 10*time.Millisecond), addr1}})
-	waitFor(t, "the remaining target to run", func() bool { return f.count(Key{"web", addr1}) >= 3 })
+	testutil.WaitFor(t, 20*time.Second, "the remaining target to run", func() bool { return f.count(Key{"web", addr1}) >= 3 })
 	stop()
-	waitFor(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
+	testutil.WaitFor(t, 20*time.Second, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
 }
 
 // TestChangeAtExact: without jitter and with instant probes, ChangeAt is the

@@ -34,7 +34,9 @@ type Target struct {
 	key   Key
 	check atomic.Pointer[Check] // replaced by Sync; a probe keeps the one it loaded
 
-	up       atomic.Bool
+	up       atomic.Bool   // what answers read: this prober's state, or the cluster's (Options.Shared)
+	localUp  atomic.Bool   // this prober's own state
+	peersAt  atomic.Int64  // unix ns: earliest change of the cluster peers' views; MaxInt64 = none
 	rtt      atomic.Int64  // smoothed RTT of successful probes, ns; 0 = unknown
 	load     atomic.Uint64 // float64 bits, or noLoad
 	changeAt atomic.Int64  // unix ns
@@ -66,6 +68,8 @@ func newTarget(k Key, c *Check) *Target {
 	t := &Target{key: k, index: -1, m: NewMachine(c.Rise, c.Fall, c.InitialUp)}
 	t.check.Store(c)
 	t.up.Store(c.InitialUp)
+	t.localUp.Store(c.InitialUp)
+	t.peersAt.Store(math.MaxInt64)
 	t.load.Store(noLoad)
 	return t
 }
@@ -77,8 +81,20 @@ func (t *Target) Key() Key { return t.key }
 // Do not modify it.
 func (t *Target) Check() *Check { return t.check.Load() }
 
-// Up reports whether the target is up.
+// Up reports whether the target is up: as this prober sees it, or, with
+// Options.Shared, as the cluster last decided through SetShared.
 func (t *Target) Up() bool { return t.up.Load() }
+
+// LocalUp is this prober's own judgement, whatever the cluster decides.
+func (t *Target) LocalUp() bool { return t.localUp.Load() }
+
+// LocalView is this prober's state of t for its cluster peers: up, whether
+// a probe has completed, and the earliest moment its own state could flip.
+func (t *Target) LocalView() (up, probed bool, changeAt time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m.Up(), t.probed, time.Unix(0, t.changeAt.Load())
+}
 
 // RTT is the smoothed round-trip time of successful probes; 0 = unknown.
 func (t *Target) RTT() time.Duration { return time.Duration(t.rtt.Load()) }
@@ -96,7 +112,10 @@ func (t *Target) Load() (float64, bool) {
 // an answer built on Up can be cached until then and no longer. It is never
 // later than the real earliest flip; it may be in the past (a deciding probe
 // is due or in flight). CheckNow, being off schedule, is not accounted for.
-func (t *Target) ChangeAt() time.Time { return time.Unix(0, t.changeAt.Load()) }
+// With Options.Shared it is the earlier of this prober's moment and the
+// cluster peers' (given to SetShared): a shared state can change when any
+// view it was merged from does.
+func (t *Target) ChangeAt() time.Time { return time.Unix(0, min(t.changeAt.Load(), t.peersAt.Load())) }
 
 // Status is a snapshot of a target for a status page or an API.
 type Status struct {
@@ -149,7 +168,7 @@ func (t *Target) Status() Status {
 
 // observe applies one probe result at now and reports whether Up changed.
 // The caller holds t.mu.
-func (t *Target) observe(r *Result, now time.Time) (changed bool) {
+func (t *Target) observe(r *Result, now time.Time, shared bool) (changed bool) {
 	t.probed = true
 	t.probes++
 	t.lastProbe = now
@@ -182,7 +201,10 @@ func (t *Target) observe(r *Result, now time.Time) (changed bool) {
 	}
 	t.transitions++
 	t.lastChange = now
-	t.up.Store(t.m.Up())
+	t.localUp.Store(t.m.Up())
+	if !shared {
+		t.up.Store(t.m.Up())
+	}
 	return true
 }
 

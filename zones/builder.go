@@ -228,7 +228,7 @@ func (b *Builder) Build() (*Zone, error) {
 	// Empty non-terminals exist (RFC 4592 §2.2.2): add every missing
 	// ancestor between an owner and the apex. New nodes are appended to
 	// the arena behind the ones walked; their ancestors exist by then.
-	cuts := false
+	cuts, dnames := false, false
 	for _, n := range b.allNodes() {
 		for p := parent(n.Name); p != "" && len(p) > len(b.origin); p = parent(p) {
 			if _, ok := b.nodes[p]; ok {
@@ -238,6 +238,8 @@ func (b *Builder) Build() (*Zone, error) {
 		}
 		n.Cut = n != apex && n.Has(dns.TypeNS)
 		cuts = cuts || n.Cut
+		n.DName = n.Has(dns.TypeDNAME)
+		dnames = dnames || n.DName
 		b.checkNode(n, apex)
 	}
 	if cuts {
@@ -270,10 +272,38 @@ func (b *Builder) Build() (*Zone, error) {
 			}
 		}
 	}
+	if dnames {
+		b.checkBelowDName()
+	}
 	if err := b.Err(); err != nil {
 		return nil, err
 	}
 	return z, nil
+}
+
+// checkBelowDName refuses a pool below a DNAME's owner: no query could
+// reach it (RFC 6672 §2.4: nothing may exist below a DNAME). A DNAME at or
+// below a cut is glue, not a redirection.
+func (b *Builder) checkBelowDName() {
+	for _, n := range b.allNodes() {
+		if n.Occluded || n.Cut {
+			n.DName = false
+		}
+	}
+	for _, n := range b.allNodes() {
+		dyn := n.Dynamics()
+		if len(dyn) == 0 {
+			continue
+		}
+		for p := parent(n.Name); p != "" && len(p) >= len(b.origin); p = parent(p) {
+			if d := b.nodes[p]; d != nil && d.DName {
+				for _, t := range dyn {
+					b.fail(b.pos(n), "%s %s is below the DNAME at %s, which redirects every name below it: no query can reach the pool; move the pool or the DNAME", n.Name, dns.TypeToString[t.Type], p)
+				}
+				break
+			}
+		}
+	}
 }
 
 // allNodes returns every node so far, walking the arena; a node added while
@@ -408,10 +438,14 @@ func (b *Builder) checkNode(n, apex *Node) {
 	if n != apex && n.Has(dns.TypeSOA) {
 		b.fail(at, "SOA record at %s: only the zone apex %s may have one", n.Name, b.origin)
 	}
+	b.checkSizes(n, at)
 	for _, d := range n.Dynamics() {
 		if n.Has(d.Type) {
 			b.fail(at, "%s has %s records in the zone and a pool for %s: remove one of them", n.Name, dns.TypeToString[d.Type], dns.TypeToString[d.Type])
 		}
+	}
+	if d := n.count(dns.TypeDNAME); d > 1 {
+		b.fail(at, "%s has %d DNAME records: a name can redirect its subtree to only one name (RFC 6672 §2.4)", n.Name, d)
 	}
 	cnames := n.count(dns.TypeCNAME)
 	if cnames > 1 {
@@ -434,6 +468,35 @@ func (b *Builder) checkNode(n, apex *Node) {
 		b.fail(at, "%s is a CNAME and cannot also be a pool (%s)", n.Name, dns.TypeToString[d.Type])
 	}
 }
+
+// maxMessage is the largest DNS message (RFC 1035 §4.2.2: a TCP message's
+// length is 16 bits).
+const maxMessage = 65535
+
+// checkSizes refuses an RRset that no response can hold: the header, the
+// question and each record with its owner compressed to two bytes must fit
+// in a DNS message, or the name could only ever be answered with TC.
+func (b *Builder) checkSizes(n *Node, at Pos) {
+	fixed := headerLen + len(n.Name) + 1 + 4
+	if fixed+len(n.data)*6/5 <= maxMessage {
+		return // each record is at least 10 bytes: its 2-byte owner adds a fifth at most
+	}
+	size, count := fixed, 0
+	for off := 0; off < len(n.data); {
+		t, next := n.record(off)
+		size += 2 + next - off
+		count++
+		if next >= len(n.data) || binary.BigEndian.Uint16(n.data[next:]) != t {
+			if size > maxMessage {
+				b.fail(at, "%s has %d %s records, a response of %d bytes: a DNS message holds at most %d, so it could never be answered; split the records among several names", n.Name, count, dns.TypeToString[t], size, maxMessage)
+			}
+			size, count = fixed, 0
+		}
+		off = next
+	}
+}
+
+const headerLen = 12
 
 // parent returns name without its first label, or "" for the root.
 func parent(name string) string {

@@ -29,6 +29,9 @@ func (z *Zone) Classify(qname []byte, qtype uint16) (kind Kind, node *Node, wild
 		end = len(qname)
 	}
 	for end > 0 {
+		if encloser.DName {
+			return DNAME, encloser, false // RFC 6672 §3.2, as Lookup
+		}
 		start := end - 1
 		for start > 0 && qname[start-1] != '.' {
 			start--

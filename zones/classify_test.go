@@ -11,7 +11,7 @@ import (
 // kind of name and type of the test zone and names that do not exist, and
 // Wire holds the records RRset decodes.
 func TestClassifyMatchesLookup(t *testing.T) {
-	z := build(t, "example.", testZone)
+	z := build(t, "example.", testZone+"old IN DNAME example.\n")
 	b := NewBuilder("lb.example.")
 	b.AddText("@ IN SOA ns1 hm 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n", Pos{File: "test"})
 	b.AddDynamic("*.pool.lb.example.", dns.TypeA, 7, Pos{File: "test"})
@@ -21,7 +21,7 @@ func TestClassifyMatchesLookup(t *testing.T) {
 	}
 	names := []string{"example.", "www.example.", "nope.example.", "x.y.nope.example.", "alias.example.", "c.example.", "b.c.example.",
 		"a.b.c.example.", "x.wild.example.", "a.b.wild.example.", "host.wild.example.", "wild.example.", "x.cname.example.",
-		"sub.example.", "x.sub.example.", "deeper.sub.example.", "ns1.example."}
+		"sub.example.", "x.sub.example.", "deeper.sub.example.", "ns1.example.", "old.example.", "x.old.example.", "a.b.old.example."}
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX, dns.TypeNS, dns.TypeSOA, dns.TypeCNAME}
 	for _, name := range names {
 		for _, qt := range types {

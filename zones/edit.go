@@ -116,6 +116,15 @@ func (z *Zone) Edit(names map[string][]dns.RR) (*Zone, error) {
 				b.fail(Pos{}, "%s %s is at or below the delegation to another server; a pool must lie in authoritative data", n.Name, dns.TypeToString[d.Type])
 			}
 		}
+		n.DName = n.Has(dns.TypeDNAME) && !n.Cut && !n.Occluded
+		if n.DName {
+			// A DNAME added above a pool would hide it (RFC 6672 §2.4).
+			for k, below := range nz.nodes {
+				if k != name && inZone(k, name) && len(below.Dynamics()) > 0 {
+					b.fail(Pos{}, "%s is below the DNAME at %s, which redirects every name below it: no query can reach the pool; move the pool or the DNAME", k, name)
+				}
+			}
+		}
 	}
 	if dirty[z.Origin] {
 		b.checkApex(nz)

@@ -100,7 +100,7 @@ func describe(z *Zone) string {
 	fmt.Fprintf(&sb, "len %d soa %v neg %v apex %s\n", z.Len(), z.SOA, z.NegativeSOA, z.Apex.Name)
 	for _, name := range z.Names() {
 		n := z.Node(name)
-		fmt.Fprintf(&sb, "%s cut=%v occluded=%v empty=%v dyn=%v data=%x\n", name, n.Cut, n.Occluded, n.Empty(), n.Dynamics(), n.data)
+		fmt.Fprintf(&sb, "%s cut=%v occluded=%v dname=%v empty=%v dyn=%v data=%x\n", name, n.Cut, n.Occluded, n.DName, n.Empty(), n.Dynamics(), n.data)
 	}
 	return sb.String()
 }
@@ -124,7 +124,7 @@ func TestEditMatchesRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	owners := []string{"lb.example.", "ns1", "a.b.c", "b.c", "c", "sub", "ns.sub", "x.y.sub", "y.sub", "alias", "www", "deep", "pool.deep", "new", "n.e.w", "q.sub", "wild", "*.wild", "m"}
-	values := []string{"TXT t1", "TXT t2", "A 192.0.2.50", "NS ns.elsewhere.", "CNAME ns1", "AAAA 2001:db8::1", "MX 5 ns1", "SOA ns1 h 9 3600 600 604800 300"}
+	values := []string{"TXT t1", "TXT t2", "A 192.0.2.50", "NS ns.elsewhere.", "CNAME ns1", "AAAA 2001:db8::1", "MX 5 ns1", "SOA ns1 h 9 3600 600 604800 300", "DNAME elsewhere."}
 	before := describe(base)
 	rng := rand.New(rand.NewPCG(1, 2))
 	agreed, refused := 0, 0

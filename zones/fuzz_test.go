@@ -2,11 +2,12 @@ package zones
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // FuzzZone builds zone "example." from any text. Seeds are raw zone files
@@ -18,18 +19,7 @@ import (
 // $GENERATE: one line makes 65536 records, each with its empty
 // non-terminals, which takes seconds to build and stalls the fuzzer.
 func FuzzZone(f *testing.F) {
-	dir := filepath.Join("..", "testdata", "fuzz", "FuzzZone")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "testdata", "fuzz", "FuzzZone"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if up := bytes.ToUpper(data); bytes.Contains(up, []byte("$INCLUDE")) || bytes.Contains(up, []byte("$GENERATE")) {
 			t.Skip("$INCLUDE and $GENERATE are not fuzzed")
@@ -82,6 +72,10 @@ func FuzzZone(f *testing.F) {
 					if r.Kind != Referral {
 						t.Fatalf("%s %s below or at a cut: %v, want a referral", n, dns.TypeToString[qt], r.Kind)
 					}
+				case belowDName(z, n):
+					if r.Kind != DNAME {
+						t.Fatalf("%s %s below a DNAME: %v, want dname", n, dns.TypeToString[qt], r.Kind)
+					}
 				case qt != dns.TypeCNAME && node.Has(dns.TypeCNAME):
 					if r.Kind != CNAME {
 						t.Fatalf("%s %s beside a CNAME: %v, want cname", n, dns.TypeToString[qt], r.Kind)
@@ -94,6 +88,17 @@ func FuzzZone(f *testing.F) {
 			}
 		}
 	})
+}
+
+// belowDName reports whether a DNAME redirects name: one at a strict
+// ancestor in the zone that no cut comes before.
+func belowDName(z *Zone, name string) bool {
+	for p := parent(name); p != "" && z.Contains(p); p = parent(p) {
+		if n := z.Node(p); n != nil && n.DName {
+			return true
+		}
+	}
+	return false
 }
 
 func sameRecords(a, b []dns.RR) bool {
@@ -150,6 +155,13 @@ func checkResult(t *testing.T, z *Zone, qname string, qtype uint16, r Result) {
 		}
 		if r.Kind == NXDomain && z.Node(qname) != nil {
 			t.Fatalf("%s: NXDOMAIN for a name the zone has", what)
+		}
+	case DNAME:
+		if len(r.Records) != 1 || r.Records[0].Header().Rrtype != dns.TypeDNAME || !r.Node.DName || r.Wildcard {
+			t.Fatalf("%s: dname result at %s with %v", what, r.Node.Name, r.Records)
+		}
+		if !dns.IsSubDomain(r.Node.Name, qname) || r.Node.Name == qname {
+			t.Fatalf("%s: dname at %s, not above the name", what, r.Node.Name)
 		}
 	case Dynamic:
 		t.Fatalf("%s: dynamic result in a zone without pools", what)

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -22,8 +24,8 @@ const DefaultTTL = 3600
 
 // LoadFile reads an RFC 1035 master file into b. Relative names are relative
 // to the zone's origin; $INCLUDE paths are relative to the including file.
-// A syntax error stops reading that file; records outside the zone are
-// reported and skipped.
+// A syntax error is reported and reading goes on at the next record with
+// its own owner; records outside the zone are reported and skipped.
 func (b *Builder) LoadFile(path string) {
 	abs, err := filepath.Abs(path)
 	var data []byte
@@ -44,8 +46,7 @@ func (b *Builder) LoadFile(path string) {
 	}
 	chunks := splitZone(data, b.origin, runtime.GOMAXPROCS(0))
 	if chunks == nil {
-		lines := &lineFS{}
-		b.parse(lines.read(path, data), abs, lines, true, 0)
+		b.parse(source{name: path, file: abs, data: data, line: 1, includes: true})
 		return
 	}
 	// Each chunk is parsed (and its records packed) by its own goroutine;
@@ -54,15 +55,11 @@ func (b *Builder) LoadFile(path string) {
 	outs := make([]*batchQueue, len(chunks))
 	for i, c := range chunks {
 		outs[i] = newBatchQueue()
-		lines := &lineFS{}
-		r := lines.read(path, data[c.start:c.end])
-		offset := 0
+		src := source{name: path, file: abs, data: data[c.start:c.end], line: c.line, includes: true}
 		if i > 0 {
-			r = lines.read(path, []byte(c.prefix()), data[c.start:c.end])
-			r.line = c.line - 2 // the prefix's two lines come first
-			offset = c.line - 3
+			src.origin, src.ttl = c.origin, c.ttl
 		}
-		go b.parseInto(outs[i], r, abs, lines, true, offset)
+		go b.parseInto(outs[i], src)
 	}
 	for _, q := range outs {
 		b.fileAll(q)
@@ -73,10 +70,8 @@ func (b *Builder) LoadFile(path string) {
 // relative to the origin), e.g. "www 60 IN A 192.0.2.1". Each error is
 // placed at pos.
 func (b *Builder) AddText(text string, pos Pos) {
-	lines := &lineFS{}
-	r := lines.read(pos.File, []byte(text+"\n"))
-	r.line = pos.Line
-	b.parse(r, pos.File, lines, false, max(pos.Line-1, 0)) // $INCLUDE belongs in zone files, not in a config
+	// $INCLUDE belongs in zone files, not in a config.
+	b.parse(source{name: pos.File, file: pos.File, data: []byte(text + "\n"), line: pos.Line})
 }
 
 // packedBatch is records packed by a parsing goroutine for the builder,
@@ -87,7 +82,8 @@ type packedBatch struct {
 	ends   []int32 // record i is buf[ends[i-1]:ends[i]]
 	lines  []int32
 	buf    []byte
-	errs   []error // records refused, and the parser's error last
+	errs   []error // records refused, and syntax errors
+	syntax bool    // a syntax error: records may be missing, so the apex is not judged
 }
 
 // batchQueue hands batches from a parser to the builder. It never blocks
@@ -132,9 +128,9 @@ const parseBatch = 1024
 // parse reads master-file text into b: lexing, parsing (miekg/dns) and
 // packing run in their own goroutine while this one files the records into
 // the tree.
-func (b *Builder) parse(r *lineReader, file string, lines *lineFS, includes bool, lineOffset int) {
+func (b *Builder) parse(src source) {
 	q := newBatchQueue()
-	go b.parseInto(q, r, file, lines, includes, lineOffset)
+	go b.parseInto(q, src)
 	b.fileAll(q)
 }
 
@@ -152,68 +148,92 @@ func (b *Builder) fileAll(q *batchQueue) {
 				start = batch.ends[i]
 			}
 			b.errs = append(b.errs, batch.errs...)
+			b.broken = b.broken || batch.syntax
 		}
 	}
 }
 
-// parseInto parses r and queues its records, packed, into q.
-//
-// file is the name the parser knows the text by (an absolute path, so that
-// $INCLUDE works); errors in it are reported under r's name with lineOffset
-// added to the parser's line numbers (the text may start inside a file).
-func (b *Builder) parseInto(q *batchQueue, r *lineReader, file string, lines *lineFS, includes bool, lineOffset int) {
-	zp := dns.NewZoneParser(r, b.origin, file)
-	zp.SetDefaultTTL(DefaultTTL)
-	zp.SetIncludeAllowed(includes)
-	zp.SetIncludeFS(lines)
+// parseInto parses src and queues its records, packed, into q. After a
+// syntax error it goes on with a fresh parser at the next record, so that
+// one run reports every error.
+func (b *Builder) parseInto(q *batchQueue, src source) {
+	lines := &lineFS{}
 	scratch := make([]byte, 65535+512)
 	var batch packedBatch
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		pos := lines.pos()
-		owner, rec, err := pack(rr, b.origin, scratch)
-		if err != nil {
-			batch.errs = append(batch.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
-			continue
+	for s := &src; s != nil; {
+		r, lineOffset := s.reader(lines)
+		zp := dns.NewZoneParser(r, b.origin, s.file)
+		zp.SetDefaultTTL(DefaultTTL)
+		zp.SetIncludeAllowed(s.includes)
+		zp.SetIncludeFS(lines)
+		lastEnd := 0 // line of s the last record read ended on
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			pos := lines.pos()
+			if pos.File == s.name {
+				lastEnd = pos.Line
+			}
+			owner, rec, err := pack(rr, b.origin, scratch)
+			if err != nil {
+				batch.errs = append(batch.errs, &Error{File: pos.File, Line: pos.Line, Err: err})
+				continue
+			}
+			if pos.File != batch.file && len(batch.owners) > 0 { // in or out of an $INCLUDE
+				q.put(batch, false)
+				batch = packedBatch{}
+			}
+			batch.file = pos.File
+			batch.owners = append(batch.owners, owner)
+			batch.buf = append(batch.buf, rec...)
+			batch.ends = append(batch.ends, int32(len(batch.buf)))
+			batch.lines = append(batch.lines, int32(pos.Line))
+			if len(batch.owners) == parseBatch {
+				q.put(batch, false)
+				batch = packedBatch{}
+			}
 		}
-		if pos.File != batch.file && len(batch.owners) > 0 { // in or out of an $INCLUDE
-			q.put(batch, false)
-			batch = packedBatch{}
+		err := zp.Err()
+		if err == nil {
+			break
 		}
-		batch.file = pos.File
-		batch.owners = append(batch.owners, owner)
-		batch.buf = append(batch.buf, rec...)
-		batch.ends = append(batch.ends, int32(len(batch.buf)))
-		batch.lines = append(batch.lines, int32(pos.Line))
-		if len(batch.owners) == parseBatch {
-			q.put(batch, false)
-			batch = packedBatch{}
+		next, serr := b.syntaxError(err, s, r, lines, lineOffset, lastEnd)
+		batch.errs = append(batch.errs, serr)
+		batch.syntax = true
+		if next != nil && len(next.data) >= len(s.data) {
+			next = nil // no progress: never loop
 		}
-	}
-	if err := zp.Err(); err != nil {
-		batch.errs = append(batch.errs, parseError(err, lines.pos(), b.origin, file, r.name, lineOffset))
+		s = next
 	}
 	q.put(batch, true)
 }
 
 var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*) at line: (\d+):\d+$`)
 
-// parseError turns miekg/dns's "FILE: dns: MSG at line: L:C" into our
-// FILE:LINE: form.
-// An error in the parser's own text (file) is placed under display, its
-// line moved by lineOffset; one in an $INCLUDEd file stays as it is.
-func parseError(err error, at Pos, origin, file, display string, lineOffset int) error {
+// syntaxError turns miekg/dns's "FILE: dns: MSG at line: L:C" into our
+// FILE:LINE: form in plain words, and returns the rest of s to parse. An
+// error in s is placed in s's name, its line moved by lineOffset (s may
+// start inside a file); one in an $INCLUDEd file stays at that file's line,
+// and parsing goes on in s after the $INCLUDE (r's line).
+func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS, lineOffset, lastEnd int) (*source, error) {
 	var pe *dns.ParseError
+	var m []string
 	if errors.As(err, &pe) {
-		if m := parseErrorAt.FindStringSubmatch(pe.Error()); m != nil {
-			name := m[1]
-			line, _ := strconv.Atoi(m[3])
-			if name == file {
-				name, line = display, line+lineOffset
-			}
-			return &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", origin, m[2])}
-		}
+		m = parseErrorAt.FindStringSubmatch(pe.Error())
 	}
-	return &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: %w", origin, err)}
+	if m == nil {
+		at := lines.pos()
+		return nil, &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: %w", b.origin, err)}
+	}
+	name, msg := m[1], m[2]
+	line, _ := strconv.Atoi(m[3])
+	if name == s.file {
+		line += lineOffset
+		text, at, resume, exact := s.explain(b.origin, line, lastEnd, msg)
+		return s.rest(b.origin, resume, exact), &Error{File: s.name, Line: at, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
+	}
+	// miekg/dns names an included file by the path it gave our fs.FS:
+	// without its leading slash.
+	name = "/" + strings.TrimLeft(name, "/")
+	return s.rest(b.origin, r.line+1, false), &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", b.origin, plainWords(msg, lines.lineText(name, line)))}
 }
 
 // lineFS opens zone files (and their $INCLUDEs) through readers that count
@@ -221,6 +241,7 @@ func parseError(err error, at Pos, origin, file, display string, lineOffset int)
 // miekg/dns reports lines only for syntax errors.
 type lineFS struct {
 	current *lineReader
+	files   map[string][]byte // included files by name, for error messages
 }
 
 // pos is where the lexer is: the line of the record just returned, whose
@@ -237,7 +258,27 @@ func (l *lineFS) open(path, display string) (*lineReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.files == nil {
+		l.files = map[string][]byte{}
+	}
+	l.files[display] = data
 	return l.read(display, data), nil
+}
+
+// lineText returns line n of an included file, for error messages.
+func (l *lineFS) lineText(name string, n int) string {
+	data := l.files[name]
+	for i := 1; i < n && len(data) > 0; i++ {
+		if j := bytes.IndexByte(data, '\n'); j >= 0 {
+			data = data[j+1:]
+		} else {
+			data = nil
+		}
+	}
+	if j := bytes.IndexByte(data, '\n'); j >= 0 {
+		data = data[:j]
+	}
+	return string(data)
 }
 
 // read makes a reader of the texts one after the other, named name.

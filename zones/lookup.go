@@ -20,6 +20,10 @@ const (
 	CNAME
 	// Dynamic: the asked type is chosen per query by the caller; see Result.DynamicID.
 	Dynamic
+	// DNAME: the name lies below a DNAME's owner (RFC 6672): Records holds
+	// the one DNAME record, Node its owner; the caller synthesizes the
+	// CNAME.
+	DNAME
 )
 
 func (k Kind) String() string {
@@ -36,11 +40,14 @@ func (k Kind) String() string {
 		return "cname"
 	case Dynamic:
 		return "dynamic"
+	case DNAME:
+		return "dname"
 	}
 	return "unknown"
 }
 
-// Result is what Lookup found. Records are shared: copy before changing.
+// Result is what Lookup found. Records are decoded for each call (see
+// Node.RRset): the caller owns them and may change them.
 type Result struct {
 	Kind      Kind
 	Node      *Node    // the node answering (the wildcard node when Wildcard), the cut for a Referral
@@ -50,8 +57,9 @@ type Result struct {
 }
 
 // Lookup finds qname (lowercase, fully qualified, at or below the origin)
-// with type qtype, following RFC 1034 §4.3.2 steps 3a–3c and RFC 4592.
-// It does not chase CNAMEs: a CNAME result names the next name to look up.
+// with type qtype, following RFC 1034 §4.3.2 steps 3a–3c, RFC 4592 and
+// RFC 6672. It does not chase CNAMEs or DNAMEs: their results name the next
+// name to look up.
 func (z *Zone) Lookup(qname string, qtype uint16) Result {
 	// Walk from just below the apex down to qname. The first cut on the way
 	// wins (step 3b); the first missing name ends the walk at the closest
@@ -62,6 +70,11 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 		end = len(qname) // the root has no separating dot: start at the final one
 	}
 	for end > 0 {
+		// qname lies strictly below the encloser: a DNAME there redirects
+		// the whole subtree (RFC 6672 §3.2, step 3c).
+		if encloser.DName {
+			return Result{Kind: DNAME, Node: encloser, Records: encloser.RRset(dns.TypeDNAME)}
+		}
 		start := labelStart(qname, end-1) // the label ending just before qname[end-1]
 		name := qname[start:]
 		n := z.nodes[name]

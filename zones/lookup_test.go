@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -27,6 +28,7 @@ sub      IN DS  12345 8 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF012345
 ns.sub   IN A   192.0.2.30
 deeper.sub IN A 192.0.2.31
 *        IN TXT "apex wildcard"
+dn       IN DNAME elsewhere.
 `
 
 func build(t testing.TB, origin, text string) *Zone {
@@ -80,6 +82,11 @@ func TestLookup(t *testing.T) {
 		{"ns.sub.example.", dns.TypeA, Referral, "sub.example.", false},
 		{"deeper.sub.example.", dns.TypeA, Referral, "sub.example.", false},
 		{"nothing.sub.example.", dns.TypeA, Referral, "sub.example.", false},
+		// DNAME: names below its owner are redirected; the owner is not.
+		{"x.dn.example.", dns.TypeA, DNAME, "dn.example.", false},
+		{"a.b.dn.example.", dns.TypeDNAME, DNAME, "dn.example.", false},
+		{"dn.example.", dns.TypeDNAME, Answer, "dn.example.", false},
+		{"dn.example.", dns.TypeA, NoData, "dn.example.", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.qname+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
@@ -146,10 +153,14 @@ func TestBuildErrors(t *testing.T) {
 		{"cname at apex", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n@ 60 IN CNAME www\n", "", []string{"CNAME at the zone apex"}},
 		{"two SOA", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN SOA a b 2 2 3 4 5\n@ 60 IN NS ns1\n", "", []string{"2 SOA records"}},
 		{"SOA below apex", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nx 60 IN SOA a b 1 2 3 4 5\n", "", []string{"only the zone apex"}},
-		{"syntax", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.300\n", "", []string{"test:3:", "bad A"}},
+		{"syntax", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.300\n", "", []string{"test:3:", `A record: "192.0.2.300" is not a valid IPv4 address`}},
 		{"pool and A", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN A 192.0.2.1\n", "www.example.", []string{"has A records in the zone and a pool"}},
 		{"pool below cut", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nsub 60 IN NS ns.other.\n", "www.sub.example.", []string{"below the delegation"}},
 		{"pool on cname", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nwww 60 IN CNAME x\n", "www.example.", []string{"is a CNAME and cannot also be a pool"}},
+		{"pool below a DNAME", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nold 60 IN DNAME new\n", "www.old.example.", []string{"cfg:9:", "below the DNAME at old.example."}},
+		{"pool below an apex DNAME", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n@ 60 IN DNAME new.\n", "www.example.", []string{"cfg:9:", "below the DNAME at example."}},
+		{"two DNAME", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nold 60 IN DNAME a\nold 60 IN DNAME b\n", "", []string{"test:3:", "2 DNAME records"}},
+		{"RRset over 64 KiB", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n" + bigTXT(300), "", []string{"test:3:", "300 TXT records, a response of", "at most 65535"}},
 		{"class CH", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\nx 60 CH TXT \"a\"\n", "", []string{"class CH"}},
 	}
 	for _, tc := range tests {
@@ -170,6 +181,23 @@ func TestBuildErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLargestRRset: an RRset whose response just fits a DNS message loads.
+func TestLargestRRset(t *testing.T) {
+	z := build(t, "example.", "@ 60 IN SOA a b 1 2 3 4 5\n@ 60 IN NS ns1\n"+bigTXT(243))
+	if n := len(z.Node("big.example.").RRset(dns.TypeTXT)); n != 243 {
+		t.Fatalf("%d records", n)
+	}
+}
+
+// bigTXT is n TXT records of 256 bytes each at big.example.
+func bigTXT(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "big 60 IN TXT \"%04d%s\"\n", i, strings.Repeat("x", 246))
+	}
+	return b.String()
 }
 
 func TestSetFind(t *testing.T) {
@@ -231,5 +259,22 @@ func TestRRsetRoundTrip(t *testing.T) {
 	}
 	if !slices.Equal(n.Types(), []uint16{dns.TypeA, dns.TypeMX, dns.TypeTXT, dns.TypeAAAA, dns.TypeSRV, dns.TypeCAA, 65000}) {
 		t.Errorf("types %v", n.Types())
+	}
+}
+
+// TestLookupRecordsOwned: Lookup's records are the caller's (decoded for
+// each call, as Result says): changing them, as a wildcard answer renames
+// its owners, changes nothing the next lookup sees.
+func TestLookupRecordsOwned(t *testing.T) {
+	z := build(t, "example.", "@ 60 IN SOA ns1 hm 1 2 3 4 5\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.1\n* 60 IN A 192.0.2.2\n")
+	r := z.Lookup("a.example.", dns.TypeA)
+	if !r.Wildcard || len(r.Records) != 1 {
+		t.Fatalf("lookup %+v", r)
+	}
+	r.Records[0].Header().Name = "a.example."
+	r.Records[0].(*dns.A).A[3] = 99
+	again := z.Lookup("b.example.", dns.TypeA)
+	if got := again.Records[0].String(); got != "*.example.\t60\tIN\tA\t192.0.2.2" {
+		t.Errorf("after changing one lookup's records the next sees %q", got)
 	}
 }

@@ -71,6 +71,9 @@ func splitZone(data []byte, origin string, n int) []zoneChunk {
 
 // directive follows $ORIGIN and $TTL.
 func (c *zoneChunk) directive(text []byte) {
+	if i := bytes.IndexByte(text, ';'); i >= 0 {
+		text = text[:i] // a comment (a directive's value never holds ';')
+	}
 	f := strings.Fields(string(text))
 	if len(f) < 2 {
 		return
@@ -94,8 +97,13 @@ func (c *zoneChunk) directive(text []byte) {
 // parens returns the change in parenthesis depth over a line, outside
 // quotes and comments.
 func parens(text []byte) int {
-	d := 0
-	quoted := false
+	d, _ := scanLine(text)
+	return d
+}
+
+// scanLine returns the change in parenthesis depth over a line and whether
+// a quote is left open at its end, outside comments.
+func scanLine(text []byte) (depth int, quoted bool) {
 	for i := 0; i < len(text); i++ {
 		switch text[i] {
 		case '\\':
@@ -104,23 +112,17 @@ func parens(text []byte) int {
 			quoted = !quoted
 		case ';':
 			if !quoted {
-				return d
+				return depth, false
 			}
 		case '(':
 			if !quoted {
-				d++
+				depth++
 			}
 		case ')':
 			if !quoted {
-				d--
+				depth--
 			}
 		}
 	}
-	return d
-}
-
-// prefix is what a chunk's parser reads before the chunk: the directives in
-// effect where it starts.
-func (c *zoneChunk) prefix() string {
-	return "$ORIGIN " + c.origin + "\n$TTL " + c.ttl + "\n"
+	return depth, quoted
 }

@@ -20,9 +20,9 @@ func splitZoneText() string {
 	for i := range 300 {
 		switch i % 50 {
 		case 10:
-			b.WriteString("$ORIGIN sub.example.\n")
+			b.WriteString("$ORIGIN sub.example. ; a comment after a directive\n")
 		case 20:
-			b.WriteString("$TTL 60\n")
+			b.WriteString("$TTL 60 ; one minute\n")
 		case 30:
 			b.WriteString("$ORIGIN example.\n")
 		}

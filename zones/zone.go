@@ -38,6 +38,7 @@ type Node struct {
 	file     uint16 // (index in Builder.files)
 	Cut      bool   // NS below the apex: a delegation point
 	Occluded bool   // strictly below a delegation point: glue, not authoritative
+	DName    bool   // has a DNAME (and is authoritative): names below it are redirected
 }
 
 // dynIndex is where a dynamic type is kept in Node.dyn; only A and AAAA

@@ -9,6 +9,10 @@
 //	dnslb -clear-journal ORIGIN -config dnslb.toml     remove a zone's update journal
 //	dnslb ctl [-config FILE] [-json] status|drain|undrain|force-up|force-down|reload|upgrade
 //
+// Hosts of a cluster share one config file and give what differs as flags:
+//
+//	dnslb -config dnslb.toml -listen 192.0.2.53:53 -cluster-name ns1 -cluster-bind 192.0.2.53:7946
+//
 // SIGHUP reloads the config; SIGUSR2 replaces the binary without dropping a
 // query; SIGTERM and SIGINT stop the server gracefully.
 package main
@@ -19,13 +23,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/upgrade"
 )
 
@@ -54,6 +61,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	var host config.Host
+	fs.Func("listen", "DNS address of this host, replacing [server] listen (repeat for several, or separate with commas)", func(v string) error {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				host.Listen = append(host.Listen, a)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&host.ClusterName, "cluster-name", "", "this instance's name in the cluster, replacing [cluster] name")
+	fs.StringVar(&host.ClusterBind, "cluster-bind", "", "this instance's gossip address, replacing [cluster] bind")
+	fs.StringVar(&host.HTTP, "http", "", "this host's HTTP address, replacing [server] http")
+	fs.StringVar(&host.StateFile, "state-file", "", "this host's state file, replacing [server] state_file")
+	probeSource := fs.String("probe-source", "", "address health probes leave from (default: the system's choice)")
 	keygen := fs.String("tsig-keygen", "", "print a new TSIG key named `NAME` as config lines and a secret, and exit")
 	algorithm := fs.String("algorithm", "hmac-sha256", "algorithm for -tsig-keygen: hmac-sha256, hmac-sha384, hmac-sha512 or hmac-sha1")
 	dumpZone := fs.String("dump-zone", "", "print the zone `ORIGIN` as served (zone file with its update journal replayed), and exit")
@@ -101,8 +122,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
 		return 0
 	}
+	var src netip.Addr
+	if *probeSource != "" {
+		var err error
+		if src, err = netip.ParseAddr(*probeSource); err != nil {
+			fmt.Fprintf(stderr, "-probe-source %q: not an IP address\n", *probeSource)
+			return 2
+		}
+	}
 	if *check {
-		if err := dnslb.Check(*cfgPath); err != nil {
+		if err := dnslb.CheckFor(*cfgPath, host); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -115,7 +144,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer upg.Stop()
-	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg})
+	srv, err := dnslb.New(*cfgPath, dnslb.Options{LogOutput: stderr, Version: buildVersion(), Revision: buildRevision(), Upgrader: upg,
+		Host: host, ProbeSource: src})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

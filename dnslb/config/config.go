@@ -25,6 +25,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/dnslb/dnslb/dnslb/cluster"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	Checks map[string]*health.Check // by name, validated by health
 	Pools  []*Pool                  // in file order
 	Keys   *tsig.Keyring            // [tsig.NAME], by name; never nil
+	// Cluster is [cluster], checked by the cluster package; nil = alone.
+	Cluster *cluster.Config
 
 	File string // the path it was read from
 	Hash string // sha256 of the file's bytes, hex
@@ -49,13 +52,14 @@ type Config struct {
 
 // file is the TOML shape of dnslb.toml.
 type file struct {
-	Server serverTOML            `toml:"server"`
-	Log    logTOML               `toml:"log"`
-	RRL    rrlTOML               `toml:"rrl"`
-	Zones  []zoneTOML            `toml:"zone"`
-	Checks map[string]*checkTOML `toml:"check"`
-	Pools  []*poolTOML           `toml:"pool"`
-	TSIG   map[string]*tsigTOML  `toml:"tsig"`
+	Server  serverTOML            `toml:"server"`
+	Log     logTOML               `toml:"log"`
+	RRL     rrlTOML               `toml:"rrl"`
+	Zones   []zoneTOML            `toml:"zone"`
+	Checks  map[string]*checkTOML `toml:"check"`
+	Pools   []*poolTOML           `toml:"pool"`
+	TSIG    map[string]*tsigTOML  `toml:"tsig"`
+	Cluster *cluster.Config       `toml:"cluster"`
 }
 
 // knownKeys lists the keys valid in the table that holds key k, for hints.
@@ -68,6 +72,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(serverTOML{})
 	case table[0] == "log":
 		return tomlKeys(logTOML{})
+	case table[0] == "cluster":
+		return tomlKeys(cluster.Config{})
 	case table[0] == "rrl":
 		return tomlKeys(rrlTOML{})
 	case table[0] == "zone" && len(table) == 2 && table[1] == "dnssec":
@@ -107,29 +113,38 @@ func (e *Error) Error() string {
 
 // Load reads and checks the config at path. The error, when not nil, joins
 // every problem found, each an *Error.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadFor(path, Host{}) }
+
+// LoadFor is Load with this host's settings over the file's.
+func LoadFor(path string, h Host) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, src)
+	return ParseFor(path, src, h)
 }
 
 // Parse checks src as if read from path. With errors, the Config is still
 // returned when the file could be decoded at all, holding what was valid
 // (zones with a valid origin, pools with a valid name...), so that
 // `dnslb -check` can go on to check zone files; it must not be served.
-func Parse(path string, src []byte) (*Config, error) {
+func Parse(path string, src []byte) (*Config, error) { return ParseFor(path, src, Host{}) }
+
+// ParseFor is Parse with this host's settings over the file's.
+func ParseFor(path string, src []byte, h Host) (*Config, error) {
 	sum := sha256.Sum256(src)
 	var f file
 	md, err := toml.Decode(string(src), &f)
 	if err != nil {
 		return nil, decodeError(path, err)
 	}
+	h.apply(&f)
 	c := &Config{File: path, Dir: filepath.Dir(path), Hash: hex.EncodeToString(sum[:]), keys: &lazyKeys{src: string(src)}}
 	v := &validator{file: path, keys: c.keys}
 	v.unknownKeys(md)
 	c.build(&f, v)
+	// In file order: each table is checked in turn, unknown keys first.
+	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].(*Error).Line < v.errs[j].(*Error).Line })
 	return c, errors.Join(v.errs...)
 }
 
@@ -141,6 +156,7 @@ func (c *Config) build(f *file, v *validator) {
 	c.Zones = buildZones(f.Zones, v, c)
 	c.Checks = buildChecks(f.Checks, v, c)
 	c.Pools = buildPools(f.Pools, f.Checks, v, c)
+	c.Cluster = buildCluster(f.Cluster, v, c)
 }
 
 // decodeError places an error of the TOML decoder in the file.

@@ -31,7 +31,6 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown member key", minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [\n  { address = \"192.0.2.1\" },\n  { adress = \"192.0.2.2\" },\n]\n",
 			[]string{`c.toml:9: unknown key "pool.members.adress" (did you mean "address"?)`, "c.toml:9: pool[0].members[1]: address is required"}},
 		{"bad listen", "[server]\nlisten = [\"127.0.0.1:5353\", \"localhost:53\"]\n" + minimalZone, []string{`c.toml:2: server.listen[1]: "localhost:53": "localhost" is not an IP address`}},
-		{"wildcard listen", "[server]\nlisten = [\"0.0.0.0:53\"]\n" + minimalZone, []string{`c.toml:2: server.listen[0]: "0.0.0.0:53": list the host's addresses instead of a wildcard`}},
 		{"bad duration", "[server]\ntcp_idle_timeout = \"10 seconds\"\n" + minimalZone, []string{"c.toml:2:", "not a duration", `"2s"`}},
 		{"no zone", "[server]\n", []string{"no [[zone]]"}},
 		{"duplicate zone", minimalZone + minimalZone, []string{"c.toml:7: zone[1].origin: zone example. is defined twice"}},
@@ -57,6 +56,10 @@ func TestConfigErrors(t *testing.T) {
 		{"dnssec without key_dir", minimalZone + "[zone.dnssec]\nalgorithm = \"ed25519\"\n", []string{"c.toml:5: zone[0].dnssec.key_dir: key_dir is required"}},
 		{"dnssec unknown key", minimalZone + "[zone.dnssec]\nkey_dir = \"k\"\nkeydir = \"k\"\n", []string{`c.toml:7: unknown key "zone.dnssec.keydir" (did you mean "key_dir"?)`}},
 		{"non-loopback http without token", "[server]\nhttp = \"0.0.0.0:8053\"\n" + minimalZone, []string{"c.toml:2: server.http: 0.0.0.0:8053 is reachable from other hosts: set admin_token_file"}},
+		{"cluster quorum", "[cluster]\nbind = \"127.0.1.1:7946\"\nhealth_quorum = \"most\"\n" + minimalZone, []string{`c.toml:3: cluster.health_quorum: "most": use "any", "majority" or "all"`}},
+		{"cluster unknown key", "[cluster]\nbind = \"127.0.1.1:7946\"\npeer = [\"127.0.1.2:7946\"]\n" + minimalZone, []string{`c.toml:3: unknown key "cluster.peer" (did you mean "peers"?)`}},
+		{"cluster without key off loopback", "[cluster]\nbind = \"192.0.2.53:7946\"\n" + minimalZone, []string{"c.toml:1: cluster.key_file: required when bind is not a loopback address"}},
+		{"cluster bad peer", "[cluster]\nbind = \"127.0.1.1\"\npeers = [\"127.0.1.2:x\"]\n" + minimalZone, []string{`c.toml:3: cluster.peers[0]: "127.0.1.2:x": write host:port`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,5 +221,24 @@ func TestCookieSecretFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", file, err, want)
 		}
+	}
+}
+
+// TestHost: flags replace the file's per-host values, and can make an
+// instance of a cluster from a file without [cluster] bind.
+func TestHost(t *testing.T) {
+	src := "[server]\nlisten = [\"127.0.0.1:5353\"]\n[cluster]\npeers = [\"127.0.1.1:7946\", \"127.0.1.2:7946\"]\n" + minimalZone
+	if _, err := Parse("c.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), "cluster.bind: required") {
+		t.Fatalf("no bind accepted: %v", err)
+	}
+	c, err := ParseFor("c.toml", []byte(src), Host{Listen: []string{"127.0.1.2:53"}, HTTP: "127.0.0.1:9053", StateFile: "/var/lib/x.state", ClusterName: "ns2", ClusterBind: "127.0.1.2:7946"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(c.Server.Listen) != "[127.0.1.2:53]" || c.Server.HTTP.String() != "127.0.0.1:9053" || c.Server.StateFile != "/var/lib/x.state" {
+		t.Errorf("server: %+v", c.Server)
+	}
+	if c.Cluster == nil || c.Cluster.Name != "ns2" || c.Cluster.BindAddr().String() != "127.0.1.2:7946" || c.Cluster.Quorum().String() != "majority" {
+		t.Errorf("cluster: %+v", c.Cluster)
 	}
 }

@@ -1,28 +1,18 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // FuzzConfig: any file parses or fails with every error placed in it.
 // Files named by the input (admin_token_file, ca_file) are read only when
 // regular and only so far, so inputs naming /dev/zero are fine.
 func FuzzConfig(f *testing.F) {
-	dir := filepath.Join("..", "..", "testdata", "fuzz", "FuzzConfig")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "..", "testdata", "fuzz", "FuzzConfig"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Parse("fuzz.toml", data)
 		if err == nil {

@@ -163,7 +163,42 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 			p.Members = append(p.Members, m)
 		}
 	}
+	p.checkAnswerSize(v)
 	return p
+}
+
+// checkAnswerSize refuses a pool whose answer could not fit in a DNS
+// message (65535 bytes): it could only ever be answered with TC, over TCP
+// too. The bound counts the header, the question, each record with its
+// owner compressed, and our largest OPT (with an IPv6 client subnet).
+func (p *Pool) checkAnswerSize(v *validator) {
+	const fixed = 12 + 4 + 11 + 4 + 4 + 16
+	var n4, n6 int
+	for _, m := range p.Members {
+		if m.Addr.Is4() {
+			n4++
+		} else {
+			n6++
+		}
+	}
+	for _, f := range []struct {
+		n        int
+		size     int
+		addrType string
+	}{{n4, 2 + 10 + 4, "IPv4"}, {n6, 2 + 10 + 16, "IPv6"}} {
+		limit := (65535 - fixed - len(p.Name) - 1) / f.size
+		listed := f.n
+		if p.Answers > 0 {
+			listed = min(listed, p.Answers)
+		}
+		if listed > limit {
+			key, now := ".members", fmt.Sprintf("%d %s members, all in one answer (answers = 0),", f.n, f.addrType)
+			if p.Answers > 0 {
+				key, now = ".answers", fmt.Sprintf("%d: answers of %d %s members", p.Answers, listed, f.addrType)
+			}
+			v.errorf(p.At+key, "%s would not fit in a DNS message (65535 bytes): set answers to at most %d", now, limit)
+		}
+	}
 }
 
 // watermarks checks load_low and load_high: both or neither, 0 <= low < high,
@@ -249,16 +284,16 @@ func linkFallback(v *validator, p *Pool, byName map[string]*Pool) {
 
 func (t *memberTOML) build(v *validator, c *Config, checks map[string]*checkTOML, at, poolCheck, pool string, seen map[netip.Addr]bool) (Member, bool) {
 	a, err := netip.ParseAddr(t.Address)
+	ok := false
 	switch {
 	case t.Address == "":
 		v.errorf(at, "address is required, e.g. { address = \"192.0.2.10\" }")
-		return Member{}, false
 	case err != nil || a.Zone() != "":
 		v.errorf(at+".address", "%q is not an IP address: write an IPv4 (192.0.2.10) or IPv6 (2001:db8::10) address", t.Address)
-		return Member{}, false
 	case seen[a.Unmap()]:
 		v.errorf(at+".address", "%s is listed twice in pool %s", a.Unmap(), pool)
-		return Member{}, false
+	default:
+		ok = true
 	}
 	m := Member{
 		Addr:     a.Unmap(),
@@ -276,7 +311,7 @@ func (t *memberTOML) build(v *validator, c *Config, checks map[string]*checkTOML
 	if check != "none" {
 		m.Check = c.Checks[check]
 	}
-	return m, true
+	return m, ok
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -29,7 +29,7 @@ type serverTOML struct {
 
 // Server is [server], checked.
 type Server struct {
-	Listen            []netip.AddrPort // UDP and TCP on each; never a wildcard address
+	Listen            []netip.AddrPort // UDP and TCP on each; a wildcard only where the server replies from each query's destination (Linux)
 	HTTP              netip.AddrPort   // the HTTP side; not valid (IsValid false) = off
 	AdminTokenFile    string           // resolved against the config's folder; "" = mutating calls refused
 	StateFile         string           // resolved; "" = overrides in memory only
@@ -122,10 +122,10 @@ func (t *serverTOML) listen(v *validator) []netip.AddrPort {
 		switch {
 		case err != nil:
 			v.errorf(at, "%q: %v", l, err)
-		case ap.Addr().IsUnspecified():
+		case ap.Addr().IsUnspecified() && !wildcardListen:
 			// A reply must leave from the address the query was sent to;
-			// a wildcard socket would let the kernel pick another one on a
-			// host with several addresses.
+			// without packet info a wildcard socket would let the kernel
+			// pick another one on a host with several addresses.
 			v.errorf(at, "%q: list the host's addresses instead of a wildcard, e.g. [\"192.0.2.53:53\", \"[2001:db8::53]:53\"]", l)
 		case seen[ap]:
 			v.errorf(at, "%s is listed twice", ap)

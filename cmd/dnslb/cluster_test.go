@@ -1,0 +1,479 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The cluster's fixed addresses (127.0.1.x is its range): three dnslb on
+// 127.0.1.1-3 port 53 (gossip on 7946), NSD for the parent on 127.0.1.4,
+// Unbound on 127.0.1.5, backends on 127.0.1.31-32 (the in-process tests of
+// package dnslb, which may run at the same time, use .21-22).
+var (
+	accHosts    = []string{"127.0.1.1", "127.0.1.2", "127.0.1.3"}
+	accBackends = []string{"127.0.1.31", "127.0.1.32"}
+)
+
+const (
+	accParent   = "127.0.1.4"
+	accResolver = "127.0.1.5"
+	accToken    = "cluster-test-token-0123456789abcdef"
+)
+
+// One config file for the three hosts; each gives -listen, -http,
+// -cluster-name, -cluster-bind, -probe-source and -state-file.
+const accConfig = `[server]
+admin_token_file = "token"
+
+[cluster]
+peers = ["127.0.1.1:7946", "127.0.1.2:7946", "127.0.1.3:7946"]
+health_quorum = "majority"
+
+[[zone]]
+origin = "lb.example."
+records = [
+  "@ 3600 IN SOA ns1 hostmaster 1 3600 900 604800 60",
+  "@ 3600 IN NS ns1", "@ 3600 IN NS ns2", "@ 3600 IN NS ns3",
+  "ns1 3600 IN A 127.0.1.1", "ns2 3600 IN A 127.0.1.2", "ns3 3600 IN A 127.0.1.3",
+]
+
+[check.web]
+type = "http"
+port = %d
+interval = "1s"
+timeout = "500ms"
+
+[[pool]]
+name = "www.lb.example."
+policy = "all"
+answers = 0
+ttl = 1
+check = "web"
+members = [{ address = "127.0.1.31" }, { address = "127.0.1.32" }]
+`
+
+const accParentZone = `$ORIGIN example.
+$TTL 3600
+@        SOA   ns1.example. hostmaster.example. 1 3600 900 604800 300
+@        NS    ns1.example.
+ns1      A     127.0.1.4
+lb       NS    ns1.lb.example.
+lb       NS    ns2.lb.example.
+lb       NS    ns3.lb.example.
+ns1.lb   A     127.0.1.1
+ns2.lb   A     127.0.1.2
+ns3.lb   A     127.0.1.3
+`
+
+const accNSDConfig = `server:
+  ip-address: 127.0.1.4@53
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "%[1]s"
+  database: ""
+  pidfile: "%[1]s/nsd.pid"
+  xfrdfile: "%[1]s/xfrd.state"
+  zonelistfile: "%[1]s/zone.list"
+  rrl-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: example.
+  zonefile: example.zone
+`
+
+const accUnboundConfig = `server:
+  interface: 127.0.1.5
+  port: 53
+  do-ip6: no
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "%[1]s"
+  pidfile: "%[1]s/unbound.pid"
+  logfile: ""
+  use-syslog: no
+  verbosity: 1
+  num-threads: 1
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  module-config: "iterator"
+  qname-minimisation: no
+  prefetch: no
+  serve-expired: no
+  cache-min-ttl: 0
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "example."
+  stub-addr: 127.0.1.4
+`
+
+// proc is a process the test started; it is stopped when the test ends.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *procOutput
+	done chan struct{}
+}
+
+type procOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *procOutput) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *procOutput) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func startProc(t *testing.T, name, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &procOutput{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// query asks server for name/A and returns the addresses, sorted.
+func query(server, name string, timeout time.Duration) ([]string, int, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	c := &dns.Client{Timeout: timeout}
+	r, _, err := c.Exchange(m, net.JoinHostPort(server, "53"))
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	sort.Strings(out)
+	return out, r.Rcode, nil
+}
+
+func poll(t *testing.T, d time.Duration, what string, cond func() bool) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Now()
+}
+
+type accStatus struct {
+	Cluster struct {
+		Peers []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"peers"`
+	} `json:"cluster"`
+}
+
+func peerState(host, peer string) string {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + host + ":8053/api/v1/status")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var st accStatus
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return ""
+	}
+	for _, p := range st.Cluster.Peers {
+		if p.Name == peer {
+			return p.State
+		}
+	}
+	return ""
+}
+
+func override(t *testing.T, host, member, ov string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+host+":8053/api/v1/pools/www.lb.example./members/"+member+"/override", strings.NewReader(`{"override":"`+ov+`"}`))
+	req.Header.Set("Authorization", "Bearer "+accToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("override %s on %s: %s", ov, host, resp.Status)
+	}
+}
+
+// sample is one query through the resolver.
+type sample struct {
+	at  time.Time
+	rtt time.Duration
+	ok  bool
+}
+
+// TestClusterAcceptance runs three real dnslb processes from one config
+// file behind an NS set, with NSD as the parent and Unbound resolving: a
+// drain on one shows on the others; one killed (SIGKILL) is reported dead by
+// the others, which keep answering; Unbound keeps resolving (the hiccup is
+// measured); restarted, it rejoins and has the override set meanwhile.
+func TestClusterAcceptance(t *testing.T) {
+	for _, tool := range []string{"nsd", "unbound"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed: `make tools` installs it", tool)
+		}
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dnslb")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	// Backends: plain HTTP on one port on both addresses.
+	var port int
+	for _, h := range accBackends {
+		ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+	}
+	files := map[string]string{
+		"token":        accToken + "\n",
+		"dnslb.toml":   fmt.Sprintf(accConfig, port),
+		"example.zone": accParentZone,
+		"nsd.conf":     fmt.Sprintf(accNSDConfig, dir),
+		"unbound.conf": fmt.Sprintf(accUnboundConfig, dir),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDNSLB := func(i int) *proc {
+		h := accHosts[i]
+		return startProc(t, fmt.Sprintf("ns%d", i+1), bin, "-config", filepath.Join(dir, "dnslb.toml"),
+			"-listen", h+":53", "-http", h+":8053", "-cluster-name", fmt.Sprintf("ns%d", i+1),
+			"-cluster-bind", h+":7946", "-probe-source", h, "-state-file", filepath.Join(dir, fmt.Sprintf("ns%d.state", i+1)),
+			"-pidfile", filepath.Join(dir, fmt.Sprintf("ns%d.pid", i+1)))
+	}
+	both := []string{"127.0.1.31", "127.0.1.32"}
+	ps := make([]*proc, 3)
+	for i := range ps {
+		ps[i] = startDNSLB(i)
+	}
+	for i, h := range accHosts {
+		poll(t, 20*time.Second, h+" answers both members", func() bool {
+			got, _, err := query(h, "www.lb.example.", time.Second)
+			return err == nil && slices.Equal(got, both)
+		})
+		for j := range accHosts {
+			if j != i {
+				poll(t, 20*time.Second, fmt.Sprintf("ns%d sees ns%d alive", i+1, j+1), func() bool { return peerState(h, fmt.Sprintf("ns%d", j+1)) == "alive" })
+			}
+		}
+	}
+
+	// A drain on ns1 shows on ns2 and ns3.
+	set := time.Now()
+	override(t, accHosts[0], "127.0.1.31", "drain")
+	var seen []time.Duration
+	for _, h := range accHosts[1:] {
+		at := poll(t, 10*time.Second, h+" drops the drained member", func() bool {
+			got, _, err := query(h, "www.lb.example.", time.Second)
+			return err == nil && slices.Equal(got, []string{"127.0.1.32"})
+		})
+		seen = append(seen, at.Sub(set))
+	}
+	t.Logf("MEASURE override propagation (drain on ns1 → out of ns2's and ns3's answers): %v", seen)
+	override(t, accHosts[1], "127.0.1.31", "none")
+	for _, h := range accHosts {
+		poll(t, 10*time.Second, h+" serves both again", func() bool {
+			got, _, err := query(h, "www.lb.example.", time.Second)
+			return err == nil && slices.Equal(got, both)
+		})
+	}
+
+	startProc(t, "nsd", "nsd", "-d", "-c", filepath.Join(dir, "nsd.conf"))
+	poll(t, 10*time.Second, "NSD answers", func() bool {
+		m := new(dns.Msg)
+		m.SetQuestion("example.", dns.TypeSOA)
+		_, _, err := (&dns.Client{Timeout: time.Second}).Exchange(m, accParent+":53")
+		return err == nil
+	})
+	startProc(t, "unbound", "unbound", "-d", "-c", filepath.Join(dir, "unbound.conf"))
+	poll(t, 10*time.Second, "Unbound resolves through the NS set", func() bool {
+		got, _, err := query(accResolver, "www.lb.example.", time.Second)
+		return err == nil && slices.Equal(got, both)
+	})
+
+	// Sample Unbound every 50 ms from 3 s before the kill to 10 s after.
+	var mu sync.Mutex
+	var samples []sample
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			start := time.Now()
+			got, rcode, err := query(accResolver, "www.lb.example.", 5*time.Second)
+			s := sample{at: start, rtt: time.Since(start), ok: err == nil && rcode == dns.RcodeSuccess && len(got) > 0}
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(3 * time.Second)
+	killed := time.Now()
+	ps[2].kill()
+	var dead []time.Duration
+	for _, h := range accHosts[:2] {
+		at := poll(t, 30*time.Second, h+" reports ns3 dead", func() bool { return peerState(h, "ns3") == "dead" })
+		dead = append(dead, at.Sub(killed))
+		if got, _, err := query(h, "www.lb.example.", time.Second); err != nil || !slices.Equal(got, both) {
+			t.Errorf("%s after ns3's death: %v %v", h, got, err)
+		}
+	}
+	t.Logf("MEASURE peer death detection (SIGKILL of ns3 → dead on ns1, ns2; memberlist LAN profile): %v", dead)
+
+	// While ns3 is dead, ns2 drains .32.
+	override(t, accHosts[1], "127.0.1.32", "drain")
+	poll(t, 10*time.Second, "ns1 drops .32", func() bool {
+		got, _, err := query(accHosts[0], "www.lb.example.", time.Second)
+		return err == nil && slices.Equal(got, []string{"127.0.1.31"})
+	})
+	time.Sleep(time.Until(killed.Add(10 * time.Second)))
+	close(stop)
+	wg.Wait()
+
+	var before, after []time.Duration
+	failed := 0
+	for _, s := range samples {
+		if s.at.Before(killed) {
+			before = append(before, s.rtt)
+			continue
+		}
+		after = append(after, s.rtt)
+		if !s.ok {
+			failed++
+		}
+	}
+	slices.Sort(before)
+	slices.Sort(after)
+	slow := 0
+	for _, d := range after {
+		if d > 200*time.Millisecond {
+			slow++
+		}
+	}
+	t.Logf("MEASURE resolver hiccup (Unbound, NS set of 3, one killed; query every 50 ms): before: %d queries, max %v; 10 s after: %d queries, %d failed, %d over 200 ms, max %v, median %v",
+		len(before), before[len(before)-1], len(after), failed, slow, after[len(after)-1], after[len(after)/2])
+	if failed > 0 {
+		t.Errorf("%d of %d queries through Unbound failed after one of three servers was killed", failed, len(after))
+	}
+
+	// ns3 restarts with its state file (no drain of .32) and gets the
+	// drain at once from its peers.
+	restarted := time.Now()
+	ps[2] = startDNSLB(2)
+	at := poll(t, 20*time.Second, "ns3 answers without the drained member", func() bool {
+		got, _, err := query(accHosts[2], "www.lb.example.", time.Second)
+		return err == nil && slices.Equal(got, []string{"127.0.1.31"})
+	})
+	for _, h := range accHosts[:2] {
+		poll(t, 20*time.Second, h+" sees ns3 alive again", func() bool { return peerState(h, "ns3") == "alive" })
+	}
+	t.Logf("MEASURE rejoin (restart of ns3 → its answers carry the override set while it was dead): %v", at.Sub(restarted))
+	b, _ := os.ReadFile(filepath.Join(dir, "ns3.state"))
+	if !strings.Contains(string(b), "127.0.1.32") {
+		t.Errorf("ns3's state file lacks the drain it learnt:\n%s", b)
+	}
+
+	// A binary upgrade of ns1 (the same binary again): the new process
+	// takes the sockets and the shared state, binds the gossip address once
+	// the old one has left, and is in the cluster again.
+	pidFile := filepath.Join(dir, "ns1.pid")
+	t.Cleanup(func() { // the upgraded process is no child of the test
+		if pid := readPID(pidFile); pid > 0 && pid != ps[0].cmd.Process.Pid {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	oldPID := readPID(pidFile)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+accHosts[0]+":8053/api/v1/upgrade", nil)
+	req.Header.Set("Authorization", "Bearer "+accToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("upgrade of ns1: %s\n%s", resp.Status, ps[0].out.String())
+	}
+	upgraded := time.Now()
+	poll(t, 20*time.Second, "a new ns1 process", func() bool { pid := readPID(pidFile); return pid > 0 && pid != oldPID })
+	at = poll(t, 30*time.Second, "the new ns1 back in the cluster", func() bool {
+		return peerState(accHosts[0], "ns2") == "alive" && peerState(accHosts[0], "ns3") == "alive" &&
+			peerState(accHosts[1], "ns1") == "alive" && peerState(accHosts[2], "ns1") == "alive"
+	})
+	t.Logf("MEASURE upgrade (POST /api/v1/upgrade on ns1 → the new process in the cluster, seen by all): %v", at.Sub(upgraded))
+	if got, _, err := query(accHosts[0], "www.lb.example.", time.Second); err != nil || !slices.Equal(got, []string{"127.0.1.31"}) {
+		t.Errorf("the upgraded ns1 answers %v %v, want the drain kept", got, err)
+	}
+}

@@ -1,0 +1,91 @@
+// Package testutil holds what the tests of every package (and the soak
+// tool) share: the waiting loop, a log buffer safe for concurrent writes,
+// test files, and backends that health checks probe. It never imports
+// dnslb.
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// WaitFor polls cond until it holds, failing the test when d passes first.
+// Tests assert on states reached, never on how fast: give d generously.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// SyncBuffer collects output (a logger's) written from several goroutines.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// LogWriter shows what is written (a server's logs) with the test's output
+// when it fails.
+type LogWriter struct{ T testing.TB }
+
+func (w LogWriter) Write(p []byte) (int, error) {
+	w.T.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// WriteFiles writes files (name → content, names may hold folders) into a
+// new temporary folder and returns the folder.
+func WriteFiles(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// AddSeeds adds every file of dir (the project's testdata/fuzz/<Target>,
+// where `go test` does not look by itself) to f's seed corpus.
+func AddSeeds(f *testing.F, dir string) {
+	f.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		f.Fatalf("seed corpus: %v", err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
