@@ -20,7 +20,7 @@ DEB_VERSION ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 DEB_OUT     ?= dnslb_$(DEB_VERSION)_$(DEB_ARCH).deb
 
-.PHONY: build run test vet tools bench fuzz soak clean screenshot scale install deb
+.PHONY: build run test vet tools bench fuzz soak clean screenshot scale install deb geoscale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnslb
@@ -58,11 +58,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlerTCP$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckWire$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./dnslb/config
+	$(GO) test -run '^$$' -fuzz '^FuzzStateFile$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
 	$(GO) test -run '^$$' -fuzz '^FuzzCookie$$' -fuzztime $(FUZZTIME) ./dnslb/cookie
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzClusterMessage$$' -fuzztime $(FUZZTIME) ./dnslb/cluster
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNets$$' -fuzztime $(FUZZTIME) ./dnslb/geo
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dnslb/journal
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdate$$' -fuzztime $(FUZZTIME) ./dnslb/update
 
@@ -107,3 +109,11 @@ soak:
 # Load time and peak memory of a 1M-record zone and of 10,000 pools, beside Knot.
 scale: build
 	testdata/bench/scale.sh
+
+# Load time and peak memory of a geo map over a generated database of
+# 1,000,000 networks (written once to GEODB, which takes a minute or two),
+# beside the same config without the map.
+GEODB ?= /tmp/dnslb-geo-1m.mmdb
+geoscale:
+	@test -f $(GEODB) || { echo "writing $(GEODB)"; $(GO) run ./dnslb/geo/geotest/mkgeodb -n 1000000 -out $(GEODB); }
+	testdata/bench/geoscale.sh $(GEODB)

@@ -57,6 +57,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 name = "static.lb.test."
 policy = "all"
 members = [{ address = "192.0.2.77" }, { address = "2001:db8::77" }]
+[map.two]
+default = ["ams", "iad"]
+[[pool]]
+name = "geo.lb.test."
+policy = "geo"
+map = "two"
+min_healthy = 2
+members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.79", datacenter = "ams" }, { address = "192.0.2.80", datacenter = "iad" }]
 `
 	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg})
 	ts := start(t, dir+"/dnslb.toml", Options{})
@@ -90,6 +98,14 @@ members = [{ address = "192.0.2.77" }, { address = "2001:db8::77" }]
 		if got := healthOf(a); got != "unchecked" {
 			t.Errorf("%s shown %q, want unchecked", a, got)
 		}
+	}
+	// Geo pools: each datacenter's eligible members, in red under
+	// min_healthy; each member's datacenter.
+	if got := eval(`document.querySelector('[data-datacenter="ams/A"]').textContent + "," + document.querySelector('[data-datacenter="iad/A"]').className`); got != "ams A 2/2,dc none" {
+		t.Errorf("datacenters shown %q, want ams 2/2 and iad under min_healthy", got)
+	}
+	if got := eval(`document.querySelector('tr[data-member="192.0.2.80"] td:nth-child(2)').textContent`); got != "iad" {
+		t.Errorf("datacenter of 192.0.2.80 shown %q", got)
 	}
 	// Colours: green for up.
 	bg := eval(`getComputedStyle(document.querySelector('tr[data-member="127.0.5.1"] .badge')).backgroundColor`)

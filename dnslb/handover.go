@@ -59,8 +59,8 @@ func (s *Server) Upgrade() error {
 	// their journals, and none at all once it serves: an update this
 	// process accepted after that would be in the journal but not in the
 	// new process's zone.
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
+	s.reloading <- struct{}{} // the reload slot: a reload is bounded by reload_timeout
+	defer func() { <-s.reloading }()
 	if err := s.opts.Upgrader.Upgrade(b); err != nil {
 		s.log.Error("upgrade failed; this process keeps serving", "err", err)
 		return err

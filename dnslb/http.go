@@ -21,22 +21,26 @@ import (
 // serveHTTP runs the HTTP side until ctx is done: /metrics, /healthz,
 // /readyz, /status and the JSON API under /api/v1/.
 func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
+	c := s.snap.Load().cfg.Server
+	lim := newConnLimiter(ln, c.HTTPMaxConnections, s.metrics.httpShed)
 	hs := &http.Server{
 		Handler:           s.httpHandler(),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: c.HTTPHeaderTimeout,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       c.HTTPIdleTimeout,
 		MaxHeaderBytes:    16 << 10,
+		ConnState:         lim.connState,
 		ErrorLog:          nil,
 	}
+	s.httpLimiter.Store(lim)
 	stop := context.AfterFunc(ctx, func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(shutdown)
 	})
 	defer stop()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := hs.Serve(lim); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -44,11 +48,12 @@ func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	open := http.NewServeMux() // answered whatever the Host: they reveal nothing
+	open.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", s.handleReady)
+	open.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", s.handleStatusPage)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/status", http.StatusFound)
@@ -57,7 +62,8 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("POST /api/v1/reload", s.admin(s.handleReload))
 	mux.HandleFunc("POST /api/v1/upgrade", s.admin(s.handleUpgrade))
 	mux.HandleFunc("POST /api/v1/pools/{pool}/members/{member}/override", s.admin(s.handleOverride))
-	return mux
+	open.Handle("/", s.checkHost(mux))
+	return open
 }
 
 // handleReady: config loaded, listeners serving, first health round done.
@@ -105,8 +111,8 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) handleReload(w http.ResponseWriter, _ *http.Request) {
-	if err := s.Reload(); err != nil {
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.ReloadContext(r.Context()); err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"ok": false, "errors": strings.Split(err.Error(), "\n")})
 		return
 	}

@@ -21,14 +21,16 @@ type metrics struct {
 
 	probeDuration *prometheus.HistogramVec
 	probeFailures *prometheus.CounterVec
+	probeLocal    *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadTime    prometheus.Gauge
 	configInfo    *prometheus.GaugeVec
 	tcpRefused    prometheus.Counter
+	httpShedC     *prometheus.CounterVec
 	updates       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers *prometheus.Desc
 }
 
 // newMetrics registers the server's metrics on its registry. A registry
@@ -44,6 +46,10 @@ func newMetrics(s *Server) (*metrics, error) {
 		probeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_probe_failures_total", Help: "Failed health probes, by check and reason.",
 		}, []string{"check", "reason"}),
+		probeLocal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_health_probe_local_errors_total",
+			Help: "Health probes that failed for a reason on this host (no file descriptor, memory or route), by check; not counted against the target.",
+		}, []string{"check"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_health_transitions_total", Help: "Health state changes of targets, by check and new state.",
 		}, []string{"check", "to"}),
@@ -59,6 +65,10 @@ func newMetrics(s *Server) (*metrics, error) {
 		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dnslb_tcp_refused_connections_total", Help: "TCP connections closed at once because tcp_max_connections were open.",
 		}),
+		httpShedC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnslb_http_shed_connections_total",
+			Help: "HTTP connections closed because http_max_connections were open: how = evicted (an idle keep-alive made room) or refused (none was idle).",
+		}, []string{"how"}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
 		}, []string{"result"}),
@@ -72,10 +82,11 @@ func newMetrics(s *Server) (*metrics, error) {
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
+		dcAnswers:   prometheus.NewDesc("dnslb_pool_datacenter_answers_total", "Answers of geo pools, by pool and the datacenter served.", []string{"pool", "datacenter"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
 	var done []prometheus.Collector
-	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.updates} {
+	for _, c := range []prometheus.Collector{m, m.probeDuration, m.probeFailures, m.probeLocal, m.transitions, m.reloads, m.reloadTime, m.configInfo, m.tcpRefused, m.httpShedC, m.updates} {
 		if err := s.registry.Register(c); err != nil {
 			for _, d := range done {
 				s.registry.Unregister(d)
@@ -93,9 +104,22 @@ func newMetrics(s *Server) (*metrics, error) {
 
 // Probed implements health.Hooks.
 func (m *metrics) Probed(k health.Key, d time.Duration, reason string) {
+	if reason == health.ReasonLocal {
+		m.probeLocal.WithLabelValues(k.Check).Inc() // not a probe of the target
+		return
+	}
 	m.probeDuration.WithLabelValues(k.Check).Observe(d.Seconds())
 	if reason != "" {
 		m.probeFailures.WithLabelValues(k.Check, reason).Inc()
+	}
+}
+
+// httpShed counts an HTTP connection closed at the limit.
+func (m *metrics) httpShed(evicted bool) {
+	if evicted {
+		m.httpShedC.WithLabelValues("evicted").Inc()
+	} else {
+		m.httpShedC.WithLabelValues("refused").Inc()
 	}
 }
 
@@ -124,7 +148,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers} {
 		ch <- d
 	}
 }
@@ -202,6 +226,19 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {
 		for _, p := range snap.pools {
+			if p.cfg.Policy == config.Geo {
+				// Each answer counts once for the member it lists first,
+				// whose datacenter served it.
+				byDC := map[string]uint64{}
+				for _, mc := range p.cfg.Members {
+					if mb := p.member(mc.Addr); mb != nil {
+						byDC[mc.Datacenter] += mb.state.served.Load()
+					}
+				}
+				for dc, n := range byDC {
+					ch <- prometheus.MustNewConstMetric(m.dcAnswers, prometheus.CounterValue, float64(n), p.name, dc)
+				}
+			}
 			for _, f := range p.families {
 				if f == nil {
 					continue

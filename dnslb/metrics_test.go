@@ -172,7 +172,7 @@ func lintMetrics(t *testing.T, ts *testServer) {
 		t.Fatal(err)
 	}
 	name := regexp.MustCompile(`^dnslb_[a-z_]+$`)
-	allowedLabels := map[string]bool{"zone": true, "qtype": true, "rcode": true, "transport": true, "pool": true, "member": true, "check": true, "reason": true, "to": true, "result": true, "file": true, "sha256": true, "version": true, "revision": true, "state": true}
+	allowedLabels := map[string]bool{"zone": true, "qtype": true, "rcode": true, "transport": true, "pool": true, "member": true, "check": true, "reason": true, "to": true, "result": true, "file": true, "sha256": true, "version": true, "revision": true, "state": true, "how": true, "datacenter": true}
 	for _, f := range fams {
 		n := f.GetName()
 		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {

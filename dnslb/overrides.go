@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/zones"
 )
 
 // Operator overrides of a member's health.
@@ -86,44 +92,140 @@ type stateOverride struct {
 	Pool     string    `json:"pool"`
 	Address  string    `json:"address"`
 	Override string    `json:"override"`
-	Since    time.Time `json:"since"`
+	Since    time.Time `json:"since,omitzero"` // absent when unknown
 }
 
-// load reads overrides from path (absent file: none) and remembers path for
-// later writes.
-func (s *memberStates) load(path string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.file = path
-	if path == "" {
-		return nil
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
+// maxStateBytes bounds the state file (an override takes about 150 bytes).
+const maxStateBytes = 64 << 20
+
+// storedOverride is one usable entry of a state file.
+type storedOverride struct {
+	key      memberKey
+	override uint32
+	since    int64 // unix ns; 0 = unknown
+}
+
+// parseState reads a state file's entries. problems lists what could not
+// be used (the whole file when it is not our JSON); entries is the rest.
+// IPv4-mapped IPv6 addresses (::ffff:192.0.2.1) are taken as the IPv4
+// address, as the API and the config take them.
+func parseState(b []byte) (entries []storedOverride, problems []string) {
 	var f stateFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, []string{fmt.Sprintf("not a dnslb state file: %v", err)}
 	}
-	for _, o := range f.Overrides {
+	if f.Version != 1 {
+		return nil, []string{fmt.Sprintf("version %d: this dnslb reads version 1", f.Version)}
+	}
+	for i, o := range f.Overrides {
+		at := fmt.Sprintf("overrides[%d]", i)
+		if _, ok := dns.IsDomainName(o.Pool); !ok || o.Pool == "" {
+			problems = append(problems, fmt.Sprintf("%s: pool %q is not a domain name", at, o.Pool))
+			continue
+		}
 		a, err := netip.ParseAddr(o.Address)
-		if err != nil {
-			return fmt.Errorf("state file %s: pool %s: %w", path, o.Pool, err)
+		if err != nil || a.Zone() != "" {
+			problems = append(problems, fmt.Sprintf("%s: pool %s: address %q is not an IP address", at, o.Pool, o.Address))
+			continue
 		}
 		ov, err := parseOverride(o.Override)
 		if err != nil {
-			return fmt.Errorf("state file %s: pool %s member %s: %w", path, o.Pool, a, err)
+			problems = append(problems, fmt.Sprintf("%s: pool %s member %s: %v", at, o.Pool, a, err))
+			continue
 		}
-		st := s.getLocked(memberKey{o.Pool, a})
-		st.override.Store(ov)
-		st.since.Store(o.Since.UnixNano())
+		var since int64
+		// UnixNano is defined from 1678 to 2262; anything else is unknown.
+		if y := o.Since.Year(); !o.Since.IsZero() && y > 1970 && y < 2262 {
+			since = o.Since.UnixNano()
+		}
+		entries = append(entries, storedOverride{key: memberKey{dns.CanonicalName(o.Pool), a.Unmap()}, override: ov, since: since})
+	}
+	return entries, problems
+}
+
+// load reads overrides from path (absent file: none) and remembers path for
+// later writes. Overrides are operator state, not config: a file that cannot
+// be used whole does not stop the server. What can be read is kept, the file
+// is moved aside as PATH.corrupt-TIMESTAMP for the operator, a clean one
+// is written in its place, and the problems are returned to be logged
+// loudly. Only a file that cannot be read at all (permissions) is an error.
+func (s *memberStates) load(path string, now time.Time) (problems []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.file = path
+	if problems, err = s.readLocked(path); err != nil || path == "" {
+		return problems, err
+	}
+	if len(problems) > 0 {
+		aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405Z"))
+		if err := os.Rename(path, aside); err != nil {
+			problems = append(problems, fmt.Sprintf("could not keep it aside (%v): it stays as it is until the next override replaces it", err))
+		} else {
+			problems = append(problems, "the file is kept as "+aside)
+			if err := s.writeLocked(); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
 	}
 	s.gen.Add(1)
-	return nil
+	return problems, nil
+}
+
+// read sets the overrides the state file at path holds and returns its
+// problems, changing nothing on disk (-locate inspects, it does not repair).
+func (s *memberStates) read(path string) (problems []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readLocked(path)
+}
+
+func (s *memberStates) readLocked(path string) (problems []string, err error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := zones.ReadFile(path, maxStateBytes)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, zones.ErrNotRegular), errors.Is(err, zones.ErrTooLarge):
+		return []string{err.Error()}, nil
+	case err != nil:
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	entries, problems := parseState(b)
+	for _, e := range entries {
+		st := s.getLocked(e.key)
+		st.override.Store(e.override)
+		st.since.Store(e.since)
+	}
+	return problems, nil
+}
+
+// prune forgets the members keep does not hold (pools or members removed
+// from the config) and returns those that had an override, which is
+// dropped from the state file too.
+func (s *memberStates) prune(keep map[memberKey]bool) (dropped []memberKey, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, st := range s.m {
+		if keep[k] {
+			continue
+		}
+		delete(s.m, k)
+		if st.override.Load() != overrideNone {
+			dropped = append(dropped, k)
+		}
+	}
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	sort.Slice(dropped, func(i, j int) bool {
+		return dropped[i].pool < dropped[j].pool || dropped[i].pool == dropped[j].pool && dropped[i].addr.Less(dropped[j].addr)
+	})
+	s.gen.Add(1)
+	return dropped, s.writeLocked()
 }
 
 // setOverride changes a member's override and persists it. When the state
@@ -156,7 +258,11 @@ func (s *memberStates) writeLocked() error {
 		// A cleared override is kept with its time too: in a cluster it
 		// must win over an older one another instance restores.
 		if ov := st.override.Load(); ov != overrideNone || st.since.Load() != 0 {
-			f.Overrides = append(f.Overrides, stateOverride{Pool: k.pool, Address: k.addr.String(), Override: overrideNames[ov], Since: time.Unix(0, st.since.Load()).UTC()})
+			o := stateOverride{Pool: k.pool, Address: k.addr.String(), Override: overrideNames[ov]}
+			if ns := st.since.Load(); ns != 0 {
+				o.Since = time.Unix(0, ns).UTC()
+			}
+			f.Overrides = append(f.Overrides, o)
 		}
 	}
 	sort.Slice(f.Overrides, func(i, j int) bool {
@@ -202,6 +308,42 @@ func (s *memberStates) list() []overrideEntry {
 	for k, st := range s.m {
 		if ov := st.override.Load(); ov != overrideNone || st.since.Load() != 0 {
 			out = append(out, overrideEntry{k.pool, k.addr, ov, st.since.Load()})
+		}
+	}
+	return out
+}
+
+// CheckState reports what the state file of the config at cfgPath holds
+// that dnslb would set aside or drop at start-up, for -check to print as
+// warnings: they do not stop the server, but the operator should know. A
+// config that does not load reports nothing here (Check reports it).
+func CheckState(cfgPath string) []string {
+	cfg, err := config.Load(cfgPath)
+	if err != nil || cfg.Server.StateFile == "" {
+		return nil
+	}
+	path := cfg.Server.StateFile
+	b, err := zones.ReadFile(path, maxStateBytes)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return []string{fmt.Sprintf("state file %s: %v; dnslb would start without its overrides and keep it as %s.corrupt-TIMESTAMP", path, err, path)}
+	}
+	entries, problems := parseState(b)
+	var out []string
+	for _, p := range problems {
+		out = append(out, fmt.Sprintf("state file %s: %s; dnslb would start without it and keep the file as %s.corrupt-TIMESTAMP", path, p, path))
+	}
+	members := map[memberKey]bool{}
+	for _, pc := range cfg.Pools {
+		for _, mc := range pc.Members {
+			members[memberKey{pc.Name, mc.Addr}] = true
+		}
+	}
+	for _, e := range entries {
+		if !members[e.key] && e.override != overrideNone {
+			out = append(out, fmt.Sprintf("state file %s: override %s of pool %s member %s: no such member in the config; dnslb would drop it", path, overrideNames[e.override], e.key.pool, e.key.addr))
 		}
 	}
 	return out

@@ -17,8 +17,12 @@ type policy interface {
 	live() bool
 }
 
-func newPolicy(pc *config.Pool) policy {
-	switch pc.Policy {
+func newPolicy(pc *config.Pool) policy { return policyOf(pc.Policy, pc) }
+
+// policyOf is policy p with pc's settings: a geo pool's within is built
+// with it.
+func policyOf(p config.Policy, pc *config.Pool) policy {
+	switch p {
 	case config.Weighted:
 		return weighted{}
 	case config.Failover:

@@ -26,7 +26,7 @@ func BenchmarkPolicySelect(b *testing.B) {
 				for i := range 8 {
 					probe.set(fmt.Sprintf("192.0.2.%d", 10+i), fakeFigures{rtt: time.Duration(8-i) * time.Millisecond, load: float64(i + 1)})
 				}
-				fx := newPoolFixture(b, liveChecks+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = %d\ncheck = \"web\"\n", policy, answers)+memberList(specs...), probe)
+				fx := newPoolFixture(b, liveChecks+geoMap(policy)+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = %d\ncheck = \"web\"\n", policy, answers)+geoKeys(policy)+memberList(geoMembers(policy, specs...)...), probe)
 				fx.probeAll()
 				f := fx.family("p.lb.test.", dns.TypeA)
 				dst := make([]int, 0, 64)

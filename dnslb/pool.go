@@ -49,8 +49,9 @@ type family struct {
 	fallback     *family // when_all_down = "pool:<name>"; nil when that pool lacks this type
 	prefix4      int     // hash: client prefix lengths
 	prefix6      int
-	equalWeights bool // hash: every member has the same weight
-	fastReturn   bool // a member coming back shortens the TTL (fast_return)
+	equalWeights bool    // hash: every member has the same weight
+	fastReturn   bool    // a member coming back shortens the TTL (fast_return)
+	geo          *geoSet // geo: the map and the datacenters
 
 	health healthSource
 	turn   atomic.Uint64 // rotation counter of round_robin, weighted, failover
@@ -99,12 +100,15 @@ type view struct {
 	allDown  bool  // no member eligible: eligible holds what when_all_down serves
 
 	// What the policy's prepare computed; each field belongs to one policy.
-	sorted     []int // fastest, least_load: eligible members by ascending figure, unknown ones last
-	cumShares  []int // fastest, least_load: cumulative shares of sorted for the draw, ending at drawScale
-	byPriority []int // failover: the members to serve, best priority first
-	groupEnds  []int // failover: where each priority group ends in byPriority
-	takingPart []int // weighted: the members that share answers (weight > 0, or all when none has)
-	sequence   []int // weighted: the smooth round-robin cycle, as indices into takingPart
+	sorted     []int   // fastest, least_load: eligible members by ascending figure, unknown ones last
+	cumShares  []int   // fastest, least_load: cumulative shares of sorted for the draw, ending at drawScale
+	byPriority []int   // failover: the members to serve, best priority first
+	groupEnds  []int   // failover: where each priority group ends in byPriority
+	takingPart []int   // weighted: the members that share answers (weight > 0, or all when none has)
+	sequence   []int   // weighted: the smooth round-robin cycle, as indices into takingPart
+	dcEligible []int   // geo: eligible members of each datacenter
+	dcPick     []int   // geo: the datacenter that serves each map list
+	sub        []*view // geo: each datacenter's view
 }
 
 // refreshEvery bounds how stale the live figures of fastest and least_load

@@ -150,7 +150,7 @@ func memberList(specs ...string) string {
 		b.WriteString(`  { address = "` + f[0] + `"`)
 		for _, kv := range f[1:] {
 			k, v, _ := strings.Cut(kv, "=")
-			if k == "check" {
+			if k == "check" || k == "datacenter" {
 				v = `"` + v + `"`
 			}
 			b.WriteString(", " + k + " = " + v)
@@ -159,4 +159,32 @@ func memberList(specs ...string) string {
 	}
 	b.WriteString("]\n")
 	return b.String()
+}
+
+// geoMap, geoKeys and geoMembers let tests that run every policy run geo
+// too: members alternate between datacenters ams and iad; clients in
+// 10.0.0.0/9 prefer ams, all others iad.
+func geoMap(policy config.Policy) string {
+	if policy != "geo" {
+		return ""
+	}
+	return "[map.two]\ndefault = [\"iad\", \"ams\"]\nnets = { \"10.0.0.0/9\" = [\"ams\", \"iad\"] }\n"
+}
+
+func geoKeys(policy config.Policy) string {
+	if policy != "geo" {
+		return ""
+	}
+	return "map = \"two\"\n"
+}
+
+func geoMembers(policy config.Policy, specs ...string) []string {
+	if policy != "geo" {
+		return specs
+	}
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s + " datacenter=" + [2]string{"ams", "iad"}[i%2]
+	}
+	return out
 }

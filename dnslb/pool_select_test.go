@@ -272,8 +272,8 @@ func TestPolicyNoSharedMutation(t *testing.T) {
 	for _, policy := range config.Policies {
 		for _, answers := range []int{0, 2} {
 			t.Run(fmt.Sprintf("%s/answers %d", policy, answers), func(t *testing.T) {
-				fx := newPoolFixture(t, fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = %d\nmin_healthy = 2\n", policy, answers)+
-					memberList("192.0.2.10 weight=3", "192.0.2.11 priority=2", "192.0.2.12 weight=2", "192.0.2.13 weight=0", "192.0.2.14 priority=2", "192.0.2.15"), nil)
+				fx := newPoolFixture(t, geoMap(policy)+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = %d\nmin_healthy = 2\n", policy, answers)+geoKeys(policy)+
+					memberList(geoMembers(policy, "192.0.2.10 weight=3", "192.0.2.11 priority=2", "192.0.2.12 weight=2", "192.0.2.13 weight=0", "192.0.2.14 priority=2", "192.0.2.15")...), nil)
 				fx.override("p.lb.test.", overrideDrain, "192.0.2.15")
 				f := fx.family("p.lb.test.", dns.TypeA)
 				now := fixtureNow.UnixNano()
@@ -312,8 +312,8 @@ func TestPolicyNoSharedMutation(t *testing.T) {
 func TestPoolSelectConcurrent(t *testing.T) {
 	for _, policy := range config.Policies {
 		t.Run(string(policy), func(t *testing.T) {
-			fx := newPoolFixture(t, fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = 2\n", policy)+
-				memberList("192.0.2.10", "192.0.2.11 weight=2", "192.0.2.12 priority=2", "192.0.2.13"), nil)
+			fx := newPoolFixture(t, geoMap(policy)+fmt.Sprintf("[[pool]]\nname = \"p.lb.test.\"\npolicy = %q\nanswers = 2\n", policy)+geoKeys(policy)+
+				memberList(geoMembers(policy, "192.0.2.10", "192.0.2.11 weight=2", "192.0.2.12 priority=2", "192.0.2.13")...), nil)
 			f := fx.family("p.lb.test.", dns.TypeA)
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithCancel(context.Background())

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -60,8 +61,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 
-	reloadMu  sync.Mutex // one reload at a time
-	upgradeMu sync.Mutex // one upgrade at a time
+	reloading chan struct{} // holds a token while a reload runs: one at a time
+	upgradeMu sync.Mutex    // one upgrade at a time
 	// handedOver: a new process serves; this one takes no more updates.
 	handedOver atomic.Bool
 
@@ -69,10 +70,12 @@ type Server struct {
 	allStats []*workerStats
 	tcpStats *workerStats
 
-	udpConns []*udpSocket
-	tcpLns   []*net.TCPListener
-	httpLn   net.Listener
-	ready    atomic.Bool // listeners serving
+	udpConns    []*udpSocket
+	tcpLns      []*net.TCPListener
+	httpLn      net.Listener
+	httpLimiter atomic.Pointer[connLimiter]
+	statusCache statusCache
+	ready       atomic.Bool // listeners serving
 	// handingOver: a new process has taken the sockets over; stop reading
 	// them without shutting them down, and let TCP clients finish.
 	handingOver atomic.Bool
@@ -97,7 +100,8 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 1 << 16
 	}
-	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar)}
+	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
+	s.statusCache.slots = make(chan struct{}, statusSlots)
 	if _, err := crand.Read(s.cookieSecret.Current[:]); err != nil {
 		return nil, fmt.Errorf("cookie secret: %w", err)
 	}
@@ -124,21 +128,28 @@ func New(cfgPath string, o Options) (*Server, error) {
 		Logger: s.log, Concurrency: cfg.Server.HealthConcurrency, Hooks: hooks, Probe: s.opts.Probe,
 		Shared: cfg.Cluster != nil,
 	})
-	if err := s.states.load(cfg.Server.StateFile); err != nil {
+	problems, err := s.states.load(cfg.Server.StateFile, time.Now())
+	if err != nil {
 		return nil, err
+	}
+	for _, p := range problems {
+		s.log.Error("STATE FILE DAMAGED: starting without what could not be read; re-apply lost overrides", "file", cfg.Server.StateFile, "problem", p)
 	}
 	if err := s.restoreHandover(); err != nil {
 		return nil, err
 	}
 	s.clock.set()
-	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), o.CacheSize)
+	ctx, cancel := loadContext(context.Background(), cfg)
+	defer cancel()
+	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), o.CacheSize)
 	if err != nil {
-		return nil, err
+		return nil, timeoutError(ctx, cfg, err)
 	}
 	if snap.signers, err = loadSigners(cfg, nil, false); err != nil {
 		return nil, err
 	}
 	s.publish(snap)
+	s.pruneStates(snap)
 	s.tcpSlots = make(chan struct{}, cfg.Server.TCPMaxConnections)
 	s.tcpStats = s.newStats()
 	s.tcpBufs.New = s.newTCPBuffers
@@ -176,6 +187,28 @@ func (s *Server) publish(snap *snapshot) {
 	s.metrics.configLoaded(snap.cfg)
 	for _, w := range snap.warnings {
 		s.log.Warn(w)
+	}
+}
+
+// pruneStates forgets the state of members snap no longer has; an
+// override of a pool or member removed from the config is dropped, saying so.
+func (s *Server) pruneStates(snap *snapshot) {
+	keep := map[memberKey]bool{}
+	for _, p := range snap.pools {
+		for _, f := range p.families {
+			if f != nil {
+				for _, m := range f.members {
+					keep[memberKey{p.name, m.addr}] = true
+				}
+			}
+		}
+	}
+	dropped, err := s.states.prune(keep)
+	for _, k := range dropped {
+		s.log.Warn("override dropped: the member is no longer in the config", "pool", k.pool, "member", k.addr.String())
+	}
+	if err != nil {
+		s.log.Error("state file not rewritten after dropping overrides; they return at the next restart unless an override change rewrites it", "err", err)
 	}
 }
 
@@ -359,10 +392,33 @@ func (s *Server) Run(ctx context.Context) error {
 // Reload re-reads the config and zone files and, when they are valid,
 // swaps in a new snapshot. On any error the running config keeps serving.
 // Health state and overrides of unchanged members carry over.
-func (s *Server) Reload() error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	err := s.reload()
+func (s *Server) Reload() error { return s.ReloadContext(context.Background()) }
+
+// ReloadContext is Reload for a caller that stops waiting when ctx is done
+// (an API client that went away). A reload already running is waited for
+// at most the running config's reload_timeout; the reload itself is bounded
+// by reload_timeout and not by ctx, so that a client hanging up does not
+// leave the config half-read. Nothing it starts outlives the call.
+func (s *Server) ReloadContext(ctx context.Context) error {
+	limit := reloadTimeout(s.snap.Load().cfg)
+	wait := time.NewTimer(limit)
+	defer wait.Stop()
+	select {
+	case s.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("reload not started: %w", ctx.Err())
+	case <-wait.C:
+		err := fmt.Errorf("reload not started: another reload has run for more than reload_timeout (%v)", limit)
+		s.metrics.reloaded(err)
+		return err
+	}
+	defer func() { <-s.reloading }()
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	err := s.reload(lctx)
+	if err != nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%s: reload did not finish within reload_timeout (%v): %w", s.cfgPath, limit, err)
+	}
 	s.metrics.reloaded(err)
 	if err != nil {
 		s.log.Error("reload refused; the running config keeps serving", "config", s.cfgPath, "err", err)
@@ -371,7 +427,7 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-func (s *Server) reload() error {
+func (s *Server) reload(ctx context.Context) error {
 	cfg, err := config.LoadFor(s.cfgPath, s.opts.Host)
 	if err != nil {
 		return err
@@ -385,15 +441,17 @@ func (s *Server) reload() error {
 	if (old.Cluster == nil) != (cfg.Cluster == nil) {
 		return fmt.Errorf("%s: [cluster] can be added or removed only at restart", s.cfgPath)
 	}
-	snap, err := buildSnapshot(cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
+	snap, err := buildSnapshotContext(ctx, cfg, s.states, s.prober, s.generations(), s.opts.CacheSize)
 	if err != nil {
 		return err
 	}
 	snap.signers = signers
 	s.logLevel.Set(cfg.Log.Level)
 	s.publish(snap)
-	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency {
-		s.log.Warn("listen, http, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
+	s.pruneStates(snap)
+	if o, n := old.Server, cfg.Server; !slices.Equal(o.Listen, n.Listen) || o.HTTP != n.HTTP || o.StateFile != n.StateFile || o.Workers != n.Workers || o.TCPMaxConnections != n.TCPMaxConnections || o.HealthConcurrency != n.HealthConcurrency ||
+		o.HTTPMaxConnections != n.HTTPMaxConnections || o.HTTPIdleTimeout != n.HTTPIdleTimeout || o.HTTPHeaderTimeout != n.HTTPHeaderTimeout {
+		s.log.Warn("listen, http, http_max_connections, http_idle_timeout, http_header_timeout, state_file, workers, tcp_max_connections and health_concurrency change only at restart or upgrade (dnslb ctl upgrade)", "config", s.cfgPath)
 	}
 	if s.cl != nil {
 		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -54,6 +55,12 @@ type targetSyncer interface {
 // are attached only when everything else is valid, so that a config that
 // fails leaves the prober as it was.
 func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
+	return buildSnapshotContext(context.Background(), cfg, states, prober, hs, cacheSize)
+}
+
+// buildSnapshotContext is buildSnapshot, stopped with an error once ctx is
+// done.
+func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *memberStates, prober targetSyncer, hs healthSource, cacheSize int) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, poolByName: map[string]*pool{}, built: time.Now(), cacheSize: cacheSize, keyring: cfg.Keys, updates: map[string]*zoneUpdates{}}
 	// Pools first: zones need to know which names are dynamic.
 	zonePools := map[int][]int{}
@@ -87,6 +94,11 @@ func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer
 		}
 	}
 	for _, p := range s.pools {
+		if p.cfg.Policy == config.Geo {
+			s.buildGeo(p)
+		}
+	}
+	for _, p := range s.pools {
 		if fb := s.poolByName[p.cfg.Fallback]; fb != nil {
 			for fi, f := range p.families {
 				if f != nil {
@@ -103,9 +115,12 @@ func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer
 	var errs []error
 	var built []*zones.Zone
 	for i := range cfg.Zones {
-		z, err := s.buildZone(cfg, i, zonePools[i])
+		z, err := s.buildZone(ctx, cfg, i, zonePools[i])
 		if err != nil {
 			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break // the other zones would only say the same
+			}
 			continue
 		}
 		built = append(built, z)
@@ -136,17 +151,18 @@ func buildSnapshot(cfg *config.Config, states *memberStates, prober targetSyncer
 // buildZone builds zone i of cfg with the pools it holds. Config lines are
 // looked up only when the zone has errors: it is then built again with
 // them, so that a valid config of many pools is not scanned for lines.
-func (s *snapshot) buildZone(cfg *config.Config, i int, pools []int) (*zones.Zone, error) {
-	z, err := s.buildZoneAt(cfg, i, pools, func(string) int { return 0 })
-	if err != nil {
-		_, err = s.buildZoneAt(cfg, i, pools, cfg.Line)
+func (s *snapshot) buildZone(ctx context.Context, cfg *config.Config, i int, pools []int) (*zones.Zone, error) {
+	z, err := s.buildZoneAt(ctx, cfg, i, pools, func(string) int { return 0 })
+	if err != nil && ctx.Err() == nil {
+		_, err = s.buildZoneAt(ctx, cfg, i, pools, cfg.Line)
 	}
 	return z, err
 }
 
-func (s *snapshot) buildZoneAt(cfg *config.Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
+func (s *snapshot) buildZoneAt(ctx context.Context, cfg *config.Config, i int, pools []int, line func(string) int) (*zones.Zone, error) {
 	zc := &cfg.Zones[i]
 	b := zones.NewBuilder(zc.Origin)
+	b.Limit(ctx, zones.Limits{MaxBytes: cfg.Server.ZoneMaxBytes, MaxRecords: cfg.Server.ZoneMaxRecords})
 	if zc.File != "" {
 		b.DeclaredAt(zones.Pos{File: cfg.File, Line: line(zc.At + ".file")})
 		b.LoadFile(zc.File)
@@ -195,5 +211,22 @@ func (s *snapshot) attachTargets(prober targetSyncer) {
 	targets := prober.Sync(specs)
 	for i, m := range members {
 		m.target = targets[i]
+	}
+}
+
+// buildGeo splits each family of a geo pool by datacenter.
+func (s *snapshot) buildGeo(p *pool) {
+	for fi, f := range p.families {
+		if f == nil {
+			continue
+		}
+		var dcs []string // in f.members order
+		for _, mc := range p.cfg.Members {
+			if mc.Addr.Is6() == (fi == 1) {
+				dcs = append(dcs, mc.Datacenter)
+			}
+		}
+		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg)
+		f.policy = geoPolicy{inner: policyOf(p.cfg.Within, p.cfg)}
 	}
 }

@@ -69,8 +69,8 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 	}
 	// One update or reload at a time; the snapshot is read again under the
 	// lock, so that no update is built on a zone another one replaced.
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
+	s.reloading <- struct{}{} // the reload slot: a reload is bounded by reload_timeout
+	defer func() { <-s.reloading }()
 	if s.handedOver.Load() {
 		s.log.Warn("update not applied: this process is handing over to a new binary; the client may retry", "zone", origin, "key", key)
 		return reply(dns.RcodeServerFailure, "servfail")

@@ -15,7 +15,7 @@ import (
 // zoneUpdates is the run-time side of a zone that takes updates: its rules
 // and its journal. It is made with each snapshot build and shared by the
 // snapshots updates derive from it; updates and reloads take turns
-// (Server.reloadMu), so it is never used by two at once.
+// (the Server.reloading slot), so it is never used by two at once.
 type zoneUpdates struct {
 	policy  update.Policy
 	journal *journal.Journal

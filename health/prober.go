@@ -48,7 +48,10 @@ type Prober struct {
 	gen      atomic.Uint64
 	unprobed atomic.Int64 // current targets without a completed probe
 	active   atomic.Bool  // Run is running
-	wake     chan struct{}
+
+	localLogged   atomic.Int64 // unix ns of the last warning about a local failure
+	localUnlogged atomic.Int64 // local failures since then
+	wake          chan struct{}
 
 	mu      sync.Mutex // guards the fields below and the targets' scheduling fields
 	rnd     *rand.Rand
@@ -247,9 +250,12 @@ func (p *Prober) probeOnce(ctx context.Context, t *Target) Result {
 	if r.RTT <= 0 {
 		r.RTT = time.Since(start)
 	}
-	if r.OK {
+	switch {
+	case r.OK:
 		r.Reason, r.Err = "", nil
-	} else if r.Reason == "" {
+	case IsLocal(r.Err):
+		r.Reason = ReasonLocal // whatever the probe made of it
+	case r.Reason == "":
 		r.Reason = ReasonError
 	}
 	return r
@@ -264,6 +270,9 @@ func (p *Prober) finish(t *Target, r *Result, scheduled bool) {
 	}
 	if p.hooks != nil {
 		p.hooks.Probed(t.key, r.RTT, r.Reason)
+	}
+	if r.Reason == ReasonLocal {
+		p.logLocal(t, r)
 	}
 	if !changed {
 		return
@@ -291,6 +300,17 @@ func (p *Prober) record(t *Target, r *Result, scheduled bool) (changed, kept boo
 		return false, false
 	}
 	t.mu.Lock()
+	if r.Reason == ReasonLocal {
+		// Not evidence about the target: its state, counts and schedule
+		// stay as they were (the next probe comes at the usual interval).
+		t.observeLocal(r, now)
+		if scheduled {
+			p.requeueLocked(t, now)
+		}
+		p.updateChangeAtLocked(t)
+		t.mu.Unlock()
+		return false, true
+	}
 	first := !t.probed
 	changed = t.observe(r, now, p.shared)
 	if scheduled {
@@ -326,6 +346,25 @@ func (p *Prober) SetShared(t *Target, up bool, peersAt int64) (changed bool) {
 	}
 	p.gen.Add(1) // after Up is stored, as in record
 	return true
+}
+
+// localLogEvery spaces the warnings about local probe failures: when this
+// host runs out of descriptors every probe fails at once, and a line per
+// probe would flood the log when it can least afford it.
+const localLogEvery = 10 * time.Second
+
+// logLocal warns that a probe failed for a local reason, at most once per
+// localLogEvery, with the number of such failures not logged since.
+func (p *Prober) logLocal(t *Target, r *Result) {
+	n := p.localUnlogged.Add(1)
+	now := p.now().UnixNano()
+	last := p.localLogged.Load()
+	if last != 0 && now-last < int64(localLogEvery) || !p.localLogged.CompareAndSwap(last, now) {
+		return
+	}
+	p.localUnlogged.Add(-n)
+	p.log.Warn("health probe failed for a reason on this host; not counted against the target",
+		"target", t.key.String(), "error", errText(r), "local_failures", n)
 }
 
 func stateName(up bool) string {

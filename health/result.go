@@ -32,7 +32,38 @@ const (
 	ReasonTLS     = "tls"     // TLS handshake or certificate verification failed
 	ReasonRcode   = "rcode"   // DNS rcode not expected
 	ReasonError   = "error"   // anything else (malformed answer, bad check)
+	// ReasonLocal: the probe failed for a reason on this host (no file
+	// descriptor, no memory or buffer, no route or source address from
+	// here). It says nothing of the target: it counts toward neither fall
+	// nor rise.
+	ReasonLocal = "local"
 )
+
+// localErrnos are the errors a probe meets because of this host, not the
+// target. EHOSTUNREACH is not one: on a shared link it is how a dead
+// neighbour shows (no ARP reply).
+var localErrnos = []syscall.Errno{
+	syscall.EMFILE, syscall.ENFILE, // out of file descriptors
+	syscall.ENOMEM, syscall.ENOBUFS, // out of memory or socket buffers
+	syscall.EADDRNOTAVAIL, // no source address or ephemeral port left
+	syscall.ENETUNREACH,   // no route from here
+	syscall.EAFNOSUPPORT,  // the address family is off on this host
+	syscall.EPERM,         // refused by this host's firewall or policy
+}
+
+// IsLocal reports whether err is a failure of this host rather than of the
+// target it was probing.
+func IsLocal(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range localErrnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // ProbeFunc probes addr as c says. It must return once ctx is done.
 type ProbeFunc func(ctx context.Context, c *Check, addr netip.Addr) Result
@@ -54,6 +85,9 @@ const (
 // failure is the Result of err, met during p. A probe cut short by its
 // deadline is a timeout, whatever error the interrupted call returned.
 func failure(ctx context.Context, p phase, err error) Result {
+	if IsLocal(err) {
+		return failed(ReasonLocal, err)
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return failed(ReasonTimeout, err)
 	}
@@ -64,6 +98,8 @@ func failure(ctx context.Context, p phase, err error) Result {
 func classify(p phase, err error) string {
 	var ne net.Error
 	switch {
+	case IsLocal(err):
+		return ReasonLocal
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
 		return ReasonTimeout

@@ -55,6 +55,7 @@ type Target struct {
 	lastChange  time.Time
 	probes      uint64
 	failures    uint64
+	localErrs   uint64
 	transitions uint64
 
 	// Scheduling, guarded by Prober.mu.
@@ -136,6 +137,7 @@ type Status struct {
 	LastChange      time.Time // zero until the first transition
 	Probes          uint64
 	Failures        uint64
+	LocalErrors     uint64 // probes that failed for a reason on this host, not counted in Failures
 	Transitions     uint64
 }
 
@@ -162,6 +164,7 @@ func (t *Target) Status() Status {
 		LastChange:      t.lastChange,
 		Probes:          t.probes,
 		Failures:        t.failures,
+		LocalErrors:     t.localErrs,
 		Transitions:     t.transitions,
 	}
 }
@@ -206,6 +209,16 @@ func (t *Target) observe(r *Result, now time.Time, shared bool) (changed bool) {
 		t.up.Store(t.m.Up())
 	}
 	return true
+}
+
+// observeLocal records a probe that failed for a local reason: shown as the
+// last error, but neither a success nor a failure of the target. The caller
+// holds t.mu.
+func (t *Target) observeLocal(r *Result, now time.Time) {
+	t.localErrs++
+	t.lastProbe = now
+	t.lastReason = r.Reason
+	t.lastErr = errText(r)
 }
 
 func errText(r *Result) string {

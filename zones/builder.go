@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,18 +38,26 @@ type Pos struct {
 // Builder collects the records of one zone and builds an immutable Zone.
 // It is not safe for concurrent use.
 type Builder struct {
-	origin string
-	nodes  map[string]*Node
-	files  []string // positions of nodes refer to these
-	errs   []error
-	size   int
-	at     Pos      // where the zone is declared, for errors about the whole zone
-	broken bool     // a file could not be read: no point judging what is missing
-	buf    []byte   // packing scratch
-	last   *Node    // the node of the last record added
-	arena  [][]Node // nodes made here, a thousand to an allocation
-	recs   recordArena
-	names  nameArena
+	origin  string
+	nodes   map[string]*Node
+	files   []string // positions of nodes refer to these
+	errs    []error
+	size    int
+	at      Pos      // where the zone is declared, for errors about the whole zone
+	broken  bool     // a file could not be read: no point judging what is missing
+	buf     []byte   // packing scratch
+	last    *Node    // the node of the last record added
+	arena   [][]Node // nodes made here, a thousand to an allocation
+	recs    recordArena
+	names   nameArena
+	guard   *loadGuard
+	tooMany bool // more records than Limits.MaxRecords: the rest were ignored
+}
+
+// Limit bounds what b loads by l, and stops loading (with an error) once ctx
+// is done. Call it before loading anything.
+func (b *Builder) Limit(ctx context.Context, l Limits) {
+	b.guard = &loadGuard{ctx: ctx, limits: l}
 }
 
 // DeclaredAt sets where the zone is declared (a config file line), used for
@@ -61,6 +70,7 @@ func NewBuilder(origin string) *Builder {
 		origin: dns.CanonicalName(origin),
 		nodes:  make(map[string]*Node),
 		buf:    make([]byte, 0, 65535+512),
+		guard:  &loadGuard{ctx: context.Background()},
 	}
 }
 
@@ -115,6 +125,14 @@ func lower(name string) string {
 
 // file adds a packed record to its owner's node.
 func (b *Builder) file(owner string, rec []byte, pos Pos) {
+	if max := b.guard.limits.MaxRecords; max > 0 && b.size >= max {
+		if !b.tooMany {
+			b.tooMany = true
+			b.guard.stop.Store(true)
+			b.fail(pos, "zone %s has more than %d records, the most a zone may hold here (zone_max_records); the rest were not read", b.origin, max)
+		}
+		return
+	}
 	n := b.last
 	if n == nil || n.Name != owner { // records of one name usually come together
 		n = b.node(owner, pos)
@@ -216,6 +234,13 @@ func (b *Builder) Err() error { return errors.Join(b.errs...) }
 // Build validates the zone and returns it. All problems found are returned
 // together, each an *Error.
 func (b *Builder) Build() (*Zone, error) {
+	if err := b.guard.ctx.Err(); err != nil {
+		b.fail(b.at, "zone %s: loading stopped before the end: %v", b.origin, err)
+		return nil, b.Err()
+	}
+	if b.tooMany {
+		return nil, b.Err()
+	}
 	apex := b.nodes[b.origin]
 	if apex == nil {
 		apex = b.newNode(b.origin)

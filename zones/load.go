@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -30,11 +29,11 @@ func (b *Builder) LoadFile(path string) {
 	abs, err := filepath.Abs(path)
 	var data []byte
 	if err == nil {
-		data, err = os.ReadFile(abs)
+		data, err = b.guard.read(abs)
 	}
 	if err != nil {
 		b.broken = true
-		b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, err)})
+		b.errs = append(b.errs, &Error{File: b.at.File, Line: b.at.Line, Err: fmt.Errorf("zone %s: cannot read its file: %w", b.origin, readError(err))})
 		return
 	}
 	// The parsers see the absolute name so that $INCLUDE resolves against
@@ -57,13 +56,24 @@ func (b *Builder) LoadFile(path string) {
 		outs[i] = newBatchQueue()
 		src := source{name: path, file: abs, data: data[c.start:c.end], line: c.line, includes: true}
 		if i > 0 {
-			src.origin, src.ttl = c.origin, c.ttl
+			src.origin, src.ttl, src.afterData = c.origin, c.ttl, true
 		}
 		go b.parseInto(outs[i], src)
 	}
 	for _, q := range outs {
 		b.fileAll(q)
 	}
+}
+
+// readError says what is wrong with a file in an operator's words.
+func readError(err error) error {
+	switch {
+	case errors.Is(err, ErrNotRegular):
+		return fmt.Errorf("%w: zone files and $INCLUDEs must be plain files", err)
+	case errors.Is(err, ErrTooLarge):
+		return fmt.Errorf("%w (zone_max_bytes)", err)
+	}
+	return err
 }
 
 // AddText adds records written in master-file syntax (relative names are
@@ -157,9 +167,14 @@ func (b *Builder) fileAll(q *batchQueue) {
 // syntax error it goes on with a fresh parser at the next record, so that
 // one run reports every error.
 func (b *Builder) parseInto(q *batchQueue, src source) {
-	lines := &lineFS{}
+	lines := &lineFS{guard: b.guard}
 	scratch := make([]byte, 65535+512)
 	var batch packedBatch
+	// Records read from each file: an error in a file that gave none may
+	// be in a file that is no zone file at all (a token, /etc/shadow), and
+	// its text is then not repeated.
+	seen := map[string]int{}
+	n := 0
 	for s := &src; s != nil; {
 		r, lineOffset := s.reader(lines)
 		zp := dns.NewZoneParser(r, b.origin, s.file)
@@ -168,7 +183,11 @@ func (b *Builder) parseInto(q *batchQueue, src source) {
 		zp.SetIncludeFS(lines)
 		lastEnd := 0 // line of s the last record read ended on
 		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			if n++; n%256 == 0 && b.guard.stopped() {
+				break // a limit was passed or the load was cancelled: the builder says which
+			}
 			pos := lines.pos()
+			seen[pos.File]++
 			if pos.File == s.name {
 				lastEnd = pos.Line
 			}
@@ -195,11 +214,11 @@ func (b *Builder) parseInto(q *batchQueue, src source) {
 		if err == nil {
 			break
 		}
-		next, serr := b.syntaxError(err, s, r, lines, lineOffset, lastEnd)
+		next, serr := b.syntaxError(err, s, r, lines, lineOffset, lastEnd, seen)
 		batch.errs = append(batch.errs, serr)
 		batch.syntax = true
-		if next != nil && len(next.data) >= len(s.data) {
-			next = nil // no progress: never loop
+		if b.guard.stopped() || next != nil && len(next.data) >= len(s.data) {
+			next = nil // a limit was passed, or no progress: never loop
 		}
 		s = next
 	}
@@ -213,7 +232,11 @@ var parseErrorAt = regexp.MustCompile(`^(.*?): dns: (.*) at line: (\d+):\d+$`)
 // error in s is placed in s's name, its line moved by lineOffset (s may
 // start inside a file); one in an $INCLUDEd file stays at that file's line,
 // and parsing goes on in s after the $INCLUDE (r's line).
-func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS, lineOffset, lastEnd int) (*source, error) {
+// A file that gave no record before its error (seen) may be no zone file at
+// all (an $INCLUDE of a token or of /etc/shadow): then neither its text nor
+// anything the parser read is repeated, in -check output, logs or the API;
+// the file and line say where to look.
+func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS, lineOffset, lastEnd int, seen map[string]int) (*source, error) {
 	var pe *dns.ParseError
 	var m []string
 	if errors.As(err, &pe) {
@@ -221,6 +244,9 @@ func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS
 	}
 	if m == nil {
 		at := lines.pos()
+		if seen[at.File] == 0 && errors.Unwrap(err) == nil {
+			return nil, &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: %s", b.origin, hiddenText)}
+		}
 		return nil, &Error{File: at.File, Line: at.Line, Err: fmt.Errorf("zone %s: %w", b.origin, err)}
 	}
 	name, msg := m[1], m[2]
@@ -228,13 +254,43 @@ func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS
 	if name == s.file {
 		line += lineOffset
 		text, at, resume, exact := s.explain(b.origin, line, lastEnd, msg)
+		if seen[s.name] == 0 && s.includes && !s.afterData && !zoneLike(s.data, at-s.line) { // a file, not the config's own records
+			text = hiddenText
+		}
 		return s.rest(b.origin, resume, exact), &Error{File: s.name, Line: at, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
 	}
 	// miekg/dns names an included file by the path it gave our fs.FS:
 	// without its leading slash.
 	name = "/" + strings.TrimLeft(name, "/")
-	return s.rest(b.origin, r.line+1, false), &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", b.origin, plainWords(msg, lines.lineText(name, line)))}
+	text := plainWords(msg, lines.lineText(name, line))
+	if seen[name] == 0 && !zoneLike(lines.files[name], line-1) {
+		text = hiddenText
+	}
+	return s.rest(b.origin, r.line+1, false), &Error{File: name, Line: line, Err: fmt.Errorf("zone %s: %s", b.origin, text)}
 }
+
+// zoneLike reports whether the first n lines of data show it is a zone
+// file though no record came from it yet: a comment or a directive. A
+// token or a password file has neither.
+func zoneLike(data []byte, n int) bool {
+	for i := 0; i < n && len(data) > 0; i++ {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] == ';' {
+			return true
+		}
+		for _, d := range []string{"$TTL", "$ORIGIN", "$INCLUDE", "$GENERATE"} {
+			if len(t) > len(d) && bytes.EqualFold(t[:len(d)], []byte(d)) && (t[len(d)] == ' ' || t[len(d)] == '\t') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hiddenText stands for an error's words in a file that gave no zone data.
+const hiddenText = "syntax error; the text is not shown, as nothing before it in this file is zone data"
 
 // lineFS opens zone files (and their $INCLUDEs) through readers that count
 // lines, so that each record can be placed at the file and line it ends on:
@@ -242,6 +298,7 @@ func (b *Builder) syntaxError(err error, s *source, r *lineReader, lines *lineFS
 type lineFS struct {
 	current *lineReader
 	files   map[string][]byte // included files by name, for error messages
+	guard   *loadGuard        // the zone's byte budget; $INCLUDEs count against it
 }
 
 // pos is where the lexer is: the line of the record just returned, whose
@@ -254,9 +311,9 @@ func (l *lineFS) pos() Pos {
 }
 
 func (l *lineFS) open(path, display string) (*lineReader, error) {
-	data, err := os.ReadFile(path)
+	data, err := l.guard.read(path)
 	if err != nil {
-		return nil, err
+		return nil, readError(err)
 	}
 	if l.files == nil {
 		l.files = map[string][]byte{}

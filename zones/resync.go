@@ -14,6 +14,7 @@ type source struct {
 	line        int    // line of data[0] in name
 	origin, ttl string // $ORIGIN and $TTL in effect at data[0] ("": the zone's origin, no $TTL)
 	includes    bool
+	afterData   bool // a later chunk of a file: zone data came before it
 }
 
 // reader returns a reader of s for a parser, the directives in effect

@@ -3,6 +3,8 @@
 //
 //	dnslb -config dnslb.toml          serve
 //	dnslb -check -config dnslb.toml   validate the config and zone files, then exit
+//	dnslb -config dnslb.toml -locate 81.2.69.0/24
+//	                                  where each geo pool sends that client, and why
 //	dnslb -version
 //	dnslb -tsig-keygen NAME [-algorithm hmac-sha256]   print a new TSIG key
 //	dnslb -dump-zone ORIGIN -config dnslb.toml         print a zone as served (file + journal)
@@ -60,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "dnslb.toml", "path of the TOML config file")
 	check := fs.Bool("check", false, "validate the config and its zone files, print every error as FILE:LINE: message, and exit")
+	locate := fs.String("locate", "", "ADDRESS[/PREFIX]: print, for every geo pool, the client's location, datacenter list, network and ECS scope, and what would be served now (after probing the members), and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	var host config.Host
 	fs.Func("listen", "DNS address of this host, replacing [server] listen (repeat for several, or separate with commas)", func(v string) error {
@@ -122,6 +125,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
 		return 0
 	}
+	if *locate != "" {
+		if err := dnslb.Locate(context.Background(), *cfgPath, *locate, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
 	var src netip.Addr
 	if *probeSource != "" {
 		var err error
@@ -131,6 +141,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *check {
+		// Warnings (a damaged state file) do not stop the server, so
+		// they do not fail the check either.
+		for _, w := range dnslb.CheckState(*cfgPath) {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 		if err := dnslb.CheckFor(*cfgPath, host); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/geo/geotest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -151,6 +153,33 @@ func TestSignals(t *testing.T) {
 	}
 }
 
+// TestCheckWarnsDamagedState: -check warns of a state file dnslb would set
+// aside, and passes, as the server would start.
+func TestCheckWarnsDamagedState(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dnslb.toml")
+	if err := os.WriteFile(cfg, []byte(`[server]
+listen = ["127.0.0.1:0"]
+http = ""
+state_file = "state.json"
+[[zone]]
+origin = "lb.test."
+records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{truncated"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", cfg}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if want := "warning: state file " + filepath.Join(dir, "state.json") + ": not a dnslb state file"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+	}
+}
+
 // TestDS: -ds creates the zone's first key when none exists and prints its
 // DS; a second run prints the same (no new key); an unsigned zone is an
 // error.
@@ -213,5 +242,87 @@ func TestCheckHostFlags(t *testing.T) {
 	}
 	if code := run([]string{"-check", "-config", cfg, "-cluster-bind", "127.0.1.2:7946", "-listen", "nope"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "server.listen[0]") {
 		t.Fatalf("a bad -listen: exit %d, %q", code, errOut.String())
+	}
+}
+
+// TestLocate: -locate prints where a geo pool sends a client, from the
+// database to the members served after probing (one checked member is
+// down: its datacenter is passed over).
+func TestLocate(t *testing.T) {
+	dir := t.TempDir()
+	if err := geotest.Write(filepath.Join(dir, "city.mmdb"), []geotest.Entry{
+		{Net: "81.2.69.0/24", Continent: "EU", Country: "GB", Subdivision: "ENG", City: "London", Lat: 51.5, Lon: -0.1, Coord: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `[server]
+listen = ["127.0.2.1:0"]
+state_file = "state.json"
+[[zone]]
+origin = "lb.test."
+records = ["@ 60 IN SOA ns1 hm 1 3600 600 86400 30", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1"]
+[check.closed]
+type = "tcp"
+port = 9
+timeout = "500ms"
+[map.world]
+geoip_db = "city.mmdb"
+default = ["iad"]
+[map.world.locations]
+"EU" = ["ams", "iad"]
+[[pool]]
+name = "www.lb.test."
+policy = "geo"
+map = "world"
+members = [
+  { address = "127.0.2.10", datacenter = "ams", check = "closed" },
+  { address = "127.0.2.20", datacenter = "iad" },
+]
+`
+	if err := os.WriteFile(filepath.Join(dir, "dnslb.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ client, want string }{
+		{"81.2.69.0/24", `pool www.lb.test. (map world, within round_robin, min_healthy 1)
+  location:    EU/GB/ENG/London (51.5000, -0.1000) (database network 81.2.69.0/24)
+  rule:        locations.EU
+  datacenters: ams iad
+  network:     81.2.69.0 - 81.2.69.255, ECS scope /24
+  A            eligible: ams 0/1, iad 1/1; serves iad: 127.0.2.20
+`},
+		{"192.0.2.7", `pool www.lb.test. (map world, within round_robin, min_healthy 1)
+  location:    not in the database
+  rule:        default
+  datacenters: iad
+  network:     81.2.70.0 - 255.255.255.255, ECS scope /1
+  A            eligible: iad 1/1; serves iad: 127.0.2.20
+`},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"-config", filepath.Join(dir, "dnslb.toml"), "-locate", tc.client}, &out, &errOut); code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.client, code, errOut.String())
+		}
+		if out.String() != tc.want {
+			t.Errorf("%s:\n%s\nwant\n%s", tc.client, out.String(), tc.want)
+		}
+	}
+	// An operator drained iad (the state file holds the override): no
+	// datacenter has an eligible member, and when_all_down = "all" serves
+	// the client's first datacenter.
+	state := `{"version": 1, "overrides": [{"pool": "www.lb.test.", "address": "127.0.2.20", "override": "drain", "since": "2026-01-01T00:00:00Z"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-config", filepath.Join(dir, "dnslb.toml"), "-locate", "81.2.69.7"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if want := "  A            eligible: ams 0/1, iad 0/1; serves ams: 127.0.2.10\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("with iad drained:\n%s\nwant it to end\n%s", out.String(), want)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"-config", filepath.Join(dir, "dnslb.toml"), "-locate", "81.2.69.0/33"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "is not an address or a subnet") {
+		t.Errorf("a bad client: exit %d, %q", code, errOut.String())
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -28,6 +27,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/cluster"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
+	"github.com/dnslb/dnslb/zones"
 )
 
 // Config is one dnslb.toml, with defaults applied and every value checked.
@@ -39,6 +39,7 @@ type Config struct {
 	Zones  []Zone                   // in file order
 	Checks map[string]*health.Check // by name, validated by health
 	Pools  []*Pool                  // in file order
+	Maps   map[string]*Map          // by name, compiled
 	Keys   *tsig.Keyring            // [tsig.NAME], by name; never nil
 	// Cluster is [cluster], checked by the cluster package; nil = alone.
 	Cluster *cluster.Config
@@ -59,6 +60,7 @@ type file struct {
 	Checks  map[string]*checkTOML `toml:"check"`
 	Pools   []*poolTOML           `toml:"pool"`
 	TSIG    map[string]*tsigTOML  `toml:"tsig"`
+	Maps    map[string]*mapTOML   `toml:"map"`
 	Cluster *cluster.Config       `toml:"cluster"`
 }
 
@@ -86,6 +88,8 @@ func knownKeys(k toml.Key) []string {
 		return tomlKeys(tsigTOML{})
 	case table[0] == "check" && len(table) == 2:
 		return tomlKeys(checkTOML{})
+	case table[0] == "map" && len(table) == 2:
+		return tomlKeys(mapTOML{})
 	case table[0] == "pool" && len(table) == 1:
 		return tomlKeys(poolTOML{})
 	case table[0] == "pool" && len(table) == 2 && table[1] == "members":
@@ -117,11 +121,24 @@ func Load(path string) (*Config, error) { return LoadFor(path, Host{}) }
 
 // LoadFor is Load with this host's settings over the file's.
 func LoadFor(path string, h Host) (*Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFor(path, src, h)
+}
+
+// maxFileBytes bounds the config file (10,000 pools take about 2 MB).
+const maxFileBytes = 64 << 20
+
+// ReadFile reads the config file: a regular file (never waiting on a FIFO)
+// of at most 64 MiB.
+func ReadFile(path string) ([]byte, error) {
+	src, err := zones.ReadFile(path, maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseFor(path, src, h)
+	return src, nil
 }
 
 // Parse checks src as if read from path. With errors, the Config is still
@@ -155,6 +172,7 @@ func (c *Config) build(f *file, v *validator) {
 	c.Keys = buildKeys(f.TSIG, v, c) // before zones: their update rules name keys
 	c.Zones = buildZones(f.Zones, v, c)
 	c.Checks = buildChecks(f.Checks, v, c)
+	c.Maps = buildMaps(f.Maps, v, c)
 	c.Pools = buildPools(f.Pools, f.Checks, v, c)
 	c.Cluster = buildCluster(f.Cluster, v, c)
 }
@@ -207,6 +225,9 @@ func (v *validator) unknownKeys(md toml.MetaData) {
 	for _, k := range md.Undecoded() {
 		if len(k) == 2 && (k[0] == "check" || k[0] == "tsig") {
 			continue // the [check.NAME] or [tsig.NAME] table itself
+		}
+		if k[0] == "map" && (len(k) == 2 || len(k) == 3 && (k[2] == "locations" || k[2] == "nets" || k[2] == "coordinates")) {
+			continue // the [map.NAME] table and its tables of entries
 		}
 		dotted := k.String()
 		// Key paths from toml carry no array index; find the n-th line

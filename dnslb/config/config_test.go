@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +54,9 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"fallback pools form a loop"}},
 		{"duplicate member", minimalZone + "[[pool]]\nname = \"www.example.\"\nmembers = [{ address = \"192.0.2.1\" }, { address = \"192.0.2.1\" }]\n",
 			[]string{"192.0.2.1 is listed twice"}},
+		{"bad http host", "[server]\nhttp_hosts = [\"ok.example\", \"evil.example:8053\"]\n" + minimalZone, []string{`c.toml:2: server.http_hosts[1]: "evil.example:8053": write a host name or an address without a port`}},
+		{"zero limits", "[server]\nhttp_max_connections = 0\nzone_max_bytes = 0\nzone_max_records = -1\nreload_timeout = \"0s\"\n" + minimalZone,
+			[]string{"c.toml:2: server.http_max_connections: 0: use a positive number", "c.toml:3: server.zone_max_bytes: 0: use a positive number of bytes", "c.toml:4: server.zone_max_records: -1", "c.toml:5: server.reload_timeout: 0s: use a positive duration"}},
 		{"dnssec algorithm", minimalZone + "[zone.dnssec]\nalgorithm = \"rsasha1\"\nkey_dir = \"keys\"\n", []string{`c.toml:6: zone[0].dnssec.algorithm: "rsasha1" is not a supported algorithm: use "ecdsap256sha256" or "ed25519"`}},
 		{"dnssec without key_dir", minimalZone + "[zone.dnssec]\nalgorithm = \"ed25519\"\n", []string{"c.toml:5: zone[0].dnssec.key_dir: key_dir is required"}},
 		{"dnssec unknown key", minimalZone + "[zone.dnssec]\nkey_dir = \"k\"\nkeydir = \"k\"\n", []string{`c.toml:7: unknown key "zone.dnssec.keydir" (did you mean "key_dir"?)`}},
@@ -214,7 +219,7 @@ func TestCookieSecretFile(t *testing.T) {
 	bad := write("bad", "0011\n")
 	for file, want := range map[string]string{
 		bad:                "c.toml:3: server.cookie_secret_file: " + bad + ": line 1: a secret is 32 hex digits",
-		dir + "/missing":   "c.toml:3: server.cookie_secret_file: cookie secrets: stat " + dir + "/missing: no such file",
+		dir + "/missing":   "c.toml:3: server.cookie_secret_file: cookie secrets: open " + dir + "/missing: no such file",
 		write("empty", ""): "c.toml:3: server.cookie_secret_file: " + dir + "/empty: no secret",
 	} {
 		_, err := Parse("c.toml", []byte("[server]\nudp_size = 1232\ncookie_secret_file = \""+file+"\"\n"+minimalZone))
@@ -240,5 +245,46 @@ func TestHost(t *testing.T) {
 	}
 	if c.Cluster == nil || c.Cluster.Name != "ns2" || c.Cluster.BindAddr().String() != "127.0.1.2:7946" || c.Cluster.Quorum().String() != "majority" {
 		t.Errorf("cluster: %+v", c.Cluster)
+	}
+}
+
+// TestLimitDefaults: the limits of the HTTP side and of loading have their
+// documented defaults when not written, and take what is written.
+func TestLimitDefaults(t *testing.T) {
+	c, err := Parse("c.toml", []byte(minimalZone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	if s.HTTPMaxConnections != 100 || s.HTTPIdleTimeout != 30*time.Second || s.HTTPHeaderTimeout != 5*time.Second ||
+		s.ZoneMaxBytes != 512<<20 || s.ZoneMaxRecords != 5_000_000 || s.ReloadTimeout != time.Minute || len(s.HTTPHosts) != 0 {
+		t.Errorf("defaults: %+v", s)
+	}
+	c, err = Parse("c.toml", []byte("[server]\nhttp_max_connections = 7\nhttp_hosts = [\"DNSLB1.Example.com.\", \"[2001:DB8::1]\"]\nzone_max_bytes = 4096\nreload_timeout = \"2s\"\n"+minimalZone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = c.Server
+	if s.HTTPMaxConnections != 7 || s.ZoneMaxBytes != 4096 || s.ReloadTimeout != 2*time.Second || fmt.Sprint(s.HTTPHosts) != "[dnslb1.example.com 2001:db8::1]" {
+		t.Errorf("written: %+v", s)
+	}
+}
+
+// TestReadTokenFIFO: a FIFO named as the token file is refused at once,
+// never waited on.
+func TestReadTokenFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "token")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ReadToken(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadToken(FIFO): %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ReadToken waited on a FIFO")
 	}
 }

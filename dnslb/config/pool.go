@@ -19,10 +19,12 @@ type poolTOML struct {
 	MinTTL      *int          `toml:"min_ttl"`        // default 1 (0 when ttl = 0): floor of the adaptive TTL
 	Answers     *int          `toml:"answers"`        // default 0 = every eligible member
 	Check       string        `toml:"check"`          // default none: members are always healthy
-	MinHealthy  *int          `toml:"min_healthy"`    // failover: default 1 eligible member for a group to serve
+	MinHealthy  *int          `toml:"min_healthy"`    // failover, geo: default 1 eligible member for a group (datacenter) to serve
 	WhenAllDown string        `toml:"when_all_down"`  // default "all"; "none" or "pool:<name>"
 	HashPrefix4 *int          `toml:"hash_prefix_v4"` // hash: default 24 bits of an IPv4 client
 	HashPrefix6 *int          `toml:"hash_prefix_v6"` // hash: default 56 bits of an IPv6 client
+	Map         string        `toml:"map"`            // geo: required, the [map.NAME] that picks datacenters
+	Within      string        `toml:"within"`         // geo: default "round_robin", the policy among one datacenter's members
 	LoadLow     *float64      `toml:"load_low"`       // least_load: none; up to it a member keeps its full share
 	LoadHigh    *float64      `toml:"load_high"`      // least_load: none; from it a member gets no share
 	FastReturn  bool          `toml:"fast_return"`    // default false: a returning member waits for the TTL
@@ -31,10 +33,11 @@ type poolTOML struct {
 
 // memberTOML is one entry of a pool's members.
 type memberTOML struct {
-	Address  string `toml:"address"`  // required IPv4 or IPv6 address
-	Weight   *int   `toml:"weight"`   // weighted: default 1; 0 = only when no weighted member is eligible
-	Priority *int   `toml:"priority"` // failover: default 1, lower is preferred
-	Check    string `toml:"check"`    // default the pool's check; "none" = always healthy
+	Address    string `toml:"address"`    // required IPv4 or IPv6 address
+	Weight     *int   `toml:"weight"`     // weighted: default 1; 0 = only when no weighted member is eligible
+	Priority   *int   `toml:"priority"`   // failover: default 1, lower is preferred
+	Check      string `toml:"check"`      // default the pool's check; "none" = always healthy
+	Datacenter string `toml:"datacenter"` // geo: required, a datacenter its pool's map names
 }
 
 // Pool is one [[pool]], checked.
@@ -45,7 +48,7 @@ type Pool struct {
 	TTL         uint32 // seconds
 	MinTTL      uint32 // floor of the adaptive TTL, at most TTL
 	Answers     int    // 0 = every eligible member
-	MinHealthy  int    // failover
+	MinHealthy  int    // failover: per group; geo: per datacenter
 	WhenAllDown AllDown
 	Fallback    string // canonical name of the pool served when WhenAllDown is AllDownFallback
 	HashPrefix4 int    // hash: bits of an IPv4 client
@@ -53,6 +56,8 @@ type Pool struct {
 	Shed        *Watermarks // least_load: nil = no load_low/load_high
 	FastReturn  bool        // a member coming back shortens answers' TTL
 	Members     []Member
+	Map         *Map   // geo: the map that picks datacenters
+	Within      Policy // geo: the policy among one datacenter's members
 	At          string // key path, "pool[3]": with Config.Line, where it is written
 }
 
@@ -62,10 +67,11 @@ type Watermarks struct{ Low, High float64 }
 
 // Member is one address of a pool.
 type Member struct {
-	Addr     netip.Addr    // unmapped
-	Weight   int           // weighted: 0 = only when no weighted member is eligible
-	Priority int           // failover: lower is preferred
-	Check    *health.Check // nil: always healthy
+	Addr       netip.Addr    // unmapped
+	Weight     int           // weighted: 0 = only when no weighted member is eligible
+	Priority   int           // failover: lower is preferred
+	Check      *health.Check // nil: always healthy
+	Datacenter string        // geo
 }
 
 // Policy is how a pool orders its members.
@@ -80,10 +86,11 @@ const (
 	Fastest    Policy = "fastest"
 	LeastLoad  Policy = "least_load"
 	All        Policy = "all"
+	Geo        Policy = "geo"
 )
 
 // Policies lists the valid policies.
-var Policies = []Policy{RoundRobin, Weighted, Failover, Hash, Fastest, LeastLoad, All}
+var Policies = []Policy{RoundRobin, Weighted, Failover, Hash, Fastest, LeastLoad, All, Geo}
 
 // AllDown is what a pool serves when no member is eligible.
 type AllDown uint8
@@ -110,7 +117,7 @@ func buildPools(ts []*poolTOML, checks map[string]*checkTOML, v *validator, c *C
 	byName := map[string]*Pool{}
 	var out []*Pool
 	for i, t := range ts {
-		p := t.build(v, c, checks, fmt.Sprintf("pool[%d]", i))
+		p := t.build(v, c, checks, c.Maps, fmt.Sprintf("pool[%d]", i))
 		if p == nil {
 			continue
 		}
@@ -128,7 +135,7 @@ func buildPools(ts []*poolTOML, checks map[string]*checkTOML, v *validator, c *C
 }
 
 // build returns nil when the pool has no valid name.
-func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, at string) *Pool {
+func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, maps map[string]*Map, at string) *Pool {
 	p := &Pool{Name: dns.CanonicalName(t.Name), At: at}
 	if !t.validName(v, c, p) {
 		return nil
@@ -148,7 +155,11 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 	p.MinHealthy = v.number(at+".min_healthy", t.MinHealthy, 1, 1, 1<<20, "1 or more")
 	p.HashPrefix4 = v.number(at+".hash_prefix_v4", t.HashPrefix4, 24, 1, 32, "1-32")
 	p.HashPrefix6 = v.number(at+".hash_prefix_v6", t.HashPrefix6, 56, 1, 128, "1-128")
-	p.Shed = t.watermarks(v, p.Policy, at)
+	ordering := p.Policy // what orders the members: a geo pool's within
+	if p.Policy == Geo && t.Within != "" {
+		ordering = Policy(t.Within)
+	}
+	p.Shed = t.watermarks(v, p.Policy, ordering, at)
 	p.FastReturn = t.FastReturn
 	if t.Check != "" && t.Check != "none" && checks[t.Check] == nil {
 		v.errorf(at+".check", "no [check.%s] is defined%s", t.Check, checkHint(checks))
@@ -164,6 +175,7 @@ func (t *poolTOML) build(v *validator, c *Config, checks map[string]*checkTOML, 
 		}
 	}
 	p.checkAnswerSize(v)
+	t.geoPool(v, p, maps)
 	return p
 }
 
@@ -202,15 +214,17 @@ func (p *Pool) checkAnswerSize(v *validator) {
 }
 
 // watermarks checks load_low and load_high: both or neither, 0 <= low < high,
-// least_load only.
-func (t *poolTOML) watermarks(v *validator, policy Policy, at string) *Watermarks {
+// least_load only (a geo pool's within).
+func (t *poolTOML) watermarks(v *validator, policy, ordering Policy, at string) *Watermarks {
 	key := at + ".load_low"
 	if t.LoadLow == nil {
 		key = at + ".load_high"
 	}
 	switch {
 	case t.LoadLow == nil && t.LoadHigh == nil:
-	case policy != LeastLoad:
+	case policy == Geo && ordering != LeastLoad:
+		v.errorf(key, "in a geo pool only within = \"least_load\" uses load_low and load_high")
+	case policy != Geo && policy != LeastLoad:
 		v.errorf(key, "only policy = \"least_load\" uses load_low and load_high")
 	case t.LoadLow == nil || t.LoadHigh == nil:
 		v.errorf(key, "set both load_low and load_high, e.g. load_low = 50, load_high = 100")
@@ -296,9 +310,10 @@ func (t *memberTOML) build(v *validator, c *Config, checks map[string]*checkTOML
 		ok = true
 	}
 	m := Member{
-		Addr:     a.Unmap(),
-		Weight:   v.number(at+".weight", t.Weight, 1, 0, 1000000, "0-1000000"),
-		Priority: v.number(at+".priority", t.Priority, 1, 1, 1<<30, "1 or more (lower is preferred)"),
+		Addr:       a.Unmap(),
+		Weight:     v.number(at+".weight", t.Weight, 1, 0, 1000000, "0-1000000"),
+		Priority:   v.number(at+".priority", t.Priority, 1, 1, 1<<30, "1 or more (lower is preferred)"),
+		Datacenter: t.Datacenter,
 	}
 	seen[m.Addr] = true
 	check := poolCheck

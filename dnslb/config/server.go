@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/cookie"
@@ -25,6 +26,15 @@ type serverTOML struct {
 	TCPMaxQueries     *int     `toml:"tcp_max_queries"`     // default 10000 queries per connection, then it is closed
 	HealthConcurrency *int     `toml:"health_concurrency"`  // default 256 probes in flight at once
 	CookieSecretFile  string   `toml:"cookie_secret_file"`  // default none: a random secret per process, so each instance accepts only its own cookies
+
+	// Limits of the HTTP side and of loading (limits.go).
+	HTTPMaxConnections *int     `toml:"http_max_connections"` // default 100 open HTTP connections; idle ones make room for new ones
+	HTTPIdleTimeout    duration `toml:"http_idle_timeout"`    // default 30s: a keep-alive connection idle this long is closed
+	HTTPHeaderTimeout  duration `toml:"http_header_timeout"`  // default 5s to read a request's headers
+	HTTPHosts          []string `toml:"http_hosts"`           // default none: Host names accepted beside the http address (and localhost on loopback)
+	ZoneMaxBytes       *int64   `toml:"zone_max_bytes"`       // default 512 MiB: a zone's file and its $INCLUDEs together
+	ZoneMaxRecords     *int     `toml:"zone_max_records"`     // default 5,000,000 records in one zone
+	ReloadTimeout      duration `toml:"reload_timeout"`       // default 60s to read and build a config; then it fails and the old one serves
 }
 
 // Server is [server], checked.
@@ -42,6 +52,14 @@ type Server struct {
 	HealthConcurrency int
 	CookieSecretFile  string          // resolved; "" = a random secret per process
 	CookieSecrets     *cookie.Secrets // read from CookieSecretFile; nil = a random secret per process
+
+	HTTPMaxConnections int
+	HTTPIdleTimeout    time.Duration
+	HTTPHeaderTimeout  time.Duration
+	HTTPHosts          []string // lowercase names without the final dot, and addresses
+	ZoneMaxBytes       int64
+	ZoneMaxRecords     int
+	ReloadTimeout      time.Duration
 }
 
 const (
@@ -61,6 +79,7 @@ func (t *serverTOML) build(v *validator, c *Config) Server {
 		AdminTokenFile:    c.Path(t.AdminTokenFile),
 		StateFile:         c.Path(t.StateFile),
 	}
+	t.limits(v, &s)
 	s.Listen = t.listen(v)
 	http := defaultHTTP
 	if t.HTTP != nil {
@@ -155,17 +174,18 @@ func ReadToken(path string) (string, error) {
 }
 
 // readSmallFile reads at most limit bytes of the regular file at path. It
-// checks the type before opening, so that a FIFO does not block the open.
+// opens without waiting for a writer and checks the type of what it
+// opened, so that a FIFO (even one swapped in after a check) never blocks.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	if st, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	return io.ReadAll(io.LimitReader(f, limit))
 }

@@ -1,0 +1,209 @@
+package geo
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+)
+
+// naive is the rule as written: the longest nets entry containing a, else
+// the database network containing a, else the default.
+func naive(items []item, dflt int32, a netip.Addr) int32 {
+	k := addrKey(a.Unmap())
+	best, bestBits, db := int32(-1), -1, int32(-1)
+	for _, it := range items {
+		if k.less(it.start) || it.end().less(k) {
+			continue
+		}
+		if it.net && int(it.bits) >= bestBits {
+			best, bestBits = it.list, int(it.bits)
+		} else if !it.net {
+			db = it.list
+		}
+	}
+	switch {
+	case best >= 0:
+		return best
+	case db >= 0:
+		return db
+	}
+	return dflt
+}
+
+// randomItems makes disjoint database networks and nested nets, all
+// within a small part of the space so that they meet often.
+func randomItems(r *rand.Rand, v4 bool) []item {
+	var items []item
+	mk := func(bits int, net bool) item {
+		var p netip.Prefix
+		if v4 {
+			a := netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))})
+			p = netip.PrefixFrom(a, bits).Masked()
+		} else {
+			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(r.IntN(4)), byte(r.IntN(256))})
+			p = netip.PrefixFrom(a, bits+16).Masked()
+		}
+		return newItem(p, net, int32(r.IntN(4)))
+	}
+	// Database networks: disjoint, as a database's are.
+	for range 20 {
+		it := mk(14+r.IntN(12), false)
+		ok := true
+		for _, o := range items {
+			if !(it.end().less(o.start) || o.end().less(it.start)) {
+				ok = false
+			}
+		}
+		if ok {
+			items = append(items, it)
+		}
+	}
+	for range 10 {
+		items = append(items, mk(10+r.IntN(16), true))
+	}
+	return items
+}
+
+func randomAddr(r *rand.Rand, v4 bool) netip.Addr {
+	if v4 {
+		return netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))})
+	}
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256)), 15: byte(r.IntN(256))})
+}
+
+// TestTableMatchesRules compares the compiled table with the rules applied
+// one by one, and checks the scope property: every address inside the
+// /scope of an answer gets the same list.
+func TestTableMatchesRules(t *testing.T) {
+	for _, mode := range []string{"v4", "v6", "both"} {
+		r := rand.New(rand.NewPCG(1, 2))
+		for round := range 200 {
+			v4 := mode == "v4"
+			items := randomItems(r, v4)
+			if mode == "both" { // the IPv4 part is dropped from the IPv6 table
+				items = append(items, randomItems(r, true)...)
+			}
+			orig := append([]item(nil), items...)
+			m := newMap(build(items, 9))
+			for range 200 {
+				if mode == "both" {
+					v4 = r.IntN(2) == 0
+				}
+				a := randomAddr(r, v4)
+				list, s := m.Lookup(a)
+				if l := m.List(a); l != list {
+					t.Fatalf("%s: List %d, Lookup %d", a, l, list)
+				}
+				if want := naive(orig, 9, a); int32(list) != want {
+					t.Fatalf("v4=%v round %d: %s gets list %d, want %d", v4, round, a, list, want)
+				}
+				p := netip.PrefixFrom(a, s).Masked()
+				for range 20 {
+					b := randomIn(r, p)
+					if got, _ := m.Lookup(b); got != list {
+						t.Fatalf("v4=%v round %d: %s has scope /%d but %s in %s gets list %d, not %d", v4, round, a, s, b, p, got, list)
+					}
+				}
+				// The scope is the widest such block: the block one bit
+				// wider holds an address with another list (naive check
+				// on its two ends and the other half's extremes).
+				if s > 0 {
+					wider := netip.PrefixFrom(a, s-1).Masked()
+					if sameEverywhere(orig, 9, wider, int32(list)) {
+						t.Fatalf("v4=%v round %d: %s scope /%d, but all of %s gets list %d", v4, round, a, s, wider, list)
+					}
+				}
+			}
+		}
+	}
+}
+
+// sameEverywhere reports whether every address of p gets list, checking
+// the boundaries of every item within p (the answer changes only there).
+func sameEverywhere(items []item, dflt int32, p netip.Prefix, list int32) bool {
+	first, last := prefixRange(p)
+	check := func(k u128) bool {
+		if k.less(first) || last.less(k) {
+			return true
+		}
+		return naive(items, dflt, keyAddr(k)) == list
+	}
+	if !check(first) || !check(last) {
+		return false
+	}
+	for _, it := range items {
+		if !check(it.start) || !check(it.end()) || (it.start != u128{} && !check(it.start.subOne())) || (it.end() != maxU128 && !check(it.end().addOne())) {
+			return false
+		}
+	}
+	return true
+}
+
+func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := range b {
+		b[i] |= byte(r.IntN(256))
+	}
+	a, _ := netip.AddrFromSlice(b)
+	// Keep the prefix bits.
+	pb := p.Addr().AsSlice()
+	for i := range b {
+		keep := min(max(p.Bits()-8*i, 0), 8)
+		mask := byte(0xff << (8 - keep))
+		b[i] = pb[i]&mask | b[i]&^mask
+	}
+	a, _ = netip.AddrFromSlice(b)
+	return a
+}
+
+func TestScopeEdges(t *testing.T) {
+	tests := []struct {
+		items []string // "prefix=list", nets
+		addr  string
+		list  int
+		scope int
+	}{
+		{nil, "192.0.2.1", 9, 0},
+		{nil, "2001:db8::1", 9, 0},
+		{[]string{"10.0.0.0/8"}, "10.1.2.3", 0, 8},
+		{[]string{"10.0.0.0/8"}, "11.1.2.3", 9, 8},
+		{[]string{"10.0.0.0/8"}, "192.0.2.1", 9, 1},
+		{[]string{"10.0.0.0/8", "11.0.0.0/8"}, "10.1.2.3", 0, 7}, // merged with its neighbour
+		{[]string{"10.0.0.0/8", "10.1.0.0/16=1"}, "10.2.0.1", 0, 15},
+		{[]string{"10.0.0.0/8", "10.1.0.0/16=1"}, "10.1.0.1", 1, 16},
+		{[]string{"2001:db8::/32"}, "2001:db8:1::1", 0, 32},
+		{[]string{"2001:db8::/32"}, "10.0.0.1", 9, 0}, // IPv4 is all default
+	}
+	for _, tt := range tests {
+		var items []item
+		for _, s := range tt.items {
+			list := 0
+			if len(s) > 2 && s[len(s)-2] == '=' {
+				list = int(s[len(s)-1] - '0')
+				s = s[:len(s)-2]
+			}
+			p := netip.MustParsePrefix(s)
+			items = append(items, newItem(p, true, int32(list)))
+		}
+		m := newMap(build(items, 9))
+		list, s := m.Lookup(netip.MustParseAddr(tt.addr))
+		if list != tt.list || s != tt.scope {
+			t.Errorf("%v: %s gets list %d scope %d, want %d scope %d", tt.items, tt.addr, list, s, tt.list, tt.scope)
+		}
+	}
+}
+
+func TestLookupAllocatesNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	m := newMap(build(randomItems(r, true), 0))
+	a := netip.MustParseAddr("10.1.2.3")
+	if n := testing.AllocsPerRun(100, func() { m.Lookup(a) }); n != 0 {
+		t.Fatalf("Lookup allocates %v times", n)
+	}
+}
+
+func newMap(t *table) *Map {
+	m := &Map{}
+	m.t, m.t4 = splitTables(t)
+	return m
+}
