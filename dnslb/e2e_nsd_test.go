@@ -40,6 +40,8 @@ var nsdDifferences = []struct {
 	{name: "AXFR is REFUSED", transport: "udp", reason: "RFC 5936 §4.2 leaves AXFR over UDP undefined: NSD (and Knot) say NOTIMP, dnslb refuses it as over TCP"},
 	{name: "MX with additional", reason: "NSD's minimal-responses leaves out MX targets' addresses, which dnslb adds (issue 2); without it NSD puts the apex NS in every answer's authority"},
 	{name: "SRV with additional", reason: "NSD's minimal-responses leaves out SRV targets' addresses, which dnslb adds (issue 2)"},
+	{name: "a malformed cookie is FORMERR", reason: "RFC 7873 §5.2.2: FORMERR; NSD without answer-cookie ignores the option"},
+	{name: "two cookies are FORMERR", reason: "dnslb refuses two COOKIE options as malformed; NSD without answer-cookie ignores them"},
 }
 
 // nsdExtra are queries beyond the conformance table, compared with NSD
