@@ -5,8 +5,9 @@ BIN     := cmd/dnslb/dnslb
 CONFIG  ?= testdata/dnslb.toml
 # Debian packages the tests drive: dig, a browser, a parent server and a
 # resolver for the end-to-end delegation test, dnsperf for the upgrade test,
-# python3 for the example backend, and the update clients of BIND (nsupdate,
-# in dnsutils) and Knot (knsupdate).
+# python3 for the example backend, the update clients of BIND (nsupdate,
+# in dnsutils) and Knot (knsupdate), knotd to compare DNS cookies with and
+# as secondary and primary of zone transfers.
 TEST_PKGS := dnsutils chromium nsd unbound dnsperf python3 knot-dnsutils knot
 TEST_CMDS := dig chromium nsd unbound dnsperf python3 nsupdate knsupdate knotd
 
@@ -60,6 +61,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./dnslb/config
 	$(GO) test -run '^$$' -fuzz '^FuzzStateFile$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzZone$$' -fuzztime $(FUZZTIME) ./zones
+	$(GO) test -run '^$$' -fuzz '^FuzzCookie$$' -fuzztime $(FUZZTIME) ./dnslb/cookie
 	$(GO) test -run '^$$' -fuzz '^FuzzJudge$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLoad$$' -fuzztime $(FUZZTIME) ./health
 	$(GO) test -run '^$$' -fuzz '^FuzzClusterMessage$$' -fuzztime $(FUZZTIME) ./dnslb/cluster

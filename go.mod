@@ -6,6 +6,7 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/cloudflare/tableflip v1.2.3
+	github.com/dchest/siphash v1.2.3
 	github.com/go-acme/lego/v4 v4.29.0
 	github.com/goreleaser/nfpm/v2 v2.48.0
 	github.com/hashicorp/memberlist v0.7.0

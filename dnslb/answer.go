@@ -70,6 +70,7 @@ type reply struct {
 	limit     int    // largest response allowed
 	now       int64  // coarse clock, unix nanos
 	advertise uint16 // our EDNS payload size
+	cookie    []byte // the COOKIE option to send (client + server cookie), or nil
 }
 
 // render writes a's response to r into rd.out.
@@ -153,14 +154,25 @@ func appendOPT(out []byte, r *reply, scope uint8, extRcode uint8) []byte {
 		flags = 0x80
 	}
 	out = append(out, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT&0xff), byte(r.advertise>>8), byte(r.advertise), extRcode, ednsVersion, flags, 0)
-	if r.ecs == nil {
-		return append(out, 0, 0)
+	rdlen, n := 0, 0
+	if r.ecs != nil {
+		n = (int(r.ecs.sourcePrefix) + 7) / 8
+		rdlen += 4 + 4 + n
 	}
-	n := (int(r.ecs.sourcePrefix) + 7) / 8
-	rdlen := 4 + 4 + n
-	out = append(out, byte(rdlen>>8), byte(rdlen), 0, optCodeECS, byte((4+n)>>8), byte(4+n))
-	out = append(out, byte(r.ecs.addrFamily>>8), byte(r.ecs.addrFamily), r.ecs.sourcePrefix, min(scope, maxPrefix(r.ecs.addrFamily)))
-	return append(out, r.ecs.addr[:n]...)
+	if r.cookie != nil {
+		rdlen += 4 + len(r.cookie)
+	}
+	out = append(out, byte(rdlen>>8), byte(rdlen))
+	if r.ecs != nil {
+		out = append(out, 0, optCodeECS, byte((4+n)>>8), byte(4+n))
+		out = append(out, byte(r.ecs.addrFamily>>8), byte(r.ecs.addrFamily), r.ecs.sourcePrefix, min(scope, maxPrefix(r.ecs.addrFamily)))
+		out = append(out, r.ecs.addr[:n]...)
+	}
+	if r.cookie != nil {
+		out = append(out, 0, optCodeCookie, 0, byte(len(r.cookie)))
+		out = append(out, r.cookie...)
+	}
+	return out
 }
 
 func maxPrefix(addrFamily uint16) uint8 {

@@ -199,7 +199,7 @@ var conformance = []dnsCase{
 				t.Errorf("OPT %v: want version 0, size 1232, DO", o)
 			}
 		}},
-	{name: "unknown options and flags are not echoed", qname: "www.example.", qtype: dns.TypeA, aa: true, answer: []string{wwwA},
+	{name: "unknown options and flags are not echoed; a client cookie gets a server cookie", qname: "www.example.", qtype: dns.TypeA, aa: true, answer: []string{wwwA},
 		edit: func(m *dns.Msg) {
 			o := m.IsEdns0()
 			o.SetZ(0x7fff)
@@ -207,9 +207,22 @@ var conformance = []dnsCase{
 		},
 		check: func(t *testing.T, r *dns.Msg) {
 			o := r.IsEdns0()
-			if o == nil || len(o.Option) != 0 || o.Z() != 0 {
-				t.Errorf("OPT %v: want no options and no flags", o)
+			if o == nil || len(o.Option) != 1 || o.Z() != 0 {
+				t.Fatalf("OPT %v: want only the cookie and no flags", o)
 			}
+			if c, ok := o.Option[0].(*dns.EDNS0_COOKIE); !ok || len(c.Cookie) != 48 || !strings.HasPrefix(c.Cookie, "010203040506070801000000") {
+				t.Errorf("OPT %v: want the client cookie and a version 1 server cookie", o)
+			}
+		}},
+	{name: "a malformed cookie is FORMERR", qname: "www.example.", qtype: dns.TypeA, rcode: dns.RcodeFormatError,
+		edit: func(m *dns.Msg) {
+			o := m.IsEdns0()
+			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "01020304050607080910"})
+		}},
+	{name: "two cookies are FORMERR", qname: "www.example.", qtype: dns.TypeA, rcode: dns.RcodeFormatError,
+		edit: func(m *dns.Msg) {
+			o := m.IsEdns0()
+			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
 		}},
 	{name: "EDNS version 1 is BADVERS", qname: "www.example.", qtype: dns.TypeA, rcode: dns.RcodeBadVers,
 		edit: func(m *dns.Msg) { m.IsEdns0().SetVersion(1) },
@@ -311,6 +324,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 	fromCache := 0
 	for _, tcp := range []bool{false, true} {
 		w := newWorker(srv, tcp, srv.newStats())
+		w.noSynth = true // synthesized answers are never cached: TestSynthMatchesGeneral compares them
 		for _, tc := range conformance {
 			m := tc.request(dns.Id())
 			req, err := m.Pack()

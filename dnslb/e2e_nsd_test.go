@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // nsdDifferences are the conformance cases where dnslb and NSD 4.6 (Debian
@@ -37,6 +40,8 @@ var nsdDifferences = []struct {
 	{name: "AXFR is REFUSED", transport: "udp", reason: "RFC 5936 §4.2 leaves AXFR over UDP undefined: NSD (and Knot) say NOTIMP, dnslb refuses it as over TCP"},
 	{name: "MX with additional", reason: "NSD's minimal-responses leaves out MX targets' addresses, which dnslb adds (issue 2); without it NSD puts the apex NS in every answer's authority"},
 	{name: "SRV with additional", reason: "NSD's minimal-responses leaves out SRV targets' addresses, which dnslb adds (issue 2)"},
+	{name: "a malformed cookie is FORMERR", reason: "RFC 7873 §5.2.2: FORMERR; NSD without answer-cookie ignores the option"},
+	{name: "two cookies are FORMERR", reason: "dnslb refuses two COOKIE options as malformed; NSD without answer-cookie ignores them"},
 }
 
 // nsdExtra are queries beyond the conformance table, compared with NSD
@@ -277,19 +282,7 @@ func waitDNS(addr string, exited <-chan error) error {
 // freePort returns a port of 127.0.0.1 free for both UDP and TCP.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
+	_, port, _ := net.SplitHostPort(testutil.FreeAddr(t, "127.0.0.1"))
+	n, _ := strconv.Atoi(port)
+	return n
 }

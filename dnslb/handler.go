@@ -21,13 +21,19 @@ type worker struct {
 	q     query
 	stats *workerStats
 	n     uint64 // queries answered, for sampling
+	ck    cookieReply
+	name  []byte // the question name in presentation form, for synthesized answers
+	syn   answer // what RRL needs of a synthesized answer: its zone
+	// noSynth turns synthesized answers off (tests compare them with the
+	// general path).
+	noSynth bool
 }
 
 func newWorker(srv *Server, tcp bool, stats *workerStats) *worker {
 	return &worker{
 		srv: srv, tcp: tcp, stats: stats,
 		rd:  renderer{out: make([]byte, 0, 65535+512), members: make([]int, 0, 64)},
-		key: make([]byte, 0, 258),
+		key: make([]byte, 0, 258), name: make([]byte, 0, 256),
 	}
 }
 
@@ -56,13 +62,26 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	}
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
+	w.ck.state = cookieNone
+	if fast && w.q.hasCookie && !w.ck.eval(snap.cookies, req[w.q.cookieOff:w.q.cookieOff+w.q.cookieLen], src.Addr(), now, w.q.do) {
+		fast = false // malformed: the general path answers FORMERR
+	}
+	if fast && w.ck.state == cookieBad && !w.tcp {
+		r := w.fastReply(snap, req, src, now)
+		out := w.errorReply(req, r.question, rcodeBadCookie, &r)
+		w.stats.count(w.tcp, 0, w.q.qtype, rcodeBadCookie, len(out), false)
+		if snap.rrl != nil {
+			out = w.limit(snap, out, nil, src.Addr(), nil, now)
+		}
+		return out
+	}
 	if fast {
 		if a := snap.cache.get(key); a != nil && (a.refresh == 0 || now < a.refresh) {
 			r := w.fastReply(snap, req, src, now)
 			out, used, truncated, err := w.respond(snap, a, &r)
 			if err == nil {
-				if snap.rrl != nil && !w.tcp {
-					if out = w.limit(snap.rrl, out, used, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
+				if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
+					if out = w.limit(snap, out, used, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 						return nil
 					}
 				}
@@ -77,12 +96,28 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 			}
 		}
 	}
+	if fast {
+		if out := w.synthesize(snap, req, src, now); out != nil {
+			if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
+				if out = w.limit(snap, out, &w.syn, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
+					return nil
+				}
+			}
+			if timed {
+				w.stats.observeDuration(nanotime() - start)
+			}
+			if snap.queryLog != nil {
+				snap.queryLog.log(src, req, out)
+			}
+			return out
+		}
+	}
 	resp, a := w.general(snap, req, src, fast, now)
-	if resp != nil && snap.rrl != nil && !w.tcp {
+	if resp != nil && snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
 		if !fast {
 			key = nil // not a question we could key on
 		}
-		resp = w.limit(snap.rrl, resp, a, src.Addr(), rrlKey(key, fast && w.q.do), now)
+		resp = w.limit(snap, resp, a, src.Addr(), rrlKey(key, fast && w.q.do), now)
 	}
 	if timed {
 		w.stats.observeDuration(nanotime() - start)
@@ -97,7 +132,7 @@ func (w *worker) fastReply(snap *snapshot, req []byte, src netip.AddrPort, now i
 	r := reply{
 		id: w.q.id, flags: w.q.flags, question: req[headerLen : headerLen+w.q.qlen],
 		edns: w.q.edns, udpSize: w.q.udpSize, do: w.q.do, now: now, advertise: snap.udpSize,
-		client: client{addr: src.Addr(), prefix: -1},
+		client: client{addr: src.Addr(), prefix: -1}, cookie: w.ck.option(),
 	}
 	if w.q.hasECS {
 		r.ecs = &w.q.ecs
@@ -182,6 +217,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 			opt = o
 		}
 	}
+	w.ck.state = cookieNone
 	if opt != nil {
 		r.edns, r.udpSize, r.do = true, opt.UDPSize(), opt.Do()
 		if opt.Version() != ednsVersion {
@@ -190,20 +226,32 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		// Client subnet from the bytes sent: miekg/dns pads a short
 		// address and drops bytes beyond it, which RFC 7871 §6 makes
 		// FORMERR.
+		cookies := 0
 		for opts := req[optAt[0] : optAt[0]+max(optAt[1], 0)]; len(opts) >= 4; {
 			code, olen := binary.BigEndian.Uint16(opts), int(binary.BigEndian.Uint16(opts[2:]))
 			if 4+olen > len(opts) {
 				return fail(dns.RcodeFormatError, false)
 			}
-			if code == optCodeECS {
+			switch code {
+			case optCodeECS:
 				var ecs ecsOption
 				if r.ecs != nil || !ecs.parse(opts[4:4+olen]) {
 					return fail(dns.RcodeFormatError, false)
 				}
 				r.ecs = &ecs
 				r.client = ecs.client()
+			case optCodeCookie:
+				// RFC 7873 §5.2.2: a malformed cookie (or two) is FORMERR.
+				if cookies++; cookies > 1 || !w.ck.eval(snap.cookies, opts[4:4+olen], src.Addr(), now, r.do) {
+					w.ck.state = cookieNone
+					return fail(dns.RcodeFormatError, true)
+				}
 			}
 			opts = opts[4+olen:]
+		}
+		r.cookie = w.ck.option()
+		if w.ck.state == cookieBad && !w.tcp {
+			return fail(rcodeBadCookie, true)
 		}
 	}
 	if m.Opcode == dns.OpcodeUpdate && len(snap.updates) > 0 { // else NOTIMP, as NSD: no zone takes updates

@@ -18,6 +18,10 @@ type query struct {
 	ecs      ecsOption
 	hasECS   bool
 	optCount int
+	// The COOKIE option's data (RFC 7873), as an offset into the request.
+	hasCookie bool
+	cookieOff int
+	cookieLen int
 }
 
 // ecsOption is an EDNS Client Subnet option (RFC 7871) as sent.
@@ -28,15 +32,16 @@ type ecsOption struct {
 }
 
 const (
-	headerLen   = 12
-	flagQR      = 0x8000
-	flagAA      = 0x0400
-	flagTC      = 0x0200
-	flagRD      = 0x0100
-	flagCD      = 0x0010
-	maskOpcode  = 0x7800
-	ednsVersion = 0
-	optCodeECS  = 8
+	headerLen     = 12
+	flagQR        = 0x8000
+	flagAA        = 0x0400
+	flagTC        = 0x0200
+	flagRD        = 0x0100
+	flagCD        = 0x0010
+	maskOpcode    = 0x7800
+	ednsVersion   = 0
+	optCodeECS    = 8
+	optCodeCookie = 10
 )
 
 // parseQuery reads req when it has the plain shape the fast path serves: a
@@ -91,7 +96,7 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 	key = append(key, req[off], req[off+1])
 	off += 4
 	q.qlen = off - headerLen
-	q.edns, q.udpSize, q.do, q.hasECS = false, 0, false, false
+	q.edns, q.udpSize, q.do, q.hasECS, q.hasCookie = false, 0, false, false, false
 	if arcount == 1 {
 		// OPT: root owner, type 41, class = payload size, TTL = ext-rcode,
 		// version, flags; then options.
@@ -119,6 +124,12 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 					return key, false // twice, or malformed: the general path answers FORMERR
 				}
 				q.hasECS = true
+			}
+			if code == optCodeCookie {
+				if q.hasCookie {
+					return key, false // twice: the general path answers FORMERR
+				}
+				q.hasCookie, q.cookieOff, q.cookieLen = true, len(req)-len(opts)+4, olen
 			}
 			opts = opts[4+olen:]
 		}

@@ -133,14 +133,19 @@ func classify(resp []byte, a *answer, key []byte) (rrlClass, []byte, string) {
 
 // limit applies rate limiting to a UDP response: it returns the response
 // to send (maybe truncated) or nil to drop it.
-func (w *worker) limit(r *rrl, resp []byte, a *answer, src netip.Addr, key []byte, now int64) []byte {
+// A query with a client cookie slips as BADCOOKIE with a server cookie, so
+// that its next query proves its address and is not limited.
+func (w *worker) limit(snap *snapshot, resp []byte, a *answer, src netip.Addr, key []byte, now int64) []byte {
 	class, k, zone := classify(resp, a, key)
-	switch r.check(src, class, k, zone, now) {
+	switch snap.rrl.check(src, class, k, zone, now) {
 	case rrlDrop:
 		w.stats.rrlDrops.Add(1)
 		return nil
 	case rrlSlip:
 		w.stats.rrlSlips.Add(1)
+		if w.ck.state != cookieNone {
+			return w.ck.badCookie(resp, snap.udpSize)
+		}
 		return slipped(resp)
 	}
 	return resp

@@ -1,6 +1,8 @@
 package dnslb
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"strings"
@@ -86,5 +88,44 @@ func BenchmarkServeGeneral(b *testing.B) {
 	for range b.N {
 		snap.cache = newAnswerCache(2)
 		w.serve(req, src)
+	}
+}
+
+// BenchmarkServeRandom measures names that never repeat: 65536 distinct
+// random names, each asked once per round, nonexistent and under the
+// wildcard, synthesized (the default) and through the general path.
+func BenchmarkServeRandom(b *testing.B) {
+	srv := benchServer(b)
+	src := netip.MustParseAddrPort("127.0.0.1:40000")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, set := range []struct{ name, suffix string }{
+		{"nxdomain", ".lb.example."},
+		{"wildcard", ".wild.lb.example."},
+	} {
+		reqs := make([][]byte, 1<<16)
+		for i := range reqs {
+			m := new(dns.Msg)
+			m.SetQuestion(fmt.Sprintf("%x%s", rng.Uint64(), set.suffix), dns.TypeA)
+			m.SetEdns0(1232, false)
+			reqs[i], _ = m.Pack()
+		}
+		for _, general := range []bool{false, true} {
+			path := "synthesized"
+			if general {
+				path = "general"
+			}
+			b.Run(set.name+"/"+path, func(b *testing.B) {
+				w := newWorker(srv, false, srv.newStats())
+				w.noSynth = general
+				if w.serve(reqs[0], src) == nil {
+					b.Fatal("no response")
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					w.serve(reqs[i&(len(reqs)-1)], src)
+				}
+			})
+		}
 	}
 }

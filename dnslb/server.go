@@ -5,6 +5,7 @@ package dnslb
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -82,6 +84,9 @@ type Server struct {
 	xfr         xfrZones
 	tcpBufs     sync.Pool // *tcpBuffers, taken while a connection has a query to answer
 	shares      shareSampler
+	// cookieSecret makes DNS cookies when no cookie_secret_file is set:
+	// random, kept across reloads so that cookies stay valid.
+	cookieSecret cookie.Secrets
 }
 
 // New reads the config, restores overrides from the state file, builds the
@@ -99,6 +104,9 @@ func New(cfgPath string, o Options) (*Server, error) {
 	}
 	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
 	s.statusCache.slots = make(chan struct{}, statusSlots)
+	if _, err := crand.Read(s.cookieSecret.Current[:]); err != nil {
+		return nil, fmt.Errorf("cookie secret: %w", err)
+	}
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = newLogger(cfg.Log, o.LogOutput, s.logLevel)
@@ -168,6 +176,14 @@ func New(cfgPath string, o Options) (*Server, error) {
 }
 
 func (s *Server) publish(snap *snapshot) {
+	snap.cookies = snap.cfg.Server.CookieSecrets
+	if snap.cookies == nil {
+		snap.cookies = &s.cookieSecret
+	}
+	for z, zs := range snap.synth {
+		zs.slot = s.zoneSlots.slot(z.Origin)
+		zs.signed = zs.signed || snap.signers[z.Origin] != nil
+	}
 	if snap.cfg.Log.Queries {
 		snap.queryLog = &queryLog{logger: s.log, sample: snap.cfg.Log.QuerySample}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
@@ -35,6 +36,11 @@ type snapshot struct {
 	updates    map[string]*zoneUpdates   // by origin: zones that take RFC 2136 updates
 	warnings   []string                  // for the log once the snapshot is published
 	signers    map[string]*dnssec.Signer // zone origin → signer, for zones with [zone.dnssec]
+	cookies    *cookie.Secrets           // [server] cookie_secret_file, or the process's random secret
+	// synth holds each zone's wire pieces for synthesized answers, made
+	// with the zones: a zone not in it (swapped in later) is answered by
+	// the general path, never from stale pieces.
+	synth map[*zones.Zone]*zoneSynth
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
@@ -127,6 +133,14 @@ func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *membe
 		return nil, err
 	}
 	s.zones = set
+	s.synth = make(map[*zones.Zone]*zoneSynth, len(built))
+	for _, z := range built {
+		zs, err := buildSynth(z)
+		if err != nil {
+			return nil, err
+		}
+		s.synth[z] = zs
+	}
 	s.attachTargets(prober)
 	s.cache = newAnswerCache(cacheSize)
 	s.rrl = newRRL(cfg.RRL)

@@ -97,5 +97,20 @@ func (s *snapshot) withZone(z *zones.Zone) (*snapshot, error) {
 		return nil, err
 	}
 	n.zones, n.cache, n.warnings = set, newAnswerCache(s.cacheSize), nil
+	// The synthesized answers' pieces follow the zone: the replaced one's
+	// go, the new one's are made now.
+	zs, err := buildSynth(z)
+	if err != nil {
+		return nil, err
+	}
+	n.synth = make(map[*zones.Zone]*zoneSynth, len(s.synth))
+	for old, p := range s.synth {
+		if old.Origin == z.Origin {
+			zs.slot, zs.signed = p.slot, zs.signed || p.signed
+		} else {
+			n.synth[old] = p
+		}
+	}
+	n.synth[z] = zs
 	return &n, nil
 }

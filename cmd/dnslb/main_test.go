@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"flag"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -91,12 +91,7 @@ func TestSignals(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.LocalAddr().String()
-	l.Close()
+	addr := testutil.FreeAddr(t, "127.0.0.1")
 	cfg := filepath.Join(dir, "dnslb.toml")
 	write := func(extra string) {
 		conf := "[server]\nlisten = [\"" + addr + "\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"

@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/journal"
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -27,12 +28,7 @@ const (
 // updateAddr is a free port on 127.0.3.1 (this test's fixed range).
 func updateAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.ListenPacket("udp", "127.0.3.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.LocalAddr().String()
+	return testutil.FreeAddr(t, "127.0.3.1")
 }
 
 // daemon is the real binary, run as a subprocess.

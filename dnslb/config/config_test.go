@@ -194,6 +194,41 @@ func TestTypedValues(t *testing.T) {
 	}
 }
 
+// TestCookieSecretFile: the secrets are read at load, with both lines of a
+// rotation, and a bad file is reported at the key's line.
+func TestCookieSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", "00112233445566778899aabbccddeeff\nffeeddccbbaa99887766554433221100\n")
+	c, err := Parse("c.toml", []byte("[server]\ncookie_secret_file = \""+good+"\"\n"+minimalZone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Server.CookieSecrets; s == nil || !s.HasPrev || s.Current[0] != 0x00 || s.Previous[0] != 0xff {
+		t.Fatalf("secrets %+v", s)
+	}
+	if c, err := Parse("c.toml", []byte(minimalZone)); err != nil || c.Server.CookieSecrets != nil {
+		t.Fatalf("default: %+v, %v", c.Server.CookieSecrets, err)
+	}
+	bad := write("bad", "0011\n")
+	for file, want := range map[string]string{
+		bad:                "c.toml:3: server.cookie_secret_file: " + bad + ": line 1: a secret is 32 hex digits",
+		dir + "/missing":   "c.toml:3: server.cookie_secret_file: cookie secrets: open " + dir + "/missing: no such file",
+		write("empty", ""): "c.toml:3: server.cookie_secret_file: " + dir + "/empty: no secret",
+	} {
+		_, err := Parse("c.toml", []byte("[server]\nudp_size = 1232\ncookie_secret_file = \""+file+"\"\n"+minimalZone))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", file, err, want)
+		}
+	}
+}
+
 // TestHost: flags replace the file's per-host values, and can make an
 // instance of a cluster from a file without [cluster] bind.
 func TestHost(t *testing.T) {

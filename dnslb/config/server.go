@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/cookie"
 )
 
 // serverTOML is [server].
@@ -23,6 +25,7 @@ type serverTOML struct {
 	TCPMaxConnections *int     `toml:"tcp_max_connections"` // default 1000 open TCP connections in all
 	TCPMaxQueries     *int     `toml:"tcp_max_queries"`     // default 10000 queries per connection, then it is closed
 	HealthConcurrency *int     `toml:"health_concurrency"`  // default 256 probes in flight at once
+	CookieSecretFile  string   `toml:"cookie_secret_file"`  // default none: a random secret per process, so each instance accepts only its own cookies
 
 	// Limits of the HTTP side and of loading (limits.go).
 	HTTPMaxConnections *int     `toml:"http_max_connections"` // default 100 open HTTP connections; idle ones make room for new ones
@@ -47,6 +50,8 @@ type Server struct {
 	TCPMaxConnections int
 	TCPMaxQueries     int
 	HealthConcurrency int
+	CookieSecretFile  string          // resolved; "" = a random secret per process
+	CookieSecrets     *cookie.Secrets // read from CookieSecretFile; nil = a random secret per process
 
 	HTTPMaxConnections int
 	HTTPIdleTimeout    time.Duration
@@ -98,7 +103,29 @@ func (t *serverTOML) build(v *validator, c *Config) Server {
 			v.errorf("server.admin_token_file", "%s holds a token of %d characters: use at least 16 (e.g. head -c 32 /dev/urandom | base64)", s.AdminTokenFile, len(tok))
 		}
 	}
+	if t.CookieSecretFile != "" {
+		s.CookieSecretFile = c.Path(t.CookieSecretFile)
+		if secrets, err := ReadCookieSecrets(s.CookieSecretFile); err != nil {
+			v.errorf("server.cookie_secret_file", "%v", err)
+		} else {
+			s.CookieSecrets = &secrets
+		}
+	}
 	return s
+}
+
+// ReadCookieSecrets reads a DNS cookie secret file: the current secret and
+// optionally the previous one, each 32 hex digits on a line of its own.
+func ReadCookieSecrets(path string) (cookie.Secrets, error) {
+	b, err := readSmallFile(path, 4096)
+	if err != nil {
+		return cookie.Secrets{}, fmt.Errorf("cookie secrets: %w", err)
+	}
+	s, err := cookie.ParseSecrets(string(b))
+	if err != nil {
+		return cookie.Secrets{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
 }
 
 func (t *serverTOML) listen(v *validator) []netip.AddrPort {

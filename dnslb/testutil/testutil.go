@@ -5,8 +5,11 @@
 package testutil
 
 import (
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,4 +91,30 @@ func AddSeeds(f *testing.F, dir string) {
 		}
 		f.Add(b)
 	}
+}
+
+// FreeAddr returns host:port with a port free on host for both UDP and TCP,
+// for a server started in another process (which cannot be handed a
+// socket). The port is drawn below the kernel's ephemeral range (32768 and
+// up by default), so that no client connection of a busy machine takes it
+// between this check and the server's bind.
+func FreeAddr(t testing.TB, host string) string {
+	t.Helper()
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		u, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
+	}
+	t.Fatalf("no port of %s free for both UDP and TCP", host)
+	return ""
 }

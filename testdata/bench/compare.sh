@@ -11,13 +11,16 @@
 # Leave DNSLB_CMD empty to measure the peers alone.
 # Figures: qps = saturated throughput; us/q = server CPU microseconds per
 # answered query at a fixed offered load (RATE, default 50000 q/s).
+# Query sets: www (one pooled name), mix (six kinds of answer), wildrand and
+# nxrand (200,000 random names under the wildcard and nowhere).
 # QDIR: a folder of more query files, q_NAME in dnsperf's format; name them in
 # QUERIES (e.g. QUERIES="www mix random" QDIR=/tmp/queries).
+# PEERS: the servers to compare with (default "nsd knot gdnsd coredns").
 # Only loopback addresses are used. Needs root for apt-get and taskset.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/dnsbench.XXXXXX)
-SECS=${SECS:-8}; RATE=${RATE:-50000}; QUERIES=${QUERIES:-www mix}
+SECS=${SECS:-8}; RATE=${RATE:-50000}; QUERIES=${QUERIES:-www mix wildrand nxrand}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
@@ -28,8 +31,9 @@ if ! need dnsperf || ! need nsd || ! need knotd || ! need gdnsd; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf nsd knot gdnsd >/dev/null 2>&1 ||
     { echo "compare.sh: could not install dnsperf nsd knot gdnsd" >&2; exit 2; }
 fi
+PEERS=${PEERS:-nsd knot gdnsd coredns}
 coredns=$(command -v coredns || echo "$HOME/go/bin/coredns")
-if [ ! -x "$coredns" ]; then
+if [ ! -x "$coredns" ] && [[ " $PEERS " == *" coredns "* ]]; then
   GOFLAGS=-mod=mod go install github.com/coredns/coredns@v1.15.0 >/dev/null 2>&1 && coredns="$(go env GOPATH)/bin/coredns"
 fi
 
@@ -37,6 +41,11 @@ cp "$here/bench.zone" "$work/lb.example.zone"
 printf 'www.lb.example A\n' > "$work/q_www"
 [ -n "${QDIR:-}" ] && cp "$QDIR"/q_* "$work/"
 printf 'www.lb.example A\napi.lb.example A\nnope.lb.example A\nwww.lb.example AAAA\nx.wild.lb.example A\nfoo.sub.lb.example A\n' > "$work/q_mix"
+# Names that never repeat, as in a random-subdomain flood: 200,000 distinct
+# random labels (fixed seed) under the wildcard, and where nothing exists.
+randnames() { awk -v suffix="$1" 'BEGIN { srand(18); for (i = 0; i < 200000; i++) { n = 8 + int(rand() * 8); l = ""; for (j = 0; j < n; j++) l = l substr("abcdefghijklmnopqrstuvwxyz0123456789", 1 + int(rand() * 36), 1); print l i suffix " A" } }'; }
+randnames .wild.lb.example > "$work/q_wildrand"
+randnames .lb.example > "$work/q_nxrand"
 
 # Backends the health checks connect to.
 for i in 11 12 13 14; do
@@ -116,12 +125,14 @@ lb.example:5304 {
 CONF
 
 declare -A cmd port
-names=(nsd knot gdnsd coredns)
+read -r -a names <<< "$PEERS"
 cmd[nsd]="nsd -c $work/nsd.conf -d"; port[nsd]=5301
 cmd[knot]="knotd -c $work/knot.conf"; port[knot]=5302
 cmd[gdnsd]="gdnsd -c $work/gdnsd -f start"; port[gdnsd]=5303
 cmd[coredns]="$coredns -conf $work/Corefile"; port[coredns]=5304
-[ -x "$coredns" ] || names=(nsd knot gdnsd)
+if [ ! -x "$coredns" ]; then
+  peers=(); for n in "${names[@]}"; do [ "$n" = coredns ] || peers+=("$n"); done; names=("${peers[@]}")
+fi
 if [ -n "${DNSLB_CMD:-}" ]; then names=(dnslb "${names[@]}"); cmd[dnslb]="$DNSLB_CMD"; port[dnslb]=5310; fi
 
 # CPU ticks of a process and all its descendants.

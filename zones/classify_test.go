@@ -1,0 +1,59 @@
+package zones
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestClassifyMatchesLookup: Classify finds what Lookup finds, for every
+// kind of name and type of the test zone and names that do not exist, and
+// Wire holds the records RRset decodes.
+func TestClassifyMatchesLookup(t *testing.T) {
+	z := build(t, "example.", testZone+"old IN DNAME example.\n")
+	b := NewBuilder("lb.example.")
+	b.AddText("@ IN SOA ns1 hm 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n", Pos{File: "test"})
+	b.AddDynamic("*.pool.lb.example.", dns.TypeA, 7, Pos{File: "test"})
+	dz, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"example.", "www.example.", "nope.example.", "x.y.nope.example.", "alias.example.", "c.example.", "b.c.example.",
+		"a.b.c.example.", "x.wild.example.", "a.b.wild.example.", "host.wild.example.", "wild.example.", "x.cname.example.",
+		"sub.example.", "x.sub.example.", "deeper.sub.example.", "ns1.example.", "old.example.", "x.old.example.", "a.b.old.example."}
+	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX, dns.TypeNS, dns.TypeSOA, dns.TypeCNAME}
+	for _, name := range names {
+		for _, qt := range types {
+			want := z.Lookup(name, qt)
+			kind, node, wild := z.Classify([]byte(name), qt)
+			if kind != want.Kind || node != want.Node || wild != want.Wildcard {
+				t.Errorf("%s %s: classify %v %v %v, lookup %v %v %v", name, dns.TypeToString[qt], kind, node.Name, wild, want.Kind, want.Node.Name, want.Wildcard)
+			}
+			if kind == Answer {
+				var packed []byte
+				for _, rr := range want.Records {
+					buf := make([]byte, 512)
+					off, err := dns.PackRR(rr, buf, 0, nil, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, n, _ := dns.UnpackDomainName(buf, 0)
+					packed = append(packed, buf[n:off]...)
+				}
+				if !bytes.Equal(node.Wire(qt), packed) {
+					t.Errorf("%s %s: wire % x, want % x", name, dns.TypeToString[qt], node.Wire(qt), packed)
+				}
+			}
+		}
+	}
+	if kind, node, wild := dz.Classify([]byte("x.pool.lb.example."), dns.TypeA); kind != Dynamic || !wild || node.DynamicID(dns.TypeA) != 7 {
+		t.Errorf("dynamic wildcard: %v %v %v", kind, wild, node)
+	}
+	s, _ := NewSet(z, dz)
+	for name, want := range map[string]*Zone{"x.lb.example.": dz, "lb.example.": dz, "www.example.": z, "example.": z, "other.": nil} {
+		if got := s.FindBytes([]byte(name)); got != want {
+			t.Errorf("FindBytes(%s) = %v", name, got)
+		}
+	}
+}
