@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,22 +92,25 @@ func TestSignals(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := testutil.FreeAddr(t, "127.0.0.1")
 	cfg := filepath.Join(dir, "dnslb.toml")
 	write := func(extra string) {
-		conf := "[server]\nlisten = [\"" + addr + "\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"
+		conf := "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("")
-	var logs bytes.Buffer
+	// Written by exec's copying goroutine while the test reads it.
+	var logs testutil.SyncBuffer
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
+	// Port 0, read back from the log: a port picked here and bound by the
+	// child later could be taken in between.
+	addr := servingAddr(t, &logs)
 	ask := func(name string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
@@ -116,7 +120,7 @@ func TestSignals(t *testing.T) {
 		}
 		return r
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for r := ask("ns1.example."); r == nil || len(r.Answer) != 1; r = ask("ns1.example.") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no answer; logs:\n%s", logs.String())
@@ -127,6 +131,7 @@ func TestSignals(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
+	deadline = time.Now().Add(30 * time.Second)
 	for r := ask("new.example."); r == nil || len(r.Answer) != 1; r = ask("new.example.") {
 		if time.Now().After(deadline) {
 			t.Fatalf("SIGHUP did not reload; logs:\n%s", logs.String())
@@ -143,8 +148,27 @@ func TestSignals(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, logs.String())
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still running 10 s after SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30 s after SIGTERM; logs:\n%s", logs.String())
+	}
+}
+
+// servingAddr waits for the "dnslb serving" line a daemon logs once bound
+// and returns its (first) DNS address: daemons started by the tests listen
+// on port 0, as a port picked by the test and bound later by the child
+// could be taken in between.
+func servingAddr(t *testing.T, logs fmt.Stringer) string {
+	t.Helper()
+	serving := regexp.MustCompile(`msg="dnslb serving" dns="?\[([^\] ]+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := serving.FindStringSubmatch(logs.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dnslb did not log its address within 30 s; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
