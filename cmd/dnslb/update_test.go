@@ -16,7 +16,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/journal"
-	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -25,18 +24,12 @@ const (
 	zoneOrigin  = "lb.example.com."
 )
 
-// updateAddr is a free port on 127.0.3.1 (this test's fixed range).
-func updateAddr(t *testing.T) string {
-	t.Helper()
-	return testutil.FreeAddr(t, "127.0.3.1")
-}
-
 // daemon is the real binary, run as a subprocess.
 type daemon struct {
 	t    *testing.T
 	bin  string
 	cfg  string
-	addr string
+	addr string // read from its log at each start (it listens on port 0)
 	cmd  *exec.Cmd
 	logs *lockedBuffer
 }
@@ -69,7 +62,8 @@ func (d *daemon) start() {
 		d.t.Fatal(err)
 	}
 	d.t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
+	d.addr = servingAddr(d.t, d.logs)
+	deadline := time.Now().Add(30 * time.Second)
 	for d.soa() == 0 {
 		if time.Now().After(deadline) {
 			d.t.Fatalf("dnslb does not answer; logs:\n%s", d.logs.String())
@@ -115,12 +109,11 @@ func buildDaemon(t *testing.T) *daemon {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := updateAddr(t)
 	files := map[string]string{
 		"acme.key": acmeSecret + "\n",
 		"zone":     "$ORIGIN lb.example.com.\n@ 3600 IN SOA ns1 hostmaster 1 3600 600 604800 300\n@ 3600 IN NS ns1\nns1 IN A 192.0.2.1\nexists IN TXT \"here\"\n",
-		"dnslb.toml": fmt.Sprintf(`[server]
-listen = [%q]
+		"dnslb.toml": `[server]
+listen = ["127.0.3.1:0"]
 http = ""
 [tsig.acme]
 secret_file = "acme.key"
@@ -128,14 +121,14 @@ secret_file = "acme.key"
 origin = "lb.example.com."
 file = "zone"
 update = [{ key = "acme", names = ["_acme-challenge.lb.example.com.", "_acme-challenge.*.lb.example.com.", "exists.lb.example.com."], types = ["TXT"] }]
-`, addr),
+`,
 	}
 	for n, c := range files {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &daemon{t: t, bin: bin, cfg: filepath.Join(dir, "dnslb.toml"), addr: addr}
+	return &daemon{t: t, bin: bin, cfg: filepath.Join(dir, "dnslb.toml")}
 }
 
 // client runs nsupdate or knsupdate with a script; key is "" for none.
