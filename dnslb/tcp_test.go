@@ -136,14 +136,23 @@ func TestIdleTCPMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // every server goroutine back at its idle read
 	// Two collections empty the buffer pool (the first moves it aside):
-	// what is left is what the idle connections hold.
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	heap := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
-	stack := (int64(after.StackInuse) - int64(before.StackInuse)) / n
+	// what is left is what the idle connections hold. Measured until it
+	// holds (or 20 s pass): on a loaded machine some server goroutines
+	// may not be back at their idle read yet.
+	var heap, stack int64
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+		stack = (int64(after.StackInuse) - int64(before.StackInuse)) / n
+		if heap <= 16<<10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	t.Logf("per idle connection (server and client side): %d bytes of heap, %d of stack", heap, stack)
 	if heap > 16<<10 {
 		t.Errorf("%d bytes of heap per idle connection, want under 16 KB", heap)
@@ -155,7 +164,9 @@ func TestIdleTCPMemory(t *testing.T) {
 // than half are taken, idle connections are closed soon after their
 // answer, and a new client gets in.
 func TestTCPSlotsUnderLoad(t *testing.T) {
-	ts := start(t, tcpConfig(t, "tcp_max_connections = 4\ntcp_idle_timeout = \"10s\""), Options{})
+	// An idle timeout far beyond the waits below: only the early close
+	// under pressure can let the new client in.
+	ts := start(t, tcpConfig(t, "tcp_max_connections = 4\ntcp_idle_timeout = \"120s\""), Options{})
 	closed := make(chan int, 4)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -168,7 +179,7 @@ func TestTCPSlotsUnderLoad(t *testing.T) {
 		go func() {
 			for id := uint16(0); ; id++ {
 				_, _ = c.Write(framedQuery(id))
-				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
 				var l [2]byte
 				if _, err := io.ReadFull(c, l[:]); err != nil {
 					c.Close() // as a client does at the end of the stream
@@ -184,10 +195,10 @@ func TestTCPSlotsUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	testutil.WaitFor(t, 5*time.Second, "four slots taken", func() bool { return len(ts.tcpSlots) == 4 })
-	deadline := time.Now().Add(5 * time.Second)
+	testutil.WaitFor(t, 20*time.Second, "four slots taken", func() bool { return len(ts.tcpSlots) == 4 })
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c := &dns.Client{Net: "tcp", Timeout: time.Second}
+		c := &dns.Client{Net: "tcp", Timeout: 5 * time.Second}
 		m := new(dns.Msg)
 		m.SetQuestion("ns1.lb.test.", dns.TypeA)
 		r, _, err := c.Exchange(m, ts.addr)
@@ -195,13 +206,13 @@ func TestTCPSlotsUnderLoad(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a new client was kept out for 5 s by clients asking once a second: %v", err)
+			t.Fatalf("a new client was kept out for 30 s by clients asking once a second: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	select {
 	case <-closed:
-	case <-time.After(time.Second):
+	case <-time.After(30 * time.Second):
 		t.Error("no slow client was closed")
 	}
 }
