@@ -166,5 +166,5 @@ func TestAdminStateFileUnwritable(t *testing.T) {
 	if code, body := ts.post(t, "/api/v1/pools/www.lb.test./members/192.0.2.12/override", testToken, `{"override":"drain"}`); code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
-	testutil.WaitFor(t, 2*time.Second, "drain applied", func() bool { return len(ts.members(t)) == 2 })
+	testutil.WaitFor(t, 20*time.Second, "drain applied", func() bool { return len(ts.members(t)) == 2 })
 }

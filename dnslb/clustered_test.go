@@ -304,7 +304,7 @@ func TestClusterOverrides(t *testing.T) {
 	t.Logf("drain on ns1 out of every instance's answers after %v", time.Since(set))
 	for i := range f.nodes {
 		p := filepath.Join(f.dir, fmt.Sprintf("ns%d.state", i+1))
-		testutil.WaitFor(t, 5*time.Second, p+" holds the drain", func() bool {
+		testutil.WaitFor(t, 20*time.Second, p+" holds the drain", func() bool {
 			b, _ := os.ReadFile(p)
 			return strings.Contains(string(b), `"override": "drain"`)
 		})
@@ -330,7 +330,7 @@ func TestClusterOverrides(t *testing.T) {
 	}
 	testutil.WaitFor(t, 10*time.Second, "ns1 serves .21 again", func() bool { return len(f.nodes[0].poolMembers(t)) == 2 })
 	for _, p := range []string{"ns1.state", "ns2.state"} {
-		testutil.WaitFor(t, 5*time.Second, p+" keeps the clear with its time", func() bool {
+		testutil.WaitFor(t, 20*time.Second, p+" keeps the clear with its time", func() bool {
 			b, _ := os.ReadFile(filepath.Join(f.dir, p))
 			return strings.Contains(string(b), `"override": "none"`)
 		})

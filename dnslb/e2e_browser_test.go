@@ -68,7 +68,7 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 `
 	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg})
 	ts := start(t, dir+"/dnslb.toml", Options{})
-	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 20*time.Second, "first health round", ts.prober.FirstRoundDone)
 	for range 30 {
 		ts.ask(t, "udp", "www.lb.test.", dns.TypeA) // something for the share column
 	}

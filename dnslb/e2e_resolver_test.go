@@ -426,7 +426,7 @@ func metOrNot(ok bool) string {
 func afterProbe(t *testing.T, target *health.Target, phase time.Duration) {
 	t.Helper()
 	n := target.Status().Probes
-	testutil.WaitFor(t, 5*time.Second, "a probe of "+target.Key().String(), func() bool { return target.Status().Probes > n })
+	testutil.WaitFor(t, 20*time.Second, "a probe of "+target.Key().String(), func() bool { return target.Status().Probes > n })
 	time.Sleep(phase)
 }
 

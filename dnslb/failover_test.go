@@ -85,7 +85,7 @@ func TestFailover(t *testing.T) {
 			}
 			cfg := testutil.WriteFiles(t, map[string]string{"dnslb.toml": poolConfig("", check, "all", hosts, "")})
 			ts := start(t, cfg+"/dnslb.toml", Options{})
-			testutil.WaitFor(t, 5*time.Second, "all four members served", func() bool {
+			testutil.WaitFor(t, 20*time.Second, "all four members served", func() bool {
 				return len(addresses(ts.ask(t, "udp", "www.lb.test.", dns.TypeA))) == 4
 			})
 			victim := bs[0]

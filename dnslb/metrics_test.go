@@ -75,7 +75,7 @@ func TestMetrics(t *testing.T) {
 	})
 	cfg := filepath.Join(dir, "dnslb.toml")
 	ts := start(t, cfg, Options{})
-	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 20*time.Second, "first health round", ts.prober.FirstRoundDone)
 	before := ts.scrape(t)
 	const n = 40
 	for range n {
@@ -119,7 +119,7 @@ func TestMetrics(t *testing.T) {
 	}
 	// A backend dies: a transition, failures by reason, member_up 0.
 	bs[1].Stop()
-	testutil.WaitFor(t, 5*time.Second, "member down in metrics", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "member down in metrics", func() bool {
 		return ts.scrape(t)["dnslb_member_up{check=c,member=127.0.6.2,pool=www.lb.test.}"] == 0
 	})
 	m := ts.scrape(t)

@@ -72,7 +72,7 @@ func TestNoReflection(t *testing.T) {
 			if _, err := r.conn.WriteToUDP(tc.send, dst); err != nil {
 				t.Fatal(err)
 			}
-			testutil.WaitFor(t, 5*time.Second, "the datagram dropped", func() bool { return ts.scrapeStats().dropped > before })
+			testutil.WaitFor(t, 20*time.Second, "the datagram dropped", func() bool { return ts.scrapeStats().dropped > before })
 			time.Sleep(300 * time.Millisecond) // room for a bounce, were there one
 			if n := r.got.Load(); n != 0 {
 				t.Errorf("the service got %d datagrams back", n)

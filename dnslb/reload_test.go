@@ -169,7 +169,7 @@ func TestReloadKeepsHealthAndOverrides(t *testing.T) {
 	cfg := filepath.Join(dir, "dnslb.toml")
 	ts := start(t, cfg, Options{})
 	bs[0].Stop()
-	testutil.WaitFor(t, 5*time.Second, "127.0.7.1 withdrawn", func() bool { return !slices.Contains(ts.members(t), "127.0.7.1") })
+	testutil.WaitFor(t, 20*time.Second, "127.0.7.1 withdrawn", func() bool { return !slices.Contains(ts.members(t), "127.0.7.1") })
 	if code, body := ts.post(t, "/api/v1/pools/www.lb.test./members/127.0.7.2/override", testToken, `{"override":"drain"}`); code != 200 {
 		t.Fatalf("drain: %d %s", code, body)
 	}

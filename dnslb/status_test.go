@@ -18,7 +18,7 @@ func TestStatusLastError(t *testing.T) {
 	cfg := poolConfig("127.0.0.1:0", "type = \"tcp\"\nport = 9\ninterval = \"1h\"\nrise = 1\nfall = 2\n", "all", []string{"192.0.2.10", "192.0.2.11"}, "")
 	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": cfg})
 	ts := start(t, dir+"/dnslb.toml", Options{Probe: probe.probe})
-	testutil.WaitFor(t, 5*time.Second, "first health round", ts.prober.FirstRoundDone)
+	testutil.WaitFor(t, 20*time.Second, "first health round", ts.prober.FirstRoundDone)
 	target := findTarget(t, ts, "192.0.2.11")
 	member := func() memberStatus {
 		t.Helper()

@@ -45,7 +45,7 @@ func start(t testing.TB, path string, o Options) *testServer {
 		_ = srv.Run(ctx)
 	}()
 	t.Cleanup(ts.stop)
-	testutil.WaitFor(t, 5*time.Second, "server ready", func() bool { return srv.ready.Load() })
+	testutil.WaitFor(t, 30*time.Second, "server ready", func() bool { return srv.ready.Load() })
 	return ts
 }
 
@@ -60,7 +60,7 @@ var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 // exchange sends m over netw ("udp" or "tcp") and returns the response.
 func (ts *testServer) exchange(t testing.TB, netw string, m *dns.Msg) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: netw, Timeout: 3 * time.Second, UDPSize: 65535}
+	c := &dns.Client{Net: netw, Timeout: 10 * time.Second, UDPSize: 65535}
 	r, _, err := c.Exchange(m, ts.addr)
 	if err != nil {
 		t.Fatalf("%s %s %s: %v", netw, m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype], err)
