@@ -120,37 +120,46 @@ func FreeAddr(t testing.TB, host string) string {
 	return ""
 }
 
+// Goroutines returns the stacks of the goroutines that name any of frames
+// (function names as runtime.Stack prints them, e.g.
+// "health.(*Prober).Run"): a count of the code in question, which the
+// goroutines of other tests and of the runtime do not disturb as
+// runtime.NumGoroutine would.
+func Goroutines(frames ...string) []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, f := range frames {
+			if strings.Contains(g, f) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // WaitGoroutinesGone polls until no goroutine's stack names any of frames
-// (function names as runtime.Stack prints them), failing with the stacks
-// that still do after d. Counting all goroutines would also count what
-// other tests and the server's own pools start and stop meanwhile; naming
-// the code that must not leak asks exactly the question.
+// (see Goroutines), failing with the stacks that still do after d.
+// Counting all goroutines would also count what other tests and the
+// server's own pools start and stop meanwhile; naming the code that must
+// not leak asks exactly the question.
 func WaitGoroutinesGone(t testing.TB, d time.Duration, frames ...string) {
 	t.Helper()
 	var left []string
-	gone := func() bool {
-		left = left[:0]
-		buf := make([]byte, 1<<20)
-		for {
-			n := runtime.Stack(buf, true)
-			if n < len(buf) {
-				buf = buf[:n]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			for _, f := range frames {
-				if strings.Contains(g, f) {
-					left = append(left, g)
-					break
-				}
-			}
-		}
-		return len(left) == 0
-	}
 	deadline := time.Now().Add(d)
-	for !gone() {
+	for {
+		if left = Goroutines(frames...); len(left) == 0 {
+			return
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %v, %d goroutines still run %q:\n%s", d, len(left), frames, strings.Join(left, "\n\n"))
 		}
