@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const limitsHead = "$ORIGIN example.\n$TTL 300\n@ IN SOA ns1 hm 1 3600 600 604800 60\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
@@ -36,18 +37,12 @@ func buildWithin(t *testing.T, ctx context.Context, path string, l Limits) error
 	}
 }
 
-// waitGoroutines polls until no more goroutines run than before: a load
-// leaves none behind, however it ended.
-func waitGoroutines(t *testing.T, before int) {
+// waitLoadsGone polls until no goroutine runs a load (a builder's parser,
+// or buildWithin's caller): a load leaves none behind, however it ended.
+// Counting all goroutines would also count the runtime's and other tests'.
+func waitLoadsGone(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitGoroutinesGone(t, 20*time.Second, "dnslb/zones.(*Builder)", "dnslb/zones.buildWithin")
 }
 
 // TestLoadRefusesNonRegularFiles: a zone file or an $INCLUDE that is a
@@ -59,7 +54,6 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := runtime.NumGoroutine()
 	for _, tc := range []struct {
 		name, target, kind string
 	}{
@@ -85,7 +79,7 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 			}
 		})
 	}
-	waitGoroutines(t, before)
+	waitLoadsGone(t)
 }
 
 func TestLoadLimits(t *testing.T) {
@@ -112,7 +106,6 @@ func TestLoadLimits(t *testing.T) {
 	}
 	bombRoot := write("bomb.zone", limitsHead+"$INCLUDE "+bomb+"\n")
 
-	before := runtime.NumGoroutine()
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -142,7 +135,7 @@ func TestLoadLimits(t *testing.T) {
 			}
 		})
 	}
-	waitGoroutines(t, before)
+	waitLoadsGone(t)
 }
 
 // TestLoadCancelled: a load whose context ends stops with an error saying
@@ -157,7 +150,6 @@ func TestLoadCancelled(t *testing.T) {
 	if err := os.WriteFile(path, []byte(many.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := runtime.NumGoroutine()
 	for _, min := range []int{1 << 30, 1} {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -176,5 +168,5 @@ func TestLoadCancelled(t *testing.T) {
 	if err != nil && !strings.Contains(err.Error(), "loading stopped before the end: context deadline exceeded") {
 		t.Errorf("deadline: %v", err)
 	}
-	waitGoroutines(t, before)
+	waitLoadsGone(t)
 }
