@@ -70,66 +70,48 @@ type refusingBackend struct {
 	refuse atomic.Value // netip.Addr
 }
 
+// startRefusingBackends serves one on each of hosts, all on one port: the
+// first binds port 0, the others that port (the whole set again on another
+// when one of them has it taken).
 func startRefusingBackends(t *testing.T, hosts []string) ([]*refusingBackend, int) {
 	t.Helper()
-	port := freeTCPPort(t, hosts[0])
-	var bs []*refusingBackend
-	for _, h := range hosts {
-		ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := &refusingBackend{}
-		b.refuse.Store(netip.Addr{})
-		b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			from, _ := netip.ParseAddrPort(r.RemoteAddr)
-			if from.Addr() == b.refuse.Load().(netip.Addr) {
-				http.Error(w, "not from you", http.StatusServiceUnavailable)
-				return
+	for range 20 {
+		var lns []net.Listener
+		port := 0
+		for _, h := range hosts {
+			ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
+			if err != nil {
+				break
 			}
-			fmt.Fprintln(w, "ok")
-		})}
-		go b.srv.Serve(ln)
-		t.Cleanup(func() { b.srv.Close() })
-		bs = append(bs, b)
-	}
-	return bs, port
-}
-
-func freeTCPPort(t *testing.T, host string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// freeGossipPort is a port free for UDP and TCP on every instance address.
-func freeGossipPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		port := freeTCPPort(t, clusterHosts[0])
-		ok := true
-		for _, h := range clusterHosts {
-			a := net.JoinHostPort(h, fmt.Sprint(port))
-			ln, err1 := net.Listen("tcp", a)
-			pc, err2 := net.ListenPacket("udp", a)
-			if ln != nil {
+			port = ln.Addr().(*net.TCPAddr).Port
+			lns = append(lns, ln)
+		}
+		if len(lns) < len(hosts) {
+			for _, ln := range lns {
 				ln.Close()
 			}
-			if pc != nil {
-				pc.Close()
-			}
-			ok = ok && err1 == nil && err2 == nil
+			continue
 		}
-		if ok {
-			return port
+		var bs []*refusingBackend
+		for _, ln := range lns {
+			b := &refusingBackend{}
+			b.refuse.Store(netip.Addr{})
+			b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				from, _ := netip.ParseAddrPort(r.RemoteAddr)
+				if from.Addr() == b.refuse.Load().(netip.Addr) {
+					http.Error(w, "not from you", http.StatusServiceUnavailable)
+					return
+				}
+				fmt.Fprintln(w, "ok")
+			})}
+			go b.srv.Serve(ln)
+			t.Cleanup(func() { b.srv.Close() })
+			bs = append(bs, b)
 		}
+		return bs, port
 	}
-	t.Fatal("no gossip port free on every instance address")
-	return 0
+	t.Fatalf("no port free on every one of %v", hosts)
+	return nil, 0
 }
 
 // fastCluster shortens memberlist's timing for loopback tests, with room
@@ -155,7 +137,8 @@ type clusterFixture struct {
 func newClusterFixture(t *testing.T, quorum string) *clusterFixture {
 	t.Helper()
 	bs, bport := startRefusingBackends(t, clusterBackends)
-	gport := freeGossipPort(t)
+	// Every instance binds this port (the shared config names the peers).
+	gport := testutil.FreePort(t, clusterHosts...)
 	var peers, members []string
 	for _, h := range clusterHosts {
 		peers = append(peers, fmt.Sprintf("%q", net.JoinHostPort(h, fmt.Sprint(gport))))

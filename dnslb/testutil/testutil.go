@@ -96,28 +96,46 @@ func AddSeeds(f *testing.F, dir string) {
 
 // FreeAddr returns host:port with a port free on host for both UDP and TCP,
 // for a server started in another process (which cannot be handed a
-// socket). The port is drawn below the kernel's ephemeral range (32768 and
-// up by default), so that no client connection of a busy machine takes it
-// between this check and the server's bind.
+// socket). See FreePort.
 func FreeAddr(t testing.TB, host string) string {
+	t.Helper()
+	return net.JoinHostPort(host, strconv.Itoa(FreePort(t, host)))
+}
+
+// FreePort returns a port free for both UDP and TCP on every one of hosts,
+// for servers that must share a port and cannot all bind port 0 (a cluster
+// whose shared config names its peers, a server in another process). The
+// port is drawn below the kernel's ephemeral range (32768 and up by
+// default), so that no socket bound to port 0 — a client's, another
+// test's server — takes it between this check and the bind. Prefer port 0
+// and reading the address back wherever the server allows it.
+func FreePort(t testing.TB, hosts ...string) int {
 	t.Helper()
 	for range 200 {
 		port := 20000 + rand.IntN(12000)
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if portFree(hosts, port) {
+			return port
+		}
+	}
+	t.Fatalf("no port free on %v for both UDP and TCP", hosts)
+	return 0
+}
+
+func portFree(hosts []string, port int) bool {
+	for _, h := range hosts {
+		addr := net.JoinHostPort(h, strconv.Itoa(port))
 		u, err := net.ListenPacket("udp", addr)
 		if err != nil {
-			continue
+			return false
 		}
 		l, err := net.Listen("tcp", addr)
 		u.Close()
 		if err != nil {
-			continue
+			return false
 		}
 		l.Close()
-		return addr
 	}
-	t.Fatalf("no port of %s free for both UDP and TCP", host)
-	return ""
+	return true
 }
 
 // Goroutines returns the stacks of the goroutines that name any of frames
