@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,15 +42,25 @@ func acceptAndHold(t *testing.T, ln net.Listener) {
 	}()
 }
 
-// closedPort returns a 127.0.0.1 port nothing listens on.
+// closedPort returns a 127.0.0.1 port nothing listens on: a TCP socket
+// bound to it but not listening holds it until the test ends, so that
+// connections are refused and no other socket (another test's, bound to
+// port 0) can take it meanwhile, as it could a port merely closed.
 func closedPort(t *testing.T) uint16 {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := portOf(t, ln.Addr())
-	ln.Close()
-	return port
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint16(sa.(*syscall.SockaddrInet4).Port)
 }
 
 func probeCheck(typ Type, port uint16) *Check {
