@@ -143,7 +143,7 @@ func (n *node) peerState(name string) string {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -361,8 +361,8 @@ func TestClusterBindLater(t *testing.T) {
 	}
 	cfg := &Config{Name: "ns1", Bind: addr, Peers: []string{other.c.Addr()}}
 	next := startNodeOpts(t, cfg, "d", func(o *Options) { o.BindLater = true })
-	time.Sleep(300 * time.Millisecond)
-	if other.peerState("ns1") != PeerAlive || !strings.Contains(next.logs.String(), "binding it once free") {
+	waitFor(t, "the new ns1 to wait for its address", func() bool { return strings.Contains(next.logs.String(), "binding it once free") })
+	if other.peerState("ns1") != PeerAlive {
 		t.Fatalf("before the old one goes: ns1 is %q on ns2; logs:\n%s", other.peerState("ns1"), next.logs.String())
 	}
 	old.stop()
