@@ -35,18 +35,27 @@ vet:
 
 # Installs what the tests need when it is missing (we run as root; package
 # scripts are kept from starting services, so nothing binds port 53 behind
-# the tests' back).
+# the tests' back). A mirror's hiccup must not fail CI: apt-get retries its
+# downloads and waits for the dpkg lock, and the whole step is tried three
+# times before it fails.
 tools:
 	@missing=; for c in $(TEST_CMDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $(TEST_PKGS)"; \
 	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PKGS) >/dev/null; \
+	  aptq() { DEBIAN_FRONTEND=noninteractive apt-get -qq -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300 "$$@"; }; \
+	  ok=; for try in 1 2 3; do \
+	    if aptq update && aptq install -y --no-install-recommends $(TEST_PKGS) >/dev/null; then ok=1; break; fi; \
+	    echo "apt-get failed (try $$try of 3)"; [ $$try = 3 ] || sleep 15; \
+	  done; \
 	  rm -f /usr/sbin/policy-rc.d; \
+	  [ -n "$$ok" ] || { echo "could not install $(TEST_PKGS)"; exit 1; }; \
 	fi
 
+# -timeout: a hung test fails with its stacks within CI's 15 minutes
+# (tools and vet included); a run takes some 6 on a 2-core machine.
 test: tools vet
-	$(GO) test -race -count=1 -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 10m ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
