@@ -251,9 +251,10 @@ remote-control:
 }
 
 // waitDNS polls addr over UDP and TCP until it answers, the process exits
-// or 5 seconds pass.
+// or 20 seconds pass (a loaded machine starts a server slowly; one that
+// cannot bind its port exits at once).
 func waitDNS(addr string, exited <-chan error) error {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		m := new(dns.Msg)
 		m.SetQuestion(".", dns.TypeSOA)
