@@ -158,10 +158,12 @@ func answerSet(r *dns.Msg) string {
 	return fmt.Sprintf("%s aa=%v\n%s", dns.RcodeToString[r.Rcode], r.Authoritative, strings.Join(rrs, "\n"))
 }
 
+// askAt asks addr over UDP; some callers need the answer, so it waits
+// generously (in a poll, a lost query only delays the next look).
 func askAt(addr, name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	c := &dns.Client{Timeout: 5 * time.Second}
 	r, _, err := c.Exchange(m, addr)
 	return r, err
 }
