@@ -19,7 +19,7 @@ const (
 	foFall     = 3
 	// foMargin absorbs scheduling on a loaded machine; the bounds under
 	// test are fall×interval+timeout and rise×interval+timeout.
-	foMargin = 1500 * time.Millisecond
+	foMargin = 3 * time.Second
 )
 
 // poolConfig is a zone lb.test. with a pool www.lb.test. of members checked
