@@ -754,7 +754,7 @@ func TestSignedUpdate(t *testing.T) {
 	}
 	m := addTXT(name, "token")
 	m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	if r, _, err := c.Exchange(m, ts.addr); err != nil || r.Rcode != dns.RcodeSuccess {
 		t.Fatalf("update: %v %v", r, err)
 	}

@@ -152,7 +152,7 @@ func secAsk(name string, qtype uint16) (*dns.Msg, error) {
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, true)
 	m.AuthenticatedData = true
-	c := &dns.Client{Timeout: 3 * time.Second}
+	c := &dns.Client{Timeout: 10 * time.Second}
 	r, _, err := c.Exchange(m, secResolver)
 	return r, err
 }

@@ -154,7 +154,7 @@ func compareResponses(a, b *dns.Msg) []string {
 
 func exchangeWith(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: netw, Timeout: 3 * time.Second, UDPSize: 65535}
+	c := &dns.Client{Net: netw, Timeout: 10 * time.Second, UDPSize: 65535}
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {
 		t.Fatalf("%s %s %s: %v", netw, m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype], err)

@@ -70,7 +70,7 @@ func TestHTTPFloodKeepsHealth(t *testing.T) {
 			ask := func() (answered, up bool) {
 				m := new(dns.Msg)
 				m.SetQuestion("www.lb.test.", dns.TypeA)
-				r, _, err := (&dns.Client{Net: "udp", Timeout: 3 * time.Second}).Exchange(m, dnsAddr)
+				r, _, err := (&dns.Client{Net: "udp", Timeout: 10 * time.Second}).Exchange(m, dnsAddr)
 				return err == nil, err == nil && len(r.Answer) == 1
 			}
 			testutil.WaitFor(t, 20*time.Second, "the member up", func() bool { _, up := ask(); return up })

@@ -205,12 +205,12 @@ func TestSynthOnTheWire(t *testing.T) {
 // rawExchange sends req over netw and returns the raw response.
 func rawExchange(t *testing.T, netw, addr string, req []byte) []byte {
 	t.Helper()
-	c, err := net.DialTimeout(netw, addr, 2*time.Second)
+	c, err := net.DialTimeout(netw, addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 65535)
 	if netw == "udp" {
 		if _, err := c.Write(req); err != nil {
@@ -280,7 +280,7 @@ func TestSynthAfterUpdate(t *testing.T) {
 	_, cfg := updateFixture(t)
 	ts := start(t, cfg, Options{})
 	before := ts.serial(t)
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	m := addTXT("_acme-challenge.synth."+updZone, "x")
 	m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
 	if r, _, err := c.Exchange(m, ts.addr); err != nil || r.Rcode != dns.RcodeSuccess {

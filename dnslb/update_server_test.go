@@ -237,7 +237,7 @@ func TestUpdateTSIG(t *testing.T) {
 func TestUpdateAddDelete(t *testing.T) {
 	dir, cfg := updateFixture(t)
 	ts := start(t, cfg, Options{})
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	send := func(netw string, m *dns.Msg) int {
 		t.Helper()
 		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
@@ -338,7 +338,7 @@ func TestUpdateAddDelete(t *testing.T) {
 func TestUpdateJournalUnwritable(t *testing.T) {
 	dir, cfg := updateFixture(t)
 	ts := start(t, cfg, Options{})
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	send := func(m *dns.Msg) int {
 		t.Helper()
 		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
@@ -396,7 +396,7 @@ func TestUpdateJournalUnwritable(t *testing.T) {
 func TestUpdateFileSerialMoved(t *testing.T) {
 	dir, cfg := updateFixture(t)
 	ts := start(t, cfg, Options{})
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	send := func(m *dns.Msg) {
 		t.Helper()
 		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
@@ -464,7 +464,7 @@ func TestUpdateUnderQueries(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 3 {
 		go func() {
-			c := &dns.Client{Timeout: 3 * time.Second}
+			c := &dns.Client{Timeout: 10 * time.Second}
 			last := uint32(0)
 			for {
 				select {
@@ -489,7 +489,7 @@ func TestUpdateUnderQueries(t *testing.T) {
 			}
 		}()
 	}
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	name := "_acme-challenge.busy." + updZone
 	for i := range 20 {
 		m := addTXT(name, fmt.Sprint(i))
@@ -517,7 +517,7 @@ func TestUpdateUnderQueries(t *testing.T) {
 func TestUpdateRejections(t *testing.T) {
 	_, cfg := updateFixture(t)
 	ts := start(t, cfg, Options{})
-	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 	for _, tc := range []struct {
 		desc   string
 		m      func() *dns.Msg

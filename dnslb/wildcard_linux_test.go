@@ -87,7 +87,7 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 			}
 		}
 	}
-	tc := &dns.Client{Net: "tcp", Timeout: 3 * time.Second}
+	tc := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
 	m := new(dns.Msg)
 	m.SetQuestion("ns1.example.", dns.TypeA)
 	if r, _, err := tc.Exchange(m, netip.AddrPortFrom(netip.MustParseAddr("127.0.1.9"), ports[true]).String()); err != nil || len(r.Answer) != 1 {

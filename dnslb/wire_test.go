@@ -179,7 +179,7 @@ func TestTCPPipelined(t *testing.T) {
 	if _, err := c.Write(out); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
 	seen := map[uint16]bool{}
 	for range names {

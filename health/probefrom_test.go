@@ -48,9 +48,9 @@ func TestProbeFrom(t *testing.T) {
 
 	lo := netip.MustParseAddr("127.0.0.1")
 	for _, c := range []*Check{
-		{Name: "t", Type: TypeTCP, Port: port, Timeout: 2 * time.Second},
-		{Name: "h", Type: TypeHTTP, Port: port, Path: "/", Expect: []int{200}, Timeout: 2 * time.Second},
-		{Name: "d", Type: TypeDNS, Port: dport, DNSName: "x.", Timeout: 2 * time.Second},
+		{Name: "t", Type: TypeTCP, Port: port, Timeout: 10 * time.Second},
+		{Name: "h", Type: TypeHTTP, Port: port, Path: "/", Expect: []int{200}, Timeout: 10 * time.Second},
+		{Name: "d", Type: TypeDNS, Port: dport, DNSName: "x.", Timeout: 10 * time.Second},
 	} {
 		r := ProbeFrom(src)(context.Background(), c, lo)
 		if !r.OK {
