@@ -63,7 +63,7 @@ records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.
 			}
 			want[m.Id] = dst
 		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
 		buf := make([]byte, 1500)
 		for len(want) > 0 {
 			n, from, err := c.ReadFromUDPAddrPort(buf)
