@@ -61,8 +61,17 @@ func openUDP(ap netip.AddrPort) (*udpSocket, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return fail(err)
+	// Port 0: SO_REUSEPORT only once bound. The kernel's choice of a port
+	// for a socket that has it set counts ports held by other SO_REUSEPORT
+	// sockets of the same user as free, so a server on port 0 could land in
+	// another's group (another test's, in another process) and get half of
+	// its queries. Without it, the port is one nobody holds; set afterwards,
+	// the workers' sockets still join it.
+	autoPort := ap.Port() == 0
+	if !autoPort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail(err)
+		}
 	}
 	// Room for bursts: SO_RCVBUFFORCE passes net.core.rmem_max when we may.
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, udpReadBuffer) != nil {
@@ -100,6 +109,11 @@ func openUDP(ap netip.AddrPort) (*udpSocket, error) {
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail(fmt.Errorf("bind %s: %w", ap, err))
+	}
+	if autoPort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail(err)
+		}
 	}
 	got, err := unix.Getsockname(fd)
 	if err != nil {
