@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // The cluster's fixed addresses (127.0.1.x is its range): three dnslb on
@@ -275,18 +277,9 @@ func TestClusterAcceptance(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	// Backends: plain HTTP on one port on both addresses.
-	var port int
-	for _, h := range accBackends {
-		ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = ln.Addr().(*net.TCPAddr).Port
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-	}
+	// Backends: plain HTTP on one port on both addresses (testutil tries
+	// another port when the second address has the first one's taken).
+	_, port := testutil.Backends(t, "http", accBackends...)
 	files := map[string]string{
 		"token":        accToken + "\n",
 		"dnslb.toml":   fmt.Sprintf(accConfig, port),
