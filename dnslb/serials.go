@@ -213,6 +213,7 @@ func (s *Server) setSerial(snap *snapshot, z *zones.Zone, serial uint32) (*zones
 		if err := zu.record(&journal.Entry{From: old.Serial, To: serial, Time: time.Now(), Key: "", Del: []dns.RR{old}, Add: []dns.RR{soa}}); err != nil {
 			return nil, nil, err
 		}
+		s.compactJournal(zu, nz)
 	}
 	return nz, next, nil
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// with several addresses).
 	ProbeSource netip.Addr
 	Cluster     ClusterTuning // default memberlist's LAN timing; tests shorten it
+	// JournalCompactSize is the size in bytes above which a zone's update
+	// journal is folded into one entry; default journal.DefaultCompactSize
+	// (1 MiB). Tests lower it.
+	JournalCompactSize int64
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the

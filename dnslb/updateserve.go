@@ -113,6 +113,7 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 		return reply(dns.RcodeServerFailure, "servfail")
 	}
 	s.snap.Store(next)
+	s.compactJournal(zu, res.Zone)
 	s.log.Info("update accepted", "zone", origin, "key", key, "names", res.Names, "types", res.Types, "serial", res.To, "removed", len(res.Del)-1, "added", len(res.Add)-1, "client", src.Addr().String())
 	return reply(dns.RcodeSuccess, "accepted")
 }
