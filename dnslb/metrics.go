@@ -76,7 +76,7 @@ func newMetrics(s *Server) (*metrics, error) {
 			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
 		}, []string{"result"}),
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dnslb_transfers_total", Help: "Zone transfers out, by type (axfr, ixfr) and result: full (whole zone), incremental, uptodate, refused, notauth, busy, failed.",
+			Name: "dnslb_transfers_total", Help: "Zone transfers out, by type (axfr, ixfr) and result: full (whole zone), incremental, uptodate, tcp (IXFR over UDP answered with the SOA alone), refused, notauth, busy, failed.",
 		}, []string{"type", "result"}),
 		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_notifies_total", Help: "NOTIFY messages to secondaries, by result: acked, retry, superseded.",
