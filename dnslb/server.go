@@ -466,7 +466,7 @@ func (s *Server) reload(ctx context.Context) error {
 		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {
 			s.log.Warn("[cluster] settings change only at restart", "config", s.cfgPath)
 		}
-		s.cl.reloaded(cfg)
+		s.cl.reloaded(cfg, snap)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

@@ -114,6 +114,9 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 	}
 	s.snap.Store(next)
 	s.compactJournal(zu, res.Zone)
+	if s.cl != nil {
+		s.cl.updated(next) // cluster peers see the instances that took other updates as drift
+	}
 	s.log.Info("update accepted", "zone", origin, "key", key, "names", res.Names, "types", res.Types, "serial", res.To, "removed", len(res.Del)-1, "added", len(res.Add)-1, "client", src.Addr().String())
 	return reply(dns.RcodeSuccess, "accepted")
 }

@@ -1,9 +1,12 @@
 package dnslb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -26,6 +29,9 @@ type zoneUpdates struct {
 	// base is the zone file as loaded, before the journal: what a
 	// compacted journal must replay over to give the zone served.
 	base *zones.Zone
+	// net is the journal's entries merged: what updates changed in the
+	// zone file (nil: nothing). Cluster instances compare it (drift).
+	net *journal.Entry
 }
 
 // replayJournal applies z's journal to z, the zone file as loaded. The
@@ -63,6 +69,9 @@ func (s *snapshot) replayJournal(z *zones.Zone, zc *config.Zone) (*zones.Zone, e
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: replaying journal %s over the zone file: %w; fix the file, or clear the journal (dnslb -clear-journal %s)", z.Origin, zc.Journal, err, z.Origin)
 	}
+	if zu.net, err = journal.Merge(c.Entries); err != nil {
+		s.warnings = append(s.warnings, fmt.Sprintf("zone %s: journal %s: %v; cluster peers cannot compare its updates", z.Origin, zc.Journal, err))
+	}
 	if nz.SOA.Serial != last.To {
 		return nil, fmt.Errorf("zone %s: journal %s ends at serial %d but replaying it gives %d", z.Origin, zc.Journal, last.To, nz.SOA.Serial)
 	}
@@ -80,9 +89,48 @@ func (zu *zoneUpdates) record(e *journal.Entry) error {
 		if err != nil {
 			return err
 		}
-		zu.journal, zu.stale = j, false
+		zu.journal, zu.stale, zu.net = j, false, nil
 	}
-	return zu.journal.Append(e)
+	if err := zu.journal.Append(e); err != nil {
+		return err
+	}
+	if zu.net == nil {
+		zu.net = e
+	} else if m, err := journal.Merge([]*journal.Entry{zu.net, e}); err == nil {
+		zu.net = m
+	}
+	return nil
+}
+
+// updatesDigest sums what updates changed in every zone, the SOA aside
+// (each instance's serial moves with its own health view): instances of a
+// cluster that took different updates differ. "" when no update changed
+// anything.
+func (s *snapshot) updatesDigest() string {
+	var origins []string
+	for o, zu := range s.updates {
+		if zu.net != nil {
+			origins = append(origins, o)
+		}
+	}
+	slices.Sort(origins)
+	var lines []string
+	for _, o := range origins {
+		net := s.updates[o].net
+		for i, rrs := range [2][]dns.RR{net.Del, net.Add} {
+			for _, rr := range rrs {
+				if rr.Header().Rrtype != dns.TypeSOA {
+					lines = append(lines, o+" "+"-+"[i:i+1]+" "+rr.String())
+				}
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	slices.Sort(lines)
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(h[:])
 }
 
 // compact folds the journal into one entry once it has grown past limit
