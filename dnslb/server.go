@@ -23,6 +23,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
+	"github.com/dnslb/dnslb/dnslb/update"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -66,7 +67,11 @@ type Server struct {
 	metrics   *metrics
 
 	reloading chan struct{} // holds a token while a reload runs: one at a time
-	upgradeMu sync.Mutex    // one upgrade at a time
+	// seen: signed updates already evaluated, so that a replay within the
+	// TSIG fudge is answered as before and not applied again. Used under
+	// the reloading slot.
+	seen      *update.Seen
+	upgradeMu sync.Mutex // one upgrade at a time
 	// handedOver: a new process serves; this one takes no more updates.
 	handedOver atomic.Bool
 
@@ -106,7 +111,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 1 << 16
 	}
-	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
+	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1), seen: update.NewSeen(maxSeenUpdates)}
 	s.statusCache.slots = make(chan struct{}, statusSlots)
 	if _, err := crand.Read(s.cookieSecret.Current[:]); err != nil {
 		return nil, fmt.Errorf("cookie secret: %w", err)
