@@ -94,7 +94,7 @@ update = [{ key = "acme", names = ["_acme-challenge.lb.example.com.", "_acme-cha
 	testutil.WaitFor(t, 20*time.Second, "in sync once undone", func() bool {
 		return len(drift(nodes[0]))+len(drift(nodes[1])) == 0
 	})
-	// A restart replays the journal to the same digest.
+	// A reload replays the journal to the same digest.
 	d := nodes[0].cl.c.Digest()
 	if err := nodes[0].Reload(); err != nil {
 		t.Fatal(err)
