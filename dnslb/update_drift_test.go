@@ -14,17 +14,17 @@ import (
 	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
-// driftHosts are two cluster instances on addresses of their own, so the
-// gossip port can be fixed.
+// driftHosts are two cluster instances on addresses of their own.
 var driftHosts = []string{"127.0.8.21", "127.0.8.22"}
-
-const driftGossipPort = 7946
 
 // TestClusterDriftUpdates: two instances with the same files, each with its
 // own journal, are in sync until one takes an update the other has not;
 // then each names the other as drift, until the other takes the same
 // update. Health-driven serials (the SOA) are not part of it.
 func TestClusterDriftUpdates(t *testing.T) {
+	// Both bind it (the shared config names the peers): a port free on
+	// both, not a fixed one that a run beside this one may hold.
+	driftGossipPort := testutil.FreePort(t, driftHosts...)
 	var peers string
 	for _, h := range driftHosts {
 		peers += fmt.Sprintf("%q, ", fmt.Sprintf("%s:%d", h, driftGossipPort))
@@ -67,7 +67,7 @@ update = [{ key = "acme", names = ["_acme-challenge.lb.example.com.", "_acme-cha
 	}
 	send := func(ts *testServer, m *dns.Msg) {
 		t.Helper()
-		c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+		c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
 		r, _, err := c.Exchange(m, ts.addr)
 		if err != nil || r.Rcode != dns.RcodeSuccess {
