@@ -21,7 +21,7 @@ func TestUpdateJournalCompaction(t *testing.T) {
 	dir, cfg := updateFixture(t)
 	const bound = 2048
 	ts := start(t, cfg, Options{JournalCompactSize: bound})
-	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second, Net: "tcp"}
+	c := &dns.Client{TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second, Net: "tcp"}
 	send := func(m *dns.Msg) {
 		t.Helper()
 		m.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())

@@ -26,13 +26,13 @@ func TestUpdateReplay(t *testing.T) {
 		}
 		exchange := func() *dns.Msg {
 			t.Helper()
-			c, err := net.DialTimeout(netw, ts.addr, 3*time.Second)
+			c, err := net.DialTimeout(netw, ts.addr, 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			co := &dns.Conn{Conn: c}
-			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 			if _, err := co.Write(captured); err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestUpdateReplay(t *testing.T) {
 		}
 		del := delTXT(name)
 		del.SetTsig("acme.", dns.HmacSHA256, 300, time.Now().Unix())
-		c := &dns.Client{Net: netw, TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 3 * time.Second}
+		c := &dns.Client{Net: netw, TsigSecret: map[string]string{"acme.": acmeSecret}, Timeout: 10 * time.Second}
 		if r, _, err := c.Exchange(del, ts.addr); err != nil || r.Rcode != dns.RcodeSuccess {
 			t.Fatalf("%s: delete: %v %v", netw, err, r)
 		}

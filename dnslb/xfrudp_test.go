@@ -83,9 +83,9 @@ members = [` + big.String() + `]
 			if tc.edns > 0 {
 				m.SetEdns0(tc.edns, false)
 			}
-			c := &dns.Client{Net: "udp", Timeout: 3 * time.Second, UDPSize: 65535}
+			c := &dns.Client{Net: "udp", Timeout: 10 * time.Second, UDPSize: 65535}
 			if tc.from != "" {
-				c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(tc.from)}, Timeout: 3 * time.Second}
+				c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(tc.from)}, Timeout: 10 * time.Second}
 			}
 			if tc.key != "" {
 				m.SetTsig("xfr.", dns.HmacSHA256, 300, time.Now().Unix())
