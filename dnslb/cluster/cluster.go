@@ -177,7 +177,12 @@ func (c *Cluster) Close() error {
 	if ml := c.ml.Load(); ml != nil {
 		err = ml.Shutdown()
 	}
+	// memberlist's suspicion timers outlive Shutdown and still report a
+	// peer's death: once closed, events change and log nothing. Set under
+	// mu, so that an event under way has ended when Close returns.
+	c.mu.Lock()
 	c.quiet.Store(true)
+	c.mu.Unlock()
 	return err
 }
 
@@ -539,6 +544,9 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.quiet.Load() {
+		return
+	}
 	now := c.o.Now()
 	p := c.peers[n.Name]
 	if p == nil {
@@ -559,7 +567,7 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.peers[n.Name]
-	if p == nil {
+	if p == nil || c.quiet.Load() {
 		return
 	}
 	now := c.o.Now()
@@ -579,7 +587,7 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 	c := (*Cluster)(e)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p := c.peers[n.Name]; p != nil {
+	if p := c.peers[n.Name]; p != nil && !c.quiet.Load() {
 		p.addr = n.Address()
 		p.digest = metaDigest(n.Meta)
 		c.updateDriftLocked()

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // TestClusterLeave: an instance stopped on purpose is reported as left, not
@@ -43,4 +45,26 @@ func TestClusterSilentPeerSuspect(t *testing.T) {
 		a.c.mu.Unlock()
 		return a.peerState("ns2") == PeerAlive
 	})
+}
+
+// TestClusterSilentAfterClose: memberlist's suspicion timers outlive its
+// Shutdown and still report a peer dead, up to seconds later; after Close
+// that changes and logs nothing (a test's logger panics once its test has
+// ended, as TestClusterOverrides in the dnslb package did).
+func TestClusterSilentAfterClose(t *testing.T) {
+	a := startNode(t, "ns1", "127.0.1.7:0", nil, "majority", "d")
+	b := startNode(t, "ns2", "127.0.1.8:0", []string{a.c.Addr()}, "majority", "d")
+	waitFor(t, "joined", func() bool { return a.peerState("ns2") == PeerAlive })
+	a.stop()
+	before := a.logs.String()
+	ev := (*events)(a.c)
+	ev.NotifyLeave(&memberlist.Node{Name: "ns2"})
+	ev.NotifyJoin(&memberlist.Node{Name: "ns3"})
+	if after := a.logs.String(); after != before {
+		t.Errorf("events after Close logged:\n%s", strings.TrimPrefix(after, before))
+	}
+	if s := a.peerState("ns2"); s != PeerAlive {
+		t.Errorf("an event after Close made ns2 %s", s)
+	}
+	b.stop()
 }
