@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ type testServer struct {
 	logs   *testutil.SyncBuffer
 }
 
+// httpKey finds a config's own http setting.
+var httpKey = regexp.MustCompile(`(?m)^\s*http\s*=`)
+
 // start runs the server for the config at path until the test ends.
 func start(t testing.TB, path string, o Options) *testServer {
 	t.Helper()
@@ -31,9 +35,21 @@ func start(t testing.TB, path string, o Options) *testServer {
 	if o.LogOutput == nil {
 		o.LogOutput = io.MultiWriter(logs, testutil.LogWriter{T: t})
 	}
+	// A config that leaves http out would take its default, the Quick
+	// start's fixed 127.0.0.1:8053, which a test run beside this one (or
+	// `make run`) may hold: such servers get port 0.
+	if o.Host.HTTP == "" {
+		if b, err := os.ReadFile(path); err == nil && !httpKey.Match(b) {
+			o.Host.HTTP = "127.0.0.1:0"
+		}
+	}
 	srv, err := New(path, o)
 	if err != nil {
 		t.Fatalf("New(%s): %v", path, err)
+	}
+	if h := srv.HTTPAddr(); strings.HasSuffix(h, ":8053") {
+		srv.closeListeners()
+		t.Fatalf("the test server took the fixed HTTP port %s: give its config http = \"127.0.0.1:0\" or \"\"", h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{Server: srv, addr: srv.DNSAddrs()[0].String(), cancel: cancel, done: make(chan struct{}), logs: logs}
