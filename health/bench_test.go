@@ -191,7 +191,7 @@ func TestReadsDoNotAllocate(t *testing.T) {
 		"ChangeAt": func() { sinkTime = tg.ChangeAt() },
 		"Key":      func() { sinkBool = tg.Key().Addr.Is4() },
 	} {
-		if n := testing.AllocsPerRun(1000, read); n != 0 {
+		if n := testutil.AllocsPerRun(1000, read); n != 0 {
 			t.Errorf("%s: %v allocations per call", name, n)
 		}
 	}

@@ -184,3 +184,15 @@ func WaitGoroutinesGone(t testing.TB, d time.Duration, frames ...string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// AllocsPerRun is testing.AllocsPerRun taken up to five times, returning
+// the least: testing.AllocsPerRun counts the allocations of every
+// goroutine (a server's prober, its clock), which a loaded machine lets
+// run during the measurement. What f itself allocates shows in every try.
+func AllocsPerRun(runs int, f func()) float64 {
+	least := testing.AllocsPerRun(runs, f)
+	for i := 1; i < 5 && least > 0; i++ {
+		least = min(least, testing.AllocsPerRun(runs, f))
+	}
+	return least
+}
