@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -225,5 +226,44 @@ func TestCookieDig(t *testing.T) {
 	second := dig("=" + m[1])
 	if !strings.Contains(second, "status: NOERROR") || !regexp.MustCompile(`; COOKIE: [0-9a-f]{48} \(good\)`).MatchString(second) || !strings.Contains(second, "192.0.2.80") {
 		t.Fatalf("dig +cookie=%s:\n%s", m[1], second)
+	}
+}
+
+// TestCookieMetrics: dnslb_cookies_total counts requests by their cookie,
+// with no label but the result.
+func TestCookieMetrics(t *testing.T) {
+	ts := start(t, cookieConfig(t, `cookie_secret_file = "`+secretFile(t, cookieSecretA)+`"`, ""), Options{})
+	first := cookieExchange(t, "tcp", "127.0.0.1", ts.addr, clientCookie)
+	valid := cookieOf(first)
+	if len(valid) != 48 {
+		t.Fatalf("no server cookie: %v", first)
+	}
+	forged := valid[:32] + "0011223344556677"
+	for cookie, n := range map[string]int{"": 2, clientCookie: 3, valid: 4, forged: 5} {
+		for range n {
+			if r := cookieExchange(t, "tcp", "127.0.0.1", ts.addr, cookie); r == nil {
+				t.Fatalf("cookie %q: no response", cookie)
+			}
+		}
+	}
+	want := map[string]float64{"none": 2, "client_only": 1 + 3, "good": 4, "bad": 5}
+	got := map[string]float64{}
+	fams, err := ts.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "dnslb_cookies_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if l := m.GetLabel(); len(l) != 1 || l[0].GetName() != "result" {
+				t.Fatalf("labels %v, want result alone", l)
+			}
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("dnslb_cookies_total %v, want %v", got, want)
 	}
 }
