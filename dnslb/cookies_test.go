@@ -267,3 +267,39 @@ func TestCookieMetrics(t *testing.T) {
 		t.Errorf("dnslb_cookies_total %v, want %v", got, want)
 	}
 }
+
+// TestCookieRequired: with require_cookie, a UDP query gets its answer only
+// with a valid server cookie: a client cookie alone or a bad one gets
+// BADCOOKIE and a cookie to retry with, no cookie gets TC (retry over TCP),
+// on the fast path and the general one; TCP is answered.
+func TestCookieRequired(t *testing.T) {
+	ts := start(t, cookieConfig(t, "require_cookie = true", ""), Options{})
+	first := cookieExchange(t, "udp", "127.0.0.1", ts.addr, clientCookie)
+	if first == nil || first.Rcode != rcodeBadCookie || len(first.Answer) != 0 || len(cookieOf(first)) != 48 {
+		t.Fatalf("client cookie alone over UDP: %v", first)
+	}
+	valid := cookieOf(first)
+	if r := cookieExchange(t, "udp", "127.0.0.1", ts.addr, valid); r == nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("retry with the server cookie: %v", r)
+	}
+	if r := cookieExchange(t, "udp", "127.0.10.1", ts.addr, valid); r == nil || r.Rcode != rcodeBadCookie || len(r.Answer) != 0 {
+		t.Fatalf("another address's cookie: %v", r)
+	}
+	for _, netw := range transports {
+		r := cookieExchange(t, netw, "127.0.0.1", ts.addr, "")
+		if r == nil || r.Truncated != (netw == "udp") || (len(r.Answer) == 1) != (netw == "tcp") {
+			t.Errorf("no cookie over %s: %v", netw, r)
+		}
+	}
+	// A question of class CH without EDNS takes the general path.
+	m := new(dns.Msg)
+	m.SetQuestion("version.bind.", dns.TypeTXT)
+	m.Question[0].Qclass = dns.ClassCHAOS
+	for _, netw := range transports {
+		c := &dns.Client{Net: netw, Timeout: 3 * time.Second}
+		r, _, err := c.Exchange(m, ts.addr)
+		if err != nil || r.Truncated != (netw == "udp") || r.Rcode != map[string]int{"udp": dns.RcodeSuccess, "tcp": dns.RcodeRefused}[netw] {
+			t.Errorf("CH over %s: %v %v", netw, r, err)
+		}
+	}
+}

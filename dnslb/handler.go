@@ -67,10 +67,9 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	if fast && w.q.hasCookie && !w.ck.eval(snap.cookies, req[w.q.cookieOff:w.q.cookieOff+w.q.cookieLen], src.Addr(), now, w.q.do) {
 		fast = false // malformed: the general path answers FORMERR
 	}
-	if fast && w.ck.state == cookieBad && !w.tcp {
+	if fast && !w.tcp && (w.ck.state == cookieBad || snap.requireCookie && w.ck.state != cookieValid) {
 		r := w.fastReply(snap, req, src, now)
-		out := w.errorReply(req, r.question, rcodeBadCookie, &r)
-		w.stats.count(w.tcp, 0, w.q.qtype, rcodeBadCookie, len(out), false)
+		out := w.cookieRefusal(req, r.question, &r)
 		if snap.rrl != nil {
 			out = w.limit(snap, out, nil, src.Addr(), nil, now)
 		}
@@ -254,9 +253,9 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 			opts = opts[4+olen:]
 		}
 		r.cookie = w.ck.option()
-		if w.ck.state == cookieBad && !w.tcp {
-			return fail(rcodeBadCookie, true)
-		}
+	}
+	if !w.tcp && (w.ck.state == cookieBad || snap.requireCookie && w.ck.state != cookieValid) {
+		return w.cookieRefusal(req, question, &r), nil
 	}
 	if m.Opcode == dns.OpcodeUpdate && len(snap.updates) > 0 { // else NOTIMP, as NSD: no zone takes updates
 		out, rcode := w.srv.update(snap, req, &m, opt, src)
@@ -307,6 +306,29 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 func (s *snapshot) ownName(a *answer, qname string) bool {
 	z := s.zones.Zone(a.zone)
 	return z != nil && z.Node(qname) != nil
+}
+
+// cookieRefusal answers a UDP query whose cookie does not let it have its
+// answer: BADCOOKIE with a new server cookie to a query with a cookie (RFC
+// 7873 §5.2.3, §5.2.4), which the client retries with; with
+// require_cookie, TC to a query without one, which the client retries
+// over TCP.
+func (w *worker) cookieRefusal(req, question []byte, r *reply) []byte {
+	qtype := uint16(0)
+	if len(question) >= 4 {
+		qtype = binary.BigEndian.Uint16(question[len(question)-4:])
+	}
+	if w.ck.state != cookieNone {
+		out := w.errorReply(req, question, rcodeBadCookie, r)
+		w.stats.count(w.tcp, 0, qtype, rcodeBadCookie, len(out), false)
+		return out
+	}
+	out := w.errorReply(req, question, dns.RcodeSuccess, r)
+	if out != nil {
+		out[2] |= byte(flagTC >> 8)
+	}
+	w.stats.count(w.tcp, 0, qtype, dns.RcodeSuccess, len(out), true)
+	return out
 }
 
 // respond renders a for r, or what stands in for it when a cannot be sent
