@@ -460,6 +460,7 @@ func TestSignedFastPathMatchesGeneral(t *testing.T) {
 			m.SetEdns0(4096, true)
 			req, _ := m.Pack()
 			clear(srv.snap.Load().cache.slots)
+			seenBefore(srv.snap.Load().cache, req)
 			general := bytes.Clone(w.serve(req, src))
 			key, ok := parseQuery(req, &query{}, nil)
 			if !ok || srv.snap.Load().cache.get(key) == nil {

@@ -185,10 +185,10 @@ func WaitGoroutinesGone(t testing.TB, d time.Duration, frames ...string) {
 	}
 }
 
-// AllocsPerRun is testing.AllocsPerRun taken up to five times, returning
-// the least: testing.AllocsPerRun counts the allocations of every
-// goroutine (a server's prober, its clock), which a loaded machine lets
-// run during the measurement. What f itself allocates shows in every try.
+// AllocsPerRun is testing.AllocsPerRun for code measured beside a running
+// server: the runtime counts allocations process-wide, so a health probe or
+// HTTP request in the window adds to the count. The least of five
+// measurements is the code's own; code that allocates does so in all five.
 func AllocsPerRun(runs int, f func()) float64 {
 	least := testing.AllocsPerRun(runs, f)
 	for i := 1; i < 5 && least > 0; i++ {
