@@ -311,7 +311,7 @@ func TestCookieRequired(t *testing.T) {
 	m.SetQuestion("version.bind.", dns.TypeTXT)
 	m.Question[0].Qclass = dns.ClassCHAOS
 	for _, netw := range transports {
-		c := &dns.Client{Net: netw, Timeout: 3 * time.Second}
+		c := &dns.Client{Net: netw, Timeout: 10 * time.Second}
 		r, _, err := c.Exchange(m, ts.addr)
 		if err != nil || r.Truncated != (netw == "udp") || r.Rcode != map[string]int{"udp": dns.RcodeSuccess, "tcp": dns.RcodeRefused}[netw] {
 			t.Errorf("CH over %s: %v %v", netw, r, err)
