@@ -176,8 +176,11 @@ func Compile(s *Spec) (*Map, error) {
 	for _, n := range s.Nets {
 		items = append(items, newItem(n.Prefix, true, c.intern(n.List)))
 	}
+	if len(c.lists) >= maxLists4 {
+		return nil, &Error{Key: "locations", Msg: fmt.Sprintf("the rules make %d distinct datacenter lists; at most %d are possible", len(c.lists), maxLists4-1)}
+	}
 	m := &Map{spec: s, dflt: int(dflt), Networks: c.networks}
-	m.t, m.t4 = splitTables(build(items, dflt))
+	m.t, m.t4 = splitTables(build(items, dflt), leafEscape)
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))
 	for name, i := range c.dcIndex {

@@ -75,8 +75,12 @@ func randomAddr(r *rand.Rand, v4 bool) netip.Addr {
 // one by one, and checks the scope property: every address inside the
 // /scope of an answer gets the same list.
 func TestTableMatchesRules(t *testing.T) {
-	for _, mode := range []string{"v4", "v6", "both"} {
+	for _, mode := range []string{"v4", "v6", "both", "v4-escape"} {
 		r := rand.New(rand.NewPCG(1, 2))
+		leafLists := int32(leafEscape)
+		if mode == "v4-escape" { // lists 2 and up are looked up in ranges
+			mode, leafLists = "v4", 2
+		}
 		for round := range 200 {
 			v4 := mode == "v4"
 			items := randomItems(r, v4)
@@ -84,7 +88,7 @@ func TestTableMatchesRules(t *testing.T) {
 				items = append(items, randomItems(r, true)...)
 			}
 			orig := append([]item(nil), items...)
-			m := newMap(build(items, 9))
+			m := newMapLeaf(build(items, 9), leafLists)
 			for range 200 {
 				if mode == "both" {
 					v4 = r.IntN(2) == 0
@@ -202,8 +206,54 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	}
 }
 
-func newMap(t *table) *Map {
+func newMap(t *table) *Map { return newMapLeaf(t, leafEscape) }
+
+// newMapLeaf is newMap with leaves naming only lists below leafLists.
+func newMapLeaf(t *table, leafLists int32) *Map {
 	m := &Map{}
-	m.t, m.t4 = splitTables(t)
+	m.t, m.t4 = splitTables(t, leafLists)
 	return m
+}
+
+// TestTable4Dense checks /16s of many ranges, which the IPv4 table keeps
+// in its slot (up to 15), in blocks of sixteen (up to 256) or in one run
+// beyond: lists and scopes against the rules, with and without lists
+// that do not fit a word.
+func TestTable4Dense(t *testing.T) {
+	tests := []struct {
+		n    int
+		kind uint32
+	}{{6, slotSmall}, {60, slotBlocks}, {100, slotBlocks}, {600, slotHuge}}
+	for _, tt := range tests {
+		for _, leafLists := range []int32{leafEscape, 3} {
+			r := rand.New(rand.NewPCG(uint64(tt.n), 7))
+			var items []item
+			for range tt.n { // nested or disjoint, as nets are
+				a := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(256)), byte(r.IntN(256))})
+				items = append(items, newItem(netip.PrefixFrom(a, 20+r.IntN(13)), true, int32(r.IntN(6))))
+			}
+			orig := append([]item(nil), items...)
+			m := newMapLeaf(build(items, 9), leafLists)
+			if k := m.t4.slots[16*0x0a00] & slotKind; k != tt.kind {
+				t.Fatalf("%d nets: slot kind %x, want %x", tt.n, k>>30, tt.kind>>30)
+			}
+			for range 2000 {
+				a := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(256)), byte(r.IntN(256))})
+				list, s := m.Lookup(a)
+				if l := m.List(a); l != list {
+					t.Fatalf("%d nets: %s: List %d, Lookup %d", tt.n, a, l, list)
+				}
+				if want := naive(orig, 9, a); int32(list) != want {
+					t.Fatalf("%d nets: %s gets list %d, want %d", tt.n, a, list, want)
+				}
+				p := netip.PrefixFrom(a, s).Masked()
+				if !sameEverywhere(orig, 9, p, int32(list)) {
+					t.Fatalf("%d nets: %s has scope /%d but not all of %s gets list %d", tt.n, a, s, p, list)
+				}
+				if wider := netip.PrefixFrom(a, s-1).Masked(); s > 0 && sameEverywhere(orig, 9, wider, int32(list)) {
+					t.Fatalf("%d nets: %s scope /%d, but all of %s gets list %d", tt.n, a, s, wider, list)
+				}
+			}
+		}
+	}
 }
