@@ -340,8 +340,9 @@ func randomAddrIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 	return a
 }
 
-// TestGeoReload: a changed database and nets file take effect on reload; a
-// corrupt database refuses the reload, and the running map keeps serving.
+// TestGeoReload: an unchanged reload keeps the compiled map; a changed
+// database and nets file take effect on reload; a corrupt database refuses
+// the reload, and the running map keeps serving.
 func TestGeoReload(t *testing.T) {
 	ts, dir := startGeoServer(t, nil)
 	ask := func(ecs string) string {
@@ -351,6 +352,14 @@ func TestGeoReload(t *testing.T) {
 	}
 	if got := ask("1.1.0.0/24"); got != "192.0.2.20" { // OC: no rule
 		t.Fatalf("before: %q", got)
+	}
+	// A reload that changes nothing keeps the compiled map.
+	before := ts.snap.Load().cfg.Maps["world"].Geo
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if ts.snap.Load().cfg.Maps["world"].Geo != before {
+		t.Error("an unchanged reload compiled the map again")
 	}
 	// The database now puts 1.1.0.0/16 in Asia, the nets file moves
 	// 198.51.100.0/24 to lhr.
@@ -375,6 +384,9 @@ func TestGeoReload(t *testing.T) {
 	}
 	if got := ask("1.1.0.0/24"); got != "192.0.2.60" {
 		t.Errorf("after the database changed: %q, want nrt's 192.0.2.60", got)
+	}
+	if ts.snap.Load().cfg.Maps["world"].Geo == before {
+		t.Error("the database changed, but the reload kept the old map")
 	}
 	if got := ask("198.51.100.0/24"); got != "192.0.2.40" {
 		t.Errorf("after the nets file changed: %q, want lhr's 192.0.2.40", got)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
 )
@@ -93,5 +94,65 @@ func TestGeoWithinLeastLoad(t *testing.T) {
 	}
 	if p := c.Pools[0]; p.Within != LeastLoad || p.Shed == nil || p.Shed.High != 2 {
 		t.Errorf("within %q, watermarks %+v", p.Within, p.Shed)
+	}
+}
+
+// TestGeoReloadReuse: Reload keeps the previous compiled map when its
+// spec, nets file and database file are unchanged, and compiles again
+// when any of them changed (the database by identity, size and time).
+func TestGeoReloadReuse(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "city.mmdb")
+	entries := []geotest.Entry{{Net: "81.2.69.0/24", Continent: "EU", Country: "GB"}}
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := geotest.Write(db, entries); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(dflt string) string {
+		return minimalZone + "[map.w]\ngeoip_db = \"city.mmdb\"\ndefault = [" + dflt + "]\nnets_file = \"nets.txt\"\n[map.w.locations]\n\"EU\" = [\"ams\"]\n" +
+			"[[pool]]\nname = \"www.example.\"\npolicy = \"geo\"\nmap = \"w\"\nmembers = [{ address = \"192.0.2.1\", datacenter = \"ams\" }]\n"
+	}
+	write("c.toml", cfg(`"ams"`))
+	write("nets.txt", "10.0.0.0/8 ams\n")
+	path := filepath.Join(dir, "c.toml")
+	prev, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	tests := []struct {
+		name   string
+		change func()
+		reuse  bool
+	}{
+		{"nothing", func() {}, true},
+		{"another part of the config", func() { write("c.toml", cfg(`"ams"`)+"# a comment\n") }, true},
+		{"the database's time", func() { os.Chtimes(db, later, later) }, false},
+		{"the database replaced", func() {
+			if err := geotest.Write(filepath.Join(dir, "new.mmdb"), entries); err != nil {
+				t.Fatal(err)
+			}
+			os.Rename(filepath.Join(dir, "new.mmdb"), db)
+		}, false},
+		{"the nets file", func() { write("nets.txt", "10.0.0.0/8 ams\n11.0.0.0/8 ams\n") }, false},
+		{"the nets file's lines", func() { write("nets.txt", "# now one line down\n10.0.0.0/8 ams\n11.0.0.0/8 ams\n") }, false},
+		{"the map's keys", func() { write("c.toml", cfg(`"ams", "iad"`)) }, false},
+		{"nothing again", func() {}, true},
+	}
+	for _, tc := range tests {
+		tc.change()
+		c, err := Reload(path, Host{}, prev)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := c.Maps["w"].Geo == prev.Maps["w"].Geo; got != tc.reuse {
+			t.Errorf("%s changed: map reused %v, want %v", tc.name, got, tc.reuse)
+		}
+		prev = c
 	}
 }

@@ -10,8 +10,10 @@ package geo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -62,8 +64,35 @@ type Map struct {
 	t        *table
 	t4       *table4 // the IPv4 part of t, for IPv4 lookups
 	spec     *Spec
-	dflt     int // the default list
-	Networks int // database networks read
+	db       os.FileInfo // the database as found before it was read; nil = none
+	dflt     int         // the default list
+	Networks int         // database networks read
+}
+
+// Reusable reports whether m is what Compile(s) would build now: s equals
+// the spec m was compiled from (nets and where they were written
+// included), and the database file is still the one m read — the same
+// file (device and inode) of the same size and modification time. A
+// reload that changes nothing of a map keeps it instead of reading a
+// database of millions of networks again.
+func (m *Map) Reusable(s *Spec) bool {
+	if !m.spec.equal(s) {
+		return false
+	}
+	if s.DB == "" {
+		return true
+	}
+	st, err := os.Stat(s.DB)
+	return err == nil && m.db != nil && os.SameFile(m.db, st) && m.db.Size() == st.Size() && m.db.ModTime().Equal(st.ModTime())
+}
+
+// equal reports whether s and o are the same spec.
+func (s *Spec) equal(o *Spec) bool {
+	return s.DB == o.DB && slices.Equal(s.Default, o.Default) && s.Auto == o.Auto &&
+		maps.EqualFunc(s.Locations, o.Locations, slices.Equal) && maps.Equal(s.Coordinates, o.Coordinates) &&
+		slices.EqualFunc(s.Nets, o.Nets, func(a, b Net) bool {
+			return a.Prefix == b.Prefix && slices.Equal(a.List, b.List) && a.Key == b.Key && a.File == b.File && a.Line == b.Line
+		})
 }
 
 // DefaultList is the index of the default list in Lists.
@@ -167,7 +196,11 @@ func Compile(s *Spec) (*Map, error) {
 	}
 	dflt := c.intern(s.Default)
 	var items []item
+	var db os.FileInfo
 	if s.DB != "" {
+		// Found before it is read: a file replaced meanwhile differs from
+		// it, and the next reload reads that file.
+		db, _ = os.Stat(s.DB)
 		var err error
 		if items, err = c.readDB(s.DB); err != nil {
 			return nil, &Error{Key: "geoip_db", Msg: err.Error()}
@@ -179,7 +212,7 @@ func Compile(s *Spec) (*Map, error) {
 	if len(c.lists) >= maxLists4 {
 		return nil, &Error{Key: "locations", Msg: fmt.Sprintf("the rules make %d distinct datacenter lists; at most %d are possible", len(c.lists), maxLists4-1)}
 	}
-	m := &Map{spec: s, dflt: int(dflt), Networks: c.networks}
+	m := &Map{spec: s, db: db, dflt: int(dflt), Networks: c.networks}
 	m.t, m.t4 = splitTables(build(items, dflt), leafEscape)
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))
