@@ -91,8 +91,8 @@ func (t *mapTOML) build(v *validator, c *Config, name string) *Map {
 	for _, e := range unjoin(err) {
 		var ge *geo.Error
 		switch {
-		case errors.As(e, &ge) && ge.File != "":
-			v.errs = append(v.errs, &Error{File: ge.File, Line: ge.Line, Msg: ge.Msg})
+		case errors.As(e, &ge) && ge.File != "": // the nets file's line follows the config's, as ParseNets's
+			v.errorf(m.At+".nets_file", "%v", ge)
 		case errors.As(e, &ge):
 			v.errorf(m.At+"."+ge.Key, "%s", ge.Msg)
 		default:

@@ -19,6 +19,7 @@ func TestGeoConfigErrors(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "corrupt.mmdb"), []byte("\xab\xcd\xefMaxMind.com but not really"), 0o644)
 	os.WriteFile(filepath.Join(dir, "nets.txt"), []byte("# ok\n10.0.0.0/8 ams\n10.0.0.1/8 ams\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "nets6.txt"), []byte("2001:db8::/32 ams\n2001:0:4136::/48 ams\n"), 0o644)
 	pool := func(keys, members string) string {
 		return minimalZone + "[[pool]]\nname = \"www.example.\"\npolicy = \"geo\"\n" + keys + "members = [\n" + members + "]\n"
 	}
@@ -45,6 +46,9 @@ func TestGeoConfigErrors(t *testing.T) {
 			[]string{`c.toml:7: pool[0].map: only pools of policy "geo" use a map`, `c.toml:8: pool[0].members[0].datacenter: only members of a pool of policy "geo"`}},
 		{"bad location and net", "[map.w]\ngeoip_db = \"city.mmdb\"\ndefault = [\"ams\"]\n[map.w.locations]\n\"EU/UK/x/y/z\" = [\"ams\"]\n[map.w.nets]\n\"10.0.0.1/8\" = [\"ams\"]\n\"10.0.0.0/9\" = []\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:5: map.w.locations.EU/UK/x/y/z: use at most CONTINENT/COUNTRY/SUBDIVISION/CITY`, `c.toml:7: map.w.nets.10.0.0.1/8: "10.0.0.1/8" has host bits set`}},
+		{"nets inside 6to4", "[map.w]\ndefault = [\"ams\"]\nnets_file = \"nets6.txt\"\n[map.w.nets]\n\"2002:a00::/24\" = [\"ams\"]\n" + pool("map = \"w\"\n", ams),
+			[]string{`c.toml:5: map.w.nets.2002:a00::/24: 2002:a00::/24 lies in 6to4 2002::/16, whose clients are located by the IPv4 address they embed`,
+				"c.toml:3: map.w.nets_file: " + filepath.Join(dir, "nets6.txt") + ":2: 2001:0:4136::/48 lies in Teredo 2001::/32"}},
 		{"empty net list", "[map.w]\ndefault = [\"ams\"]\n[map.w.nets]\n\"10.0.0.0/9\" = []\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:4: map.w.nets.10.0.0.0/9: name at least one datacenter`}},
 		{"nets file", "[map.w]\ndefault = [\"ams\"]\nnets_file = \"nets.txt\"\n" + pool("map = \"w\"\n", ams),

@@ -110,15 +110,24 @@ func (m *Map) Lists() [][]int { return m.lists }
 func (m *Map) Ranges() int { return len(m.t.list) }
 
 // Lookup returns the list of the client at a (an index into Lists) and the
-// scope: the prefix length, in a's own family (IPv4 bits for an IPv4 or
-// v4-mapped address), over which the answer is the same.
+// scope: the prefix length, in a's own family (IPv4 bits for an IPv4
+// address, IPv6 bits for any IPv6 one), over which the answer is the same.
+// An IPv6 address of a space that embeds an IPv4 address (v4-mapped,
+// v4-compatible, 6to4, Teredo) gets that IPv4 address's list, as in
+// gdnsd's geoip plugin; its scope is the IPv4 one in its place.
 func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
-	if a.Is4() || a.Is4In6() {
-		b := a.As4()
-		l, s := m.t4.lookup(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+	if a.Is4() {
+		l, s := m.t4.lookup(v4Key(a))
 		return int(l), s
 	}
 	k := addrKey(a)
+	if sp := embeds(k); sp != nil {
+		l, s := m.t4.lookup(sp.v4(k))
+		if s == 0 {
+			return int(l), sp.bits // the whole space
+		}
+		return int(l), sp.at + s
+	}
 	i := m.t.find(k)
 	first, last := m.t.bounds(i)
 	return int(m.t.list[i]), scope(k, first, last)
@@ -126,20 +135,30 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 
 // List is Lookup without the scope, for clients that send no ECS.
 func (m *Map) List(a netip.Addr) int {
-	if a.Is4() || a.Is4In6() {
-		b := a.As4()
-		return int(m.t4.listOf(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])))
+	if a.Is4() {
+		return int(m.t4.listOf(v4Key(a)))
 	}
-	return int(m.t.list[m.t.find(addrKey(a))])
+	k := addrKey(a)
+	if sp := embeds(k); sp != nil {
+		return int(m.t4.listOf(sp.v4(k)))
+	}
+	return int(m.t.list[m.t.find(k)])
+}
+
+func v4Key(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // Range returns the first and last address of the range holding a: the
-// network the answer came from, merged with neighbours giving the same list.
+// network the answer came from, merged with neighbours giving the same
+// list. For an IPv6 address that embeds an IPv4 one, it is the IPv4 range.
 func (m *Map) Range(a netip.Addr) (netip.Addr, netip.Addr) {
-	a = a.Unmap()
+	if sp := embeds(addrKey(a)); sp != nil && a.Is6() {
+		a = sp.addr(addrKey(a))
+	}
 	if a.Is4() {
-		b := a.As4()
-		first, last := m.t4.bounds(m.t4.find(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])))
+		first, last := m.t4.bounds(m.t4.find(v4Key(a)))
 		return netip.AddrFrom4([4]byte{byte(first >> 24), byte(first >> 16), byte(first >> 8), byte(first)}),
 			netip.AddrFrom4([4]byte{byte(last >> 24), byte(last >> 16), byte(last >> 8), byte(last)})
 	}
@@ -171,6 +190,12 @@ func Compile(s *Spec) (*Map, error) {
 	for _, n := range s.Nets {
 		if n.File == "" { // ParseNets checked the file's
 			c.checkList(n.Key, n.List, false)
+		}
+		for _, sp := range spaces {
+			if n.Prefix.Addr().Is6() && n.Prefix.Bits() >= sp.bits && sp.prefix.Contains(n.Prefix.Addr()) {
+				e := &Error{Key: n.Key, File: n.File, Line: n.Line, Msg: fmt.Sprintf("%s lies in %s %s, whose clients are located by the IPv4 address they embed: write that IPv4 network instead", n.Prefix, sp.name, sp.prefix)}
+				c.errs = append(c.errs, e)
+			}
 		}
 	}
 	for _, dc := range sortedKeys(s.Coordinates) {

@@ -214,27 +214,24 @@ func scope(k, first, last u128) int {
 	return p
 }
 
-// dropV4 replaces the ranges of the IPv4 space, which table4 answers for,
-// by one range of list -1 (never looked up). A range that ran across the
-// edge of that space is cut there: its scopes can only get longer, never
-// wrong (and do not in practice: the ranges at the edges of ::ffff:0:0/96
-// hold ::/80, and from ::1:0:0:0 to the first IPv6 rule, where the /3 of
-// global unicast begins).
-func (t *table) dropV4() {
-	i0, i1 := t.find(v4First), t.find(v4Last)
-	tail := i1 + 1 // the ranges after the IPv4 space
+// cut replaces the ranges within [first, last] (a space that table4 or
+// an embedded IPv4 address answers for) by one range of list -1, never
+// looked up. A range that ran across an edge of the space is cut there:
+// its scopes can only get longer, never wrong.
+func (t *table) cut(first, last u128) {
+	i0, i1 := t.find(first), t.find(last)
+	tail := i1 + 1 // the ranges after the space
 	hi := append(slices.Clone(t.hi[:i0+1]), 0)
 	lo := append(slices.Clone(t.lo[:i0+1]), 0)
 	list := append(slices.Clone(t.list[:i0+1]), 0)
 	n := i0 + 1
-	if t.hi[i0] == v4First.hi && t.lo[i0] == v4First.lo {
+	if t.hi[i0] == first.hi && t.lo[i0] == first.lo {
 		n = i0 // range i0 begins the space: it is replaced
 		hi, lo, list = hi[:n+1], lo[:n+1], list[:n+1]
 	}
-	hi[n], lo[n], list[n] = v4First.hi, v4First.lo, -1
-	if tail == len(t.list) || t.hi[tail] != 0 || t.lo[tail] != v4Last.lo+1 {
+	hi[n], lo[n], list[n] = first.hi, first.lo, -1
+	if after := last.addOne(); last != maxU128 && (tail == len(t.list) || t.hi[tail] != after.hi || t.lo[tail] != after.lo) {
 		// Range i1 goes on past the space: it resumes after it.
-		after := v4Last.addOne()
 		hi, lo, list = append(hi, after.hi), append(lo, after.lo), append(list, t.list[i1])
 	}
 	t.hi = slices.Clip(append(hi, t.hi[tail:]...))

@@ -255,11 +255,12 @@ func scope32(k, first, last uint32) int {
 	return p
 }
 
-// splitTables returns t without its IPv4 part, and that part.
+// splitTables returns t without the spaces of IPv4 addresses (table4
+// answers for them), and its IPv4 part.
 func splitTables(t *table, leafLists int32) (*table, *table4) {
 	t4 := newTable4(t, leafLists)
-	if t4.len() > 1 { // else the IPv4 space lies in one range of t, which costs nothing
-		t.dropV4()
+	for _, sp := range spaces {
+		t.cut(sp.first, sp.last)
 	}
 	return t, t4
 }

@@ -168,7 +168,15 @@ func TestScopeEdges(t *testing.T) {
 		scope int
 	}{
 		{nil, "192.0.2.1", 9, 0},
-		{nil, "2001:db8::1", 9, 0},
+		{nil, "2001:db8::1", 9, 21}, // Teredo's 2001::/32 next door is a space of its own
+		{nil, "2002::1", 9, 16},     // IPv4 all default: all of 6to4
+		{nil, "2001::1", 9, 32},     // and of Teredo
+		{nil, "::1", 9, 96},         // and of v4-compatible
+		{[]string{"10.0.0.0/8"}, "2002:a01:203::", 0, 16 + 8},
+		{[]string{"10.0.0.0/8"}, "2001:0:4136:e378:8000:63bf:f5fe:fdfc", 0, 96 + 8}, // Teredo of 10.1.2.3
+		{[]string{"10.0.0.0/8"}, "::ffff:10.1.2.3", 0, 96 + 8},
+		{[]string{"2000::/3=1"}, "2003::1", 1, 16},                       // 6to4's 2002::/16 is cut out
+		{[]string{"2000::/3=1", "2002::/16=2"}, "2002:a01:203::", 9, 16}, // an IPv6 rule does not apply in 6to4
 		{[]string{"10.0.0.0/8"}, "10.1.2.3", 0, 8},
 		{[]string{"10.0.0.0/8"}, "11.1.2.3", 9, 8},
 		{[]string{"10.0.0.0/8"}, "192.0.2.1", 9, 1},
@@ -256,4 +264,87 @@ func TestTable4Dense(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTableEmbeddedIPv4: IPv6 clients of the spaces that embed an IPv4
+// address get that address's list, rules for IPv6 networks over those
+// spaces notwithstanding, and the scope property holds for them and for
+// their IPv6 neighbours: every address inside the /scope gets the same
+// list.
+func TestTableEmbeddedIPv4(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	around := []string{"::/0", "::/64", "::/95", "2000::/3", "2001::/16", "2001::/31", "2002::/15", "2002:a00::/24", "2001:0:4136::/48"}
+	for round := range 200 {
+		items := randomItems(r, true)
+		for _, s := range around {
+			if r.IntN(2) == 0 {
+				items = append(items, newItem(netip.MustParsePrefix(s), true, int32(r.IntN(4))))
+			}
+		}
+		orig := append([]item(nil), items...)
+		m := newMap(build(items, 9))
+		for range 200 {
+			a := randomEmbedding(r)
+			list, s := m.Lookup(a)
+			if l := m.List(a); l != list {
+				t.Fatalf("%s: List %d, Lookup %d", a, l, list)
+			}
+			if want := naiveEmbedded(orig, 9, a); int32(list) != want {
+				t.Fatalf("round %d: %s gets list %d, want %d", round, a, list, want)
+			}
+			p := netip.PrefixFrom(a, s).Masked()
+			for k := range 40 {
+				b := randomIn(r, p)
+				if k%2 == 1 { // an address of a space inside p, if any
+					sp := spaces[r.IntN(len(spaces))]
+					if !p.Overlaps(sp.prefix) {
+						continue
+					}
+					b = randomIn(r, sp.prefix)
+					if sp.prefix.Bits() < p.Bits() {
+						b = randomIn(r, p)
+					}
+				}
+				if got := naiveEmbedded(orig, 9, b); got != int32(list) {
+					t.Fatalf("round %d: %s has scope /%d but %s in %s gets list %d, not %d", round, a, s, b, p, got, list)
+				}
+			}
+		}
+	}
+}
+
+// randomEmbedding is an IPv6 address in or next to a space that embeds
+// an IPv4 address, that address (if any) in 10.0.0.0/14, where the
+// random items lie.
+func randomEmbedding(r *rand.Rand) netip.Addr {
+	v4 := randomAddr(r, true).As4()
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(r.IntN(256))
+	}
+	switch r.IntN(7) {
+	case 0: // v4-mapped
+		return netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]})
+	case 1: // v4-compatible
+		return netip.AddrFrom16([16]byte{12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]})
+	case 2: // 6to4
+		b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x02, v4[0], v4[1], v4[2], v4[3]
+	case 3: // Teredo
+		b[0], b[1], b[2], b[3] = 0x20, 0x01, 0, 0
+		b[12], b[13], b[14], b[15] = ^v4[0], ^v4[1], ^v4[2], ^v4[3]
+	case 4: // next to 6to4 and Teredo
+		b[0], b[1], b[2], b[3] = 0x20, byte(r.IntN(4)), 0, byte(r.IntN(2))
+	case 5: // next to ::/96
+		b = [16]byte{9: byte(r.IntN(2)), 10: byte(r.IntN(2)), 11: byte(r.IntN(256)), 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}
+	}
+	return netip.AddrFrom16(b)
+}
+
+// naiveEmbedded is naive, IPv6 addresses that embed an IPv4 one located
+// by that one.
+func naiveEmbedded(items []item, dflt int32, a netip.Addr) int32 {
+	if v4, _, ok := Embedded(a); ok {
+		a = v4
+	}
+	return naive(items, dflt, a)
 }
