@@ -57,12 +57,14 @@ func (e *Error) Error() string {
 	return "geo: " + e.Key + ": " + e.Msg
 }
 
-// Map is a compiled map. It is immutable and safe for concurrent use.
+// Map is a compiled map. It is safe for concurrent use: its table is
+// immutable, and lookups fill a cache of answers to IPv4 /24s atomically.
 type Map struct {
 	dcs      []string // every datacenter the map names, sorted
 	lists    [][]int  // datacenter lists, as indexes into dcs
 	t        *table
 	t4       *table4 // the IPv4 part of t, for IPv4 lookups
+	c4       *cache4 // answers of IPv4 /24s met lately
 	spec     *Spec
 	db       os.FileInfo // the database as found before it was read; nil = none
 	dflt     int         // the default list
@@ -117,12 +119,17 @@ func (m *Map) Ranges() int { return len(m.t.list) }
 // gdnsd's geoip plugin; its scope is the IPv4 one in its place.
 func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 	if a.Is4() {
-		l, s := m.t4.lookup(v4Key(a))
+		l, s := m.lookup4(v4Key(a))
 		return int(l), s
 	}
+	return m.lookup6(a)
+}
+
+// lookup6 is Lookup of an IPv6 address.
+func (m *Map) lookup6(a netip.Addr) (int, int) {
 	k := addrKey(a)
 	if sp := embeds(k); sp != nil {
-		l, s := m.t4.lookup(sp.v4(k))
+		l, s := m.lookup4(sp.v4(k))
 		if s == 0 {
 			return int(l), sp.bits // the whole space
 		}
@@ -136,13 +143,11 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 // List is Lookup without the scope, for clients that send no ECS.
 func (m *Map) List(a netip.Addr) int {
 	if a.Is4() {
-		return int(m.t4.listOf(v4Key(a)))
+		l, _ := m.lookup4(v4Key(a))
+		return int(l)
 	}
-	k := addrKey(a)
-	if sp := embeds(k); sp != nil {
-		return int(m.t4.listOf(sp.v4(k)))
-	}
-	return int(m.t.list[m.t.find(k)])
+	l, _ := m.lookup6(a)
+	return l
 }
 
 func v4Key(a netip.Addr) uint32 {
@@ -237,7 +242,7 @@ func Compile(s *Spec) (*Map, error) {
 	if len(c.lists) >= maxLists4 {
 		return nil, &Error{Key: "locations", Msg: fmt.Sprintf("the rules make %d distinct datacenter lists; at most %d are possible", len(c.lists), maxLists4-1)}
 	}
-	m := &Map{spec: s, db: db, dflt: int(dflt), Networks: c.networks}
+	m := &Map{spec: s, db: db, dflt: int(dflt), Networks: c.networks, c4: new(cache4)}
 	m.t, m.t4 = splitTables(build(items, dflt), leafEscape)
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))

@@ -6,13 +6,13 @@ import (
 )
 
 // table4 is the IPv4 part of a table (::ffff:0:0/96) with 32-bit keys,
-// laid out so that a lookup reads one or two cache lines: the slot of the
-// address's /16 (sixteen words, one line), then at most one block of
-// sixteen ranges (another line), each range's start packed beside its
-// list in one word.
+// laid out so that a lookup reads few cache lines: the jump word of the
+// address's /16 (sixteen to a line), then that /16's node (sixteen words,
+// one line), then at most one block of sixteen ranges (another line),
+// each range's start packed beside its list in one word.
 //
 // A /16 that lies within one range (most do, once neighbours with the same
-// list are merged) is answered by its slot's first word alone: every
+// list are merged) is answered by its jump word alone: every
 // address of it has the same list and the same scope (its range's edges
 // lie outside the /16, so they differ from each address within its first
 // 16 bits).
@@ -25,8 +25,11 @@ type table4 struct {
 	// ranges holds every range as start<<32 | list, for Range and for
 	// lists a word cannot name.
 	ranges []uint64
-	// slots: 16 words per /16. Word 0 says what the others hold:
-	//   slotWhole | scope<<24 | list: the /16 lies within one range.
+	// jump: per /16, slotWhole | scope<<24 | list when the /16 lies
+	// within one range, else the number of its node in nodes.
+	jump []uint32
+	// nodes: 16 words per /16 of several ranges. Word 0 says what the
+	// others hold:
 	//   slotSmall | n: words 1..n are the n ≤ 15 ranges meeting the /16.
 	//   slotBlocks | n<<21 | b: the n ≤ 256 ranges are in blocks from
 	//     blocks[16*b], sixteen a block; word k (1..15) is the start of
@@ -34,7 +37,7 @@ type table4 struct {
 	//   slotHuge: blocks[word 1:][:word 2] are the ranges.
 	// A range is start<<16 | list, the first's start as 0, list
 	// leafEscape when it does not fit in 16 bits.
-	slots  []uint32
+	nodes  []uint32
 	blocks []uint32
 }
 
@@ -48,7 +51,7 @@ const (
 	noStart = 1 << 16
 )
 
-// maxLists4 bounds the lists of a map (a whole slot names one in 24 bits).
+// maxLists4 bounds the lists of a map (a jump word names one in 24 bits).
 const maxLists4 = 1 << 24
 
 // leafEscape marks a range whose list is looked up in ranges.
@@ -74,7 +77,7 @@ func newTable4(t *table, leafLists int32) *table4 {
 		}
 		t4.ranges = append(t4.ranges, uint64(s)<<32|uint64(uint32(t.list[i])))
 	}
-	t4.slots = make([]uint32, 16<<16)
+	t4.jump = make([]uint32, 1<<16)
 	var words []uint32
 	i := 0
 	for j := range 1 << 16 {
@@ -82,11 +85,13 @@ func newTable4(t *table, leafLists int32) *table4 {
 		for i+1 < len(t4.ranges) && t4.start(i+1) <= a {
 			i++
 		}
-		slot := t4.slots[16*j : 16*j+16]
 		if first, last := t4.bounds(i); last >= a|0xffff {
-			slot[0] = slotWhole | uint32(scope32(a, first, last))<<24 | uint32(t4.list(i))
+			t4.jump[j] = slotWhole | uint32(scope32(a, first, last))<<24 | uint32(t4.list(i))
 			continue
 		}
+		t4.jump[j] = uint32(len(t4.nodes) / 16)
+		t4.nodes = append(t4.nodes, make([]uint32, 16)...)
+		slot := t4.nodes[len(t4.nodes)-16:]
 		words = words[:0]
 		for k := i; k < len(t4.ranges) && t4.start(k) <= a|0xffff; k++ {
 			l := uint32(leafEscape)
@@ -118,6 +123,7 @@ func newTable4(t *table, leafLists int32) *table4 {
 			t4.blocks = append(t4.blocks, words...)
 		}
 	}
+	t4.nodes = slices.Clip(t4.nodes)
 	t4.blocks = slices.Clip(t4.blocks)
 	return t4
 }
@@ -179,12 +185,12 @@ func (t *table4) word(slot []uint32, low uint32) (w, next uint32, inside bool) {
 
 // lookup returns the list of a and its scope in IPv4 bits.
 func (t *table4) lookup(a uint32) (int32, int) {
-	slot := t.slots[16*(a>>16):]
-	if h := slot[0]; h&slotKind == slotWhole {
-		return int32(h & (maxLists4 - 1)), int(h >> 24 & 0x1f)
+	e := t.jump[a>>16]
+	if e&slotWhole != 0 {
+		return int32(e & (maxLists4 - 1)), int(e >> 24 & 0x1f)
 	}
 	low := a & 0xffff
-	w, next, inside := t.word(slot, low)
+	w, next, inside := t.word(t.nodes[16*e:], low)
 	s := 0
 	if inside {
 		s = bits.LeadingZeros32((low^(w>>16-1))<<16) + 17
@@ -197,20 +203,6 @@ func (t *table4) lookup(a uint32) (int32, int) {
 		l = t.list(t.find(a))
 	}
 	return l, s
-}
-
-// listOf returns the list of a.
-func (t *table4) listOf(a uint32) int32 {
-	slot := t.slots[16*(a>>16):]
-	if h := slot[0]; h&slotKind == slotWhole {
-		return int32(h & (maxLists4 - 1))
-	}
-	w, _, _ := t.word(slot, a&0xffff)
-	l := int32(w & 0xffff)
-	if l == leafEscape {
-		l = t.list(t.find(a))
-	}
-	return l
 }
 
 func (t *table4) start(i int) uint32 { return uint32(t.ranges[i] >> 32) }

@@ -218,7 +218,7 @@ func newMap(t *table) *Map { return newMapLeaf(t, leafEscape) }
 
 // newMapLeaf is newMap with leaves naming only lists below leafLists.
 func newMapLeaf(t *table, leafLists int32) *Map {
-	m := &Map{}
+	m := &Map{c4: new(cache4)}
 	m.t, m.t4 = splitTables(t, leafLists)
 	return m
 }
@@ -242,7 +242,7 @@ func TestTable4Dense(t *testing.T) {
 			}
 			orig := append([]item(nil), items...)
 			m := newMapLeaf(build(items, 9), leafLists)
-			if k := m.t4.slots[16*0x0a00] & slotKind; k != tt.kind {
+			if k := m.t4.nodes[16*m.t4.jump[0x0a00]] & slotKind; m.t4.jump[0x0a00]&slotWhole != 0 || k != tt.kind {
 				t.Fatalf("%d nets: slot kind %x, want %x", tt.n, k>>30, tt.kind>>30)
 			}
 			for range 2000 {
