@@ -251,8 +251,6 @@ func scope32(k, first, last uint32) int {
 // answers for them), and its IPv4 part.
 func splitTables(t *table, leafLists int32) (*table, *table4) {
 	t4 := newTable4(t, leafLists)
-	for _, sp := range spaces {
-		t.cut(sp.first, sp.last)
-	}
+	t.cut(spaces)
 	return t, t4
 }
