@@ -81,7 +81,7 @@ func TestTableMatchesRules(t *testing.T) {
 		if mode == "v4-escape" { // lists 2 and up are looked up in ranges
 			mode, leafLists = "v4", 2
 		}
-		for round := range 200 {
+		for round := range 120 {
 			v4 := mode == "v4"
 			items := randomItems(r, v4)
 			if mode == "both" { // the IPv4 part is dropped from the IPv6 table
@@ -274,7 +274,7 @@ func TestTable4Dense(t *testing.T) {
 func TestTableEmbeddedIPv4(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	around := []string{"::/0", "::/64", "::/95", "2000::/3", "2001::/16", "2001::/31", "2002::/15", "2002:a00::/24", "2001:0:4136::/48"}
-	for round := range 200 {
+	for round := range 100 {
 		items := randomItems(r, true)
 		for _, s := range around {
 			if r.IntN(2) == 0 {
