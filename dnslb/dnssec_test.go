@@ -788,3 +788,60 @@ func TestSignedUpdate(t *testing.T) {
 		t.Errorf("an unchanged RRset was signed again after the update (%d)", n)
 	}
 }
+
+// TestSignatureMetric: dnslb_dnssec_signatures_total counts the RRSIGs
+// made, not those served from the cache, and goes on across a key change.
+func TestSignatureMetric(t *testing.T) {
+	ts, dir := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	lintMetrics(t, ts)
+	count := func() float64 {
+		t.Helper()
+		fams, err := ts.registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() != "dnslb_dnssec_signatures_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "signed.example." {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		t.Fatal("no dnslb_dnssec_signatures_total{zone=signed.example.}")
+		return 0
+	}
+	before := count()
+	r := ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	_, sigs := rrsets(r.Answer)
+	if len(sigs) != 1 {
+		t.Fatalf("want one RRSIG: %v", r)
+	}
+	if n := count() - before; n != 1 {
+		t.Errorf("%v signatures counted for one new RRset, want 1", n)
+	}
+	before = count()
+	ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	ts.askDO(t, "tcp", "txt.signed.example.", dns.TypeTXT)
+	ts.ask(t, "udp", "mx.signed.example.", dns.TypeMX)
+	if n := count() - before; n != 0 {
+		t.Errorf("%v signatures counted for answers from the cache and DO=0, want 0", n)
+	}
+	// A new key: a new signer, whose count starts from the old one's.
+	if _, err := dnssec.NewKey("signed.example.", filepath.Join(dir, "keys"), dns.ECDSAP256SHA256); err != nil {
+		t.Fatal(err)
+	}
+	before = count()
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != before {
+		t.Errorf("after a key change the count is %v, was %v", n, before)
+	}
+	ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	if n := count() - before; n != 2 {
+		t.Errorf("%v signatures counted for one RRset and two keys, want 2", n)
+	}
+}

@@ -33,7 +33,7 @@ type metrics struct {
 	notifies      *prometheus.CounterVec
 	serials       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers, signatures *prometheus.Desc
 }
 
 // newMetrics registers the server's metrics on its registry. A registry
@@ -95,6 +95,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		dcAnswers:   prometheus.NewDesc("dnslb_pool_datacenter_answers_total", "Answers of geo pools, by pool and the datacenter served.", []string{"pool", "datacenter"}, nil),
+		signatures:  prometheus.NewDesc("dnslb_dnssec_signatures_total", "RRSIGs made by zone (one per active key for each RRset signed); a signature reused from the cache is not counted.", []string{"zone"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
 	var done []prometheus.Collector
@@ -160,7 +161,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers, m.signatures} {
 		ch <- d
 	}
 }
@@ -237,6 +238,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	if snap := s.snap.Load(); snap != nil {
+		for zone, sg := range snap.signers {
+			ch <- prometheus.MustNewConstMetric(m.signatures, prometheus.CounterValue, float64(sg.Signatures()), zone)
+		}
 		for _, p := range snap.pools {
 			if p.cfg.Policy == config.Geo {
 				// Each answer counts once for the member it lists first,

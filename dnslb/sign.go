@@ -42,6 +42,9 @@ func loadSigners(cfg *config.Config, prev map[string]*dnssec.Signer, check bool)
 			continue
 		}
 		out[zc.Origin] = dnssec.NewSigner(zc.Origin, keys, 0)
+		if old := prev[zc.Origin]; old != nil {
+			out[zc.Origin].Continue(old) // new keys: the count goes on
+		}
 	}
 	return out, nil
 }
