@@ -60,6 +60,12 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 		} else {
 			r = z.Lookup(name, qtype)
 		}
+		if sn != nil && name == qname && (qtype == dns.TypeNSEC || qtype == dns.TypeRRSIG) && signedMeta(m, z, r, name, qtype) {
+			if m.Rcode == dns.RcodeRefused {
+				return newAnswer(m, key, z.Origin, nil, shrinkAll)
+			}
+			return signedAnswer(m, key, z.Origin, nil, shrinkAll, sn, nil)
+		}
 		switch r.Kind {
 		case zones.Answer:
 			m.Answer = append(m.Answer, owned(r.Records, name, r.Wildcard)...)
@@ -130,6 +136,9 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 				break
 			}
 			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target})
+			if sn != nil {
+				sn.unsigned(name) // the DNAME's RRSIG vouches for it (RFC 6672 §5.3.1)
+			}
 			seen++
 			// ANY goes on too, as in NSD: the CNAME is not at the name.
 			if qtype == dns.TypeCNAME || !z.Contains(target) || seen >= maxChase || inAnswer(m.Answer, target) {
@@ -159,6 +168,33 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 		}
 		return signedAnswer(m, key, z.Origin, nil, shrink, sn, nil)
 	}
+}
+
+// signedMeta answers the DNSSEC types that a signed zone holds as no
+// RRset, at a name that exists (else the usual denial follows): an NSEC
+// query gets the compact NSEC at the name as its answer, with the types the
+// name has, as PowerDNS and gdnsd answer it (also at a CNAME's owner or a
+// delegation's cut, where the NSEC is the parent's); an RRSIG query is
+// REFUSED, as PowerDNS and gdnsd do: signatures are made per RRset on
+// demand, not kept as an RRset to list. It reports whether it answered.
+func signedMeta(m *dns.Msg, z *zones.Zone, r zones.Result, name string, qtype uint16) bool {
+	switch r.Kind {
+	case zones.NXDomain, zones.DNAME:
+		return false
+	case zones.Referral:
+		if r.Node.Name != name {
+			return false // below the cut: the child's
+		}
+	}
+	if qtype == dns.TypeRRSIG {
+		m.Authoritative = false
+		m.Rcode = dns.RcodeRefused
+		return true
+	}
+	m.Authoritative = true
+	nsec := dnssec.NSEC(name, types(z, r.Node, 0), z.NegativeSOA.Hdr.Ttl)
+	m.Answer = append(m.Answer, nsec)
+	return true
 }
 
 // signedAnswer signs m when sn is set, then packs it (newAnswer).
