@@ -52,6 +52,14 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 	var sn *signing
 	if sg != nil && do {
 		sn = &signing{sg: sg, now: time.Unix(0, now), negTTL: z.NegativeSOA.Hdr.Ttl}
+		if qtype == dns.TypeRRSIG {
+			// As PowerDNS and gdnsd do: signatures are made per RRset when
+			// it is served, not kept as an RRset to list, and no NSEC
+			// could deny RRSIG (every bitmap holds it).
+			m.Authoritative = false
+			m.Rcode = dns.RcodeRefused
+			return newAnswer(m, key, z.Origin, nil, shrinkAll)
+		}
 	}
 	for {
 		var r zones.Result
@@ -60,10 +68,7 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 		} else {
 			r = z.Lookup(name, qtype)
 		}
-		if sn != nil && name == qname && (qtype == dns.TypeNSEC || qtype == dns.TypeRRSIG) && signedMeta(m, z, r, name, qtype) {
-			if m.Rcode == dns.RcodeRefused {
-				return newAnswer(m, key, z.Origin, nil, shrinkAll)
-			}
+		if sn != nil && qtype == dns.TypeNSEC && nsecAnswer(m, z, r, name, sn) {
 			return signedAnswer(m, key, z.Origin, nil, shrinkAll, sn, nil)
 		}
 		switch r.Kind {
@@ -170,30 +175,30 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 	}
 }
 
-// signedMeta answers the DNSSEC types that a signed zone holds as no
-// RRset, at a name that exists (else the usual denial follows): an NSEC
-// query gets the compact NSEC at the name as its answer, with the types the
-// name has, as PowerDNS and gdnsd answer it (also at a CNAME's owner or a
-// delegation's cut, where the NSEC is the parent's); an RRSIG query is
-// REFUSED, as PowerDNS and gdnsd do: signatures are made per RRset on
-// demand, not kept as an RRset to list. It reports whether it answered.
-func signedMeta(m *dns.Msg, z *zones.Zone, r zones.Result, name string, qtype uint16) bool {
+// nsecAnswer answers an NSEC query in a signed zone with the compact NSEC
+// at name (as PowerDNS and gdnsd answer it): the types the name has, or
+// NXNAME where it does not exist; also at a CNAME's owner and at a cut,
+// where the NSEC is the parent's. A NODATA could not deny NSEC: every
+// bitmap holds it. It reports whether it answered; below a cut or a DNAME
+// the usual answer follows.
+func nsecAnswer(m *dns.Msg, z *zones.Zone, r zones.Result, name string, sn *signing) bool {
+	var ts []uint16
 	switch r.Kind {
-	case zones.NXDomain, zones.DNAME:
+	case zones.DNAME, zones.Answer:
 		return false
 	case zones.Referral:
 		if r.Node.Name != name {
 			return false // below the cut: the child's
 		}
-	}
-	if qtype == dns.TypeRRSIG {
-		m.Authoritative = false
-		m.Rcode = dns.RcodeRefused
-		return true
+		ts = types(z, r.Node, 0)
+	case zones.NXDomain:
+		sn.nx = true
+		ts = []uint16{dnssec.TypeNXNAME}
+	default:
+		ts = types(z, r.Node, 0)
 	}
 	m.Authoritative = true
-	nsec := dnssec.NSEC(name, types(z, r.Node, 0), z.NegativeSOA.Hdr.Ttl)
-	m.Answer = append(m.Answer, nsec)
+	m.Answer = append(m.Answer, dnssec.NSEC(name, ts, sn.negTTL))
 	return true
 }
 
