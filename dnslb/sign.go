@@ -70,9 +70,8 @@ type signing struct {
 }
 
 // unsigned marks the CNAME at name as synthesized from a DNAME: it goes
-// out unsigned, as RFC 4035 §3.1.1 and RFC 6672 §5.3.1 say (a validator
-// checks it against the signed DNAME), and a name under a DNAME costs no
-// signature of its own.
+// out unsigned (RFC 6672 §5.3.1; a validator checks it against the signed
+// DNAME), so a name under a DNAME costs no signature of its own.
 func (sn *signing) unsigned(name string) {
 	sn.synth = append(sn.synth, name)
 }
