@@ -66,7 +66,8 @@ func runDaemon(t *testing.T, addr, logFile string, name string, args ...string) 
 }
 
 // startNSDSecondary runs NSD as a secondary of zone from primary, with key
-// xfr, taking NOTIFY from loopback. It returns its log file.
+// xfr, taking NOTIFY from loopback signed with that key. It returns its
+// log file.
 func startNSDSecondary(t *testing.T, zone, primary string) string {
 	dir := t.TempDir()
 	logf := filepath.Join(dir, "nsd.log")
@@ -96,7 +97,7 @@ zone:
   name: %[4]q
   zonefile: "%[1]s/secondary.zone"
   request-xfr: %[5]s xfr.
-  allow-notify: 127.0.0.0/8 NOKEY
+  allow-notify: 127.0.0.0/8 xfr.
   outgoing-interface: 127.0.8.2
 `, dir, logf, xfrSecret, zone, strings.Replace(primary, ":", "@", 1))
 	if err := os.WriteFile(filepath.Join(dir, "nsd.conf"), []byte(conf), 0o644); err != nil {
@@ -106,7 +107,8 @@ zone:
 	return logf
 }
 
-// startKnotSecondary runs Knot as a secondary of zone from primary.
+// startKnotSecondary runs Knot as a secondary of zone from primary, taking
+// NOTIFY signed with key xfr.
 func startKnotSecondary(t *testing.T, zone, primary string) string {
 	dir := t.TempDir()
 	logf := filepath.Join(dir, "knot.log")
@@ -130,6 +132,7 @@ remote:
 acl:
   - id: notify
     address: 127.0.0.0/8
+    key: xfr.
     action: notify
 template:
   - id: default
