@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,6 +18,16 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
+
+// builds holds the dnslb binaries the tests run as processes, each built
+// once.
+var builds testutil.Builds
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	builds.Close()
+	os.Exit(code)
+}
 
 // TestCheckGolden: -check over a config and zone files holding many
 // different mistakes reports each once, at its file and line, in plain
@@ -87,10 +96,6 @@ func TestVersion(t *testing.T) {
 // record appears), and exits 0 on SIGTERM.
 func TestSignals(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "dnslb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	addr := testutil.FreeAddr(t, "127.0.0.1")
 	cfg := filepath.Join(dir, "dnslb.toml")
 	write := func(extra string) {
@@ -100,13 +105,7 @@ func TestSignals(t *testing.T) {
 		}
 	}
 	write("")
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	p := testutil.Run(t, "dnslb", builds.Binary(t, ".", ""), "-config", cfg)
 	ask := func(name string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
@@ -116,35 +115,17 @@ func TestSignals(t *testing.T) {
 		}
 		return r
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r := ask("ns1.example."); r == nil || len(r.Answer) != 1; r = ask("ns1.example.") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no answer; logs:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	answers := func(name string) func() bool {
+		return func() bool { r := ask(name); return r != nil && len(r.Answer) == 1 }
 	}
+	p.WaitFor(t, 10*time.Second, "an answer", answers("ns1.example."))
 	write(", \"new 60 IN A 192.0.2.7\"")
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for r := ask("new.example."); r == nil || len(r.Answer) != 1; r = ask("new.example.") {
-		if time.Now().After(deadline) {
-			t.Fatalf("SIGHUP did not reload; logs:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still running 10 s after SIGTERM")
+	p.WaitFor(t, 10*time.Second, "SIGHUP to reload", answers("new.example."))
+	if err := p.Stop(10 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, p.Output())
 	}
 }
 
