@@ -184,7 +184,8 @@ type built struct {
 	err  error
 }
 
-// Binary builds the main package pkg (a folder or an import path) with
+// Binary builds the main package pkg (a folder, built from inside, or an
+// import path) with
 // ldflags ("" for none), the first time it is asked for, and returns the
 // binary's path.
 func (b *Builds) Binary(t testing.TB, pkg, ldflags string) string {
@@ -210,7 +211,12 @@ func (b *Builds) Binary(t testing.TB, pkg, ldflags string) string {
 		if ldflags != "" {
 			args = append(args, "-ldflags", ldflags)
 		}
-		if out, err := exec.Command("go", append(args, pkg)...).CombinedOutput(); err != nil {
+		cmd := exec.Command("go", append(args, pkg)...)
+		if st, err := os.Stat(pkg); err == nil && st.IsDir() {
+			cmd = exec.Command("go", append(args, ".")...)
+			cmd.Dir = pkg // in its own module, if it has one
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
 			bin.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
