@@ -135,15 +135,9 @@ func peerState(host, peer string) string {
 
 func override(t *testing.T, host, member, ov string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+host+":8053/api/v1/pools/www.lb.example./members/"+member+"/override", strings.NewReader(`{"override":"`+ov+`"}`))
-	req.Header.Set("Authorization", "Bearer "+accToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("override %s on %s: %s", ov, host, resp.Status)
+	api := &apiClient{base: "http://" + host + ":8053", token: accToken}
+	if code, body := api.post("/api/v1/pools/www.lb.example./members/"+member+"/override", `{"override":"`+ov+`"}`); code != http.StatusOK {
+		t.Fatalf("override %s on %s: %d %s", ov, host, code, body)
 	}
 }
 
@@ -316,15 +310,9 @@ func TestClusterAcceptance(t *testing.T) {
 	// group, which testutil.Proc stops.
 	pidFile := filepath.Join(dir, "ns1.pid")
 	oldPID := readPID(pidFile)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+accHosts[0]+":8053/api/v1/upgrade", nil)
-	req.Header.Set("Authorization", "Bearer "+accToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("upgrade of ns1: %s\n%s", resp.Status, ps[0].Output())
+	api := &apiClient{base: "http://" + accHosts[0] + ":8053", token: accToken}
+	if code, body := api.post("/api/v1/upgrade", ""); code != http.StatusOK {
+		t.Fatalf("upgrade of ns1: %d %s\n%s", code, body, ps[0].Output())
 	}
 	upgraded := time.Now()
 	poll(t, 20*time.Second, "a new ns1 process", func() bool { pid := readPID(pidFile); return pid > 0 && pid != oldPID })
