@@ -96,16 +96,16 @@ func TestVersion(t *testing.T) {
 // record appears), and exits 0 on SIGTERM.
 func TestSignals(t *testing.T) {
 	dir := t.TempDir()
-	addr := testutil.FreeAddr(t, "127.0.0.1")
 	cfg := filepath.Join(dir, "dnslb.toml")
 	write := func(extra string) {
-		conf := "[server]\nlisten = [\"" + addr + "\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"
+		conf := "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("")
 	p := testutil.Run(t, "dnslb", builds.Binary(t, ".", ""), "-config", cfg)
+	addr := servingAddr(t, p)
 	ask := func(name string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
@@ -118,16 +118,27 @@ func TestSignals(t *testing.T) {
 	answers := func(name string) func() bool {
 		return func() bool { r := ask(name); return r != nil && len(r.Answer) == 1 }
 	}
-	p.WaitFor(t, 10*time.Second, "an answer", answers("ns1.example."))
+	p.WaitFor(t, 30*time.Second, "an answer", answers("ns1.example."))
 	write(", \"new 60 IN A 192.0.2.7\"")
 	if err := p.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	p.WaitFor(t, 10*time.Second, "SIGHUP to reload", answers("new.example."))
-	if err := p.Stop(10 * time.Second); err != nil {
+	p.WaitFor(t, 30*time.Second, "SIGHUP to reload", answers("new.example."))
+	if err := p.Stop(30 * time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, p.Output())
 	}
 }
+
+// servingAddr waits for the "dnslb serving" line p logs once bound and
+// returns its (first) DNS address: the daemons the tests start listen on
+// port 0, as a port picked by the test and bound later by the child could
+// be taken in between.
+func servingAddr(t *testing.T, p *testutil.Proc) string {
+	t.Helper()
+	return p.WaitOutput(t, 30*time.Second, servingLine)[1]
+}
+
+var servingLine = regexp.MustCompile(`msg="dnslb serving" dns="?\[([^\] ]+)`)
 
 // TestCheckWarnsDamagedState: -check warns of a state file dnslb would set
 // aside, and passes, as the server would start.

@@ -24,18 +24,12 @@ const (
 	zoneOrigin  = "lb.example.com."
 )
 
-// updateAddr is a free port on 127.0.3.1 (this test's fixed range).
-func updateAddr(t *testing.T) string {
-	t.Helper()
-	return testutil.FreeAddr(t, "127.0.3.1")
-}
-
 // daemon is the real binary, run as a subprocess.
 type daemon struct {
 	t    *testing.T
 	bin  string
 	cfg  string
-	addr string
+	addr string // read from its log at each start (it listens on port 0 of 127.0.3.1, this test's range)
 	p    *testutil.Proc
 }
 
@@ -43,7 +37,8 @@ type daemon struct {
 func (d *daemon) start() {
 	d.t.Helper()
 	d.p = testutil.Run(d.t, "dnslb", d.bin, "-config", d.cfg)
-	d.p.WaitFor(d.t, 15*time.Second, "dnslb to answer", func() bool { return d.soa() != 0 })
+	d.addr = servingAddr(d.t, d.p)
+	d.p.WaitFor(d.t, 30*time.Second, "dnslb to answer", func() bool { return d.soa() != 0 })
 }
 
 func (d *daemon) query(name string, qtype uint16) *dns.Msg {
@@ -78,12 +73,11 @@ func (d *daemon) txt(name string) []string {
 // buildDaemon builds dnslb and writes a config whose zone takes TXT
 // updates for _acme-challenge names signed with key acme.
 func buildDaemon(t *testing.T) *daemon {
-	addr := updateAddr(t)
 	dir := testutil.WriteFiles(t, map[string]string{
 		"acme.key": acmeSecret + "\n",
 		"zone":     "$ORIGIN lb.example.com.\n@ 3600 IN SOA ns1 hostmaster 1 3600 600 604800 300\n@ 3600 IN NS ns1\nns1 IN A 192.0.2.1\nexists IN TXT \"here\"\n",
-		"dnslb.toml": fmt.Sprintf(`[server]
-listen = [%q]
+		"dnslb.toml": `[server]
+listen = ["127.0.3.1:0"]
 http = ""
 [tsig.acme]
 secret_file = "acme.key"
@@ -91,9 +85,9 @@ secret_file = "acme.key"
 origin = "lb.example.com."
 file = "zone"
 update = [{ key = "acme", names = ["_acme-challenge.lb.example.com.", "_acme-challenge.*.lb.example.com.", "exists.lb.example.com."], types = ["TXT"] }]
-`, addr),
+`,
 	})
-	return &daemon{t: t, bin: builds.Binary(t, ".", ""), cfg: filepath.Join(dir, "dnslb.toml"), addr: addr}
+	return &daemon{t: t, bin: builds.Binary(t, ".", ""), cfg: filepath.Join(dir, "dnslb.toml")}
 }
 
 // client runs nsupdate or knsupdate with a script; key is "" for none.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -151,6 +152,19 @@ func (p *Proc) WaitFor(t testing.TB, d time.Duration, what string, cond func() b
 	if err := p.await(d, cond); err != nil {
 		t.Fatalf("waiting for %s: %v; %s output:\n%s", what, err, p.Name, p.Output())
 	}
+}
+
+// WaitOutput waits until re matches the program's output (a line a
+// server logs once it listens: its address, when it was given port 0) and
+// returns the match and its groups, failing as WaitFor does.
+func (p *Proc) WaitOutput(t testing.TB, d time.Duration, re *regexp.Regexp) []string {
+	t.Helper()
+	var m []string
+	p.WaitFor(t, d, fmt.Sprintf("output matching %q", re), func() bool {
+		m = re.FindStringSubmatch(p.Output())
+		return m != nil
+	})
+	return m
 }
 
 func (p *Proc) await(d time.Duration, cond func() bool) error {

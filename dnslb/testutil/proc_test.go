@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +18,9 @@ import (
 // program that exits while awaited ends the wait at once.
 func TestProc(t *testing.T) {
 	p := Run(t, "sh", "/bin/sh", "-c", `trap 'echo bye; exit 3' TERM; echo hello; while :; do sleep 0.05; done`)
-	p.WaitFor(t, 10*time.Second, "hello", func() bool { return strings.Contains(p.Output(), "hello") })
+	if m := p.WaitOutput(t, 10*time.Second, regexp.MustCompile(`hel(l)o`)); len(m) != 2 || m[1] != "l" {
+		t.Fatalf("WaitOutput: %q", m)
+	}
 	err := p.Stop(10 * time.Second)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(p.Output(), "bye") {
