@@ -2,6 +2,8 @@ package dnslb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/netip"
 	"sync"
@@ -22,7 +24,8 @@ import (
 type clusterLink struct {
 	s      *Server
 	c      *cluster.Cluster
-	digest string // the last announced; read and written by New and reloads only
+	files  string // digest of the config and zone files; New and reloads write it
+	digest string // the last announced (files and updates); read and written by New, reloads and updates only (one at a time)
 
 	mu      sync.Mutex
 	targets map[string]*health.Target // by key, as of the last local view
@@ -35,11 +38,12 @@ type ClusterTuning struct {
 }
 
 func newClusterLink(s *Server, cfg *config.Config) (*clusterLink, error) {
-	digest, err := clusterDigest(cfg)
+	files, err := clusterDigest(cfg)
 	if err != nil {
 		return nil, err
 	}
-	l := &clusterLink{s: s, digest: digest}
+	digest := withUpdates(files, s.snap.Load())
+	l := &clusterLink{s: s, files: files, digest: digest}
 	o := cluster.Options{
 		Logger: s.log, Local: l.local, OnHealth: l.onHealth, OnOverride: l.onOverride, Digest: digest,
 		Sync: s.opts.Cluster.Sync, Tune: s.opts.Cluster.Memberlist,
@@ -126,17 +130,37 @@ func (l *clusterLink) setOverride(pool string, addr netip.Addr, ov uint32, at ti
 	l.c.SetOverride(cluster.Override{Pool: pool, Addr: addr, State: uint8(ov), Since: at.UnixNano()})
 }
 
-// reloaded announces the new digest when the config or zones changed.
-func (l *clusterLink) reloaded(cfg *config.Config) {
-	d, err := clusterDigest(cfg)
+// reloaded announces the new digest when the config, the zones or the
+// updates (journals replayed by the reload) changed.
+func (l *clusterLink) reloaded(cfg *config.Config, snap *snapshot) {
+	f, err := clusterDigest(cfg)
 	if err != nil {
 		l.s.log.Warn("cluster digest not updated", "err", err)
 		return
 	}
-	if d != l.digest {
+	l.files = f
+	l.updated(snap)
+}
+
+// updated announces the new digest when an update changed what the
+// journals hold; snap is the snapshot serving it.
+func (l *clusterLink) updated(snap *snapshot) {
+	if d := withUpdates(l.files, snap); d != l.digest {
 		l.digest = d
 		l.c.SetDigest(d)
 	}
+}
+
+// withUpdates is the digest an instance announces: its files' digest, and
+// what updates changed in its zones when they changed anything (so that
+// instances without updates keep the files' digest).
+func withUpdates(files string, snap *snapshot) string {
+	u := snap.updatesDigest()
+	if u == "" {
+		return files
+	}
+	h := sha256.Sum256([]byte(files + " updates " + u))
+	return hex.EncodeToString(h[:])[:16]
 }
 
 // clusterStatus is the cluster part of /api/v1/status.

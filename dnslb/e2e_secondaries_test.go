@@ -23,7 +23,7 @@ const (
 )
 
 // startNSDSecondary runs NSD as a secondary of zone from primary, with key
-// xfr, taking NOTIFY from loopback.
+// xfr, taking NOTIFY from loopback signed with that key.
 func startNSDSecondary(t *testing.T, zone, primary string) *testutil.NameServer {
 	return testutil.StartNSD(t, testutil.NSD{
 		Listen: nsdSecondary,
@@ -31,13 +31,14 @@ func startNSDSecondary(t *testing.T, zone, primary string) *testutil.NameServer 
 		Extra:  fmt.Sprintf("key:\n  name: xfr.\n  algorithm: hmac-sha256\n  secret: %q\n", xfrSecret),
 		Zones: []testutil.NSDZone{{Name: zone, Options: []string{
 			"request-xfr: " + strings.Replace(primary, ":", "@", 1) + " xfr.",
-			"allow-notify: 127.0.0.0/8 NOKEY",
+			"allow-notify: 127.0.0.0/8 xfr.",
 			"outgoing-interface: 127.0.8.2",
 		}}},
 	})
 }
 
-// startKnotSecondary runs Knot as a secondary of zone from primary.
+// startKnotSecondary runs Knot as a secondary of zone from primary, taking
+// NOTIFY signed with key xfr.
 func startKnotSecondary(t *testing.T, zone, primary string) *testutil.NameServer {
 	return testutil.StartKnot(t, testutil.Knot{
 		Listen: knotSecondary,
@@ -53,6 +54,7 @@ remote:
 acl:
   - id: notify
     address: 127.0.0.0/8
+    key: xfr.
     action: notify
 zone:
   - domain: %[2]s

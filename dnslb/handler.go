@@ -263,7 +263,12 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		return fail(dns.RcodeNotImplemented, true) // NOTIFY, UPDATE, … (RFC 8906 §3.1.4: never silence)
 	}
 	if len(m.Question) == 1 && m.Question[0].Qtype == dns.TypeIXFR && len(m.Answer) == 0 {
-		return fail(dns.RcodeRefused, true) // its SOA is in the authority section; no transfers (yet)
+		if w.tcp { // a transfer on TCP is taken before this (transferType); this one is malformed
+			return fail(dns.RcodeRefused, true)
+		}
+		out, rcode := w.srv.ixfrUDP(snap, req, &m, src, w.sizeLimit(snap, r.edns, r.udpSize))
+		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
+		return out, nil
 	}
 	if len(m.Question) != 1 || len(m.Answer) > 0 || len(m.Ns) > 0 {
 		return fail(dns.RcodeFormatError, true)

@@ -73,10 +73,10 @@ func newMetrics(s *Server) (*metrics, error) {
 			Help: "HTTP connections closed because http_max_connections were open: how = evicted (an idle keep-alive made room) or refused (none was idle).",
 		}, []string{"how"}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, refused, notauth, prerequisite, formerr, notzone, servfail.",
+			Name: "dnslb_updates_total", Help: "RFC 2136 updates, by result: accepted, unchanged, replayed (the same signed message again: answered as before), refused, notauth, prerequisite, formerr, notzone, servfail.",
 		}, []string{"result"}),
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dnslb_transfers_total", Help: "Zone transfers out, by type (axfr, ixfr) and result: full (whole zone), incremental, uptodate, refused, notauth, busy, failed.",
+			Name: "dnslb_transfers_total", Help: "Zone transfers out, by type (axfr, ixfr) and result: full (whole zone), incremental, uptodate, tcp (IXFR over UDP answered with the SOA alone), refused, notauth, busy, failed.",
 		}, []string{"type", "result"}),
 		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnslb_notifies_total", Help: "NOTIFY messages to secondaries, by result: acked, retry, superseded.",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/journal"
+	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/dnslb/update"
 	"github.com/dnslb/dnslb/dnslb/xfr"
 	"github.com/dnslb/dnslb/zones"
@@ -190,9 +191,21 @@ func (s *Server) syncZone(ctx context.Context, n *xfr.Notifier, snap *snapshot, 
 	s.metrics.serials.WithLabelValues(zc.Origin).Inc()
 	s.log.Info("zone serial published", "zone", zc.Origin, "serial", next, "removed", len(del), "added", len(add), "notify", len(zc.Notify))
 	if len(zc.Notify) > 0 {
-		n.Notify(ctx, zc.Origin, z.SOA, zc.Notify)
+		n.Notify(ctx, zc.Origin, z.SOA, zc.Notify, notifyKey(snap, zc))
 	}
 	return false
+}
+
+// notifyKey returns the key NOTIFY is signed with: the key of the zone's
+// first transfer rule that names one (the key its secondaries transfer
+// with), or nil to send it unsigned.
+func notifyKey(snap *snapshot, zc *config.Zone) *tsig.Key {
+	for _, r := range zc.Transfer {
+		if r.Key != "" {
+			return snap.keyring.Key(r.Key)
+		}
+	}
+	return nil
 }
 
 // setSerial returns z with serial instead of its own and the snapshot
@@ -213,6 +226,7 @@ func (s *Server) setSerial(snap *snapshot, z *zones.Zone, serial uint32) (*zones
 		if err := zu.record(&journal.Entry{From: old.Serial, To: serial, Time: time.Now(), Key: "", Del: []dns.RR{old}, Add: []dns.RR{soa}}); err != nil {
 			return nil, nil, err
 		}
+		s.compactJournal(zu, nz)
 	}
 	return nz, next, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
+	"github.com/dnslb/dnslb/dnslb/update"
 	"github.com/dnslb/dnslb/health"
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	// with several addresses).
 	ProbeSource netip.Addr
 	Cluster     ClusterTuning // default memberlist's LAN timing; tests shorten it
+	// JournalCompactSize is the size in bytes above which a zone's update
+	// journal is folded into one entry; default journal.DefaultCompactSize
+	// (1 MiB). Tests lower it.
+	JournalCompactSize int64
 }
 
 // Server is a running dnslb: its listeners, the current snapshot, the
@@ -62,7 +67,11 @@ type Server struct {
 	metrics   *metrics
 
 	reloading chan struct{} // holds a token while a reload runs: one at a time
-	upgradeMu sync.Mutex    // one upgrade at a time
+	// seen: signed updates already evaluated, so that a replay within the
+	// TSIG fudge is answered as before and not applied again. Used under
+	// the reloading slot.
+	seen      *update.Seen
+	upgradeMu sync.Mutex // one upgrade at a time
 	// handedOver: a new process serves; this one takes no more updates.
 	handedOver atomic.Bool
 
@@ -102,7 +111,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 1 << 16
 	}
-	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1)}
+	s := &Server{cfgPath: cfgPath, opts: o, zoneSlots: newZoneSlots(), states: newMemberStates(), logLevel: new(slog.LevelVar), reloading: make(chan struct{}, 1), seen: update.NewSeen(maxSeenUpdates)}
 	s.statusCache.slots = make(chan struct{}, statusSlots)
 	if _, err := crand.Read(s.cookieSecret.Current[:]); err != nil {
 		return nil, fmt.Errorf("cookie secret: %w", err)
@@ -462,7 +471,7 @@ func (s *Server) reload(ctx context.Context) error {
 		if o, n := old.Cluster, cfg.Cluster; o.Name != n.Name || o.Bind != n.Bind || o.KeyFile != n.KeyFile || o.HealthQuorum != n.HealthQuorum || fmt.Sprint(o.Peers) != fmt.Sprint(n.Peers) {
 			s.log.Warn("[cluster] settings change only at restart", "config", s.cfgPath)
 		}
-		s.cl.reloaded(cfg)
+		s.cl.reloaded(cfg, snap)
 	}
 	s.log.Info("config reloaded", "config", s.cfgPath, "sha256", cfg.Hash, "zones", len(cfg.Zones), "pools", len(cfg.Pools))
 	return nil

@@ -11,10 +11,15 @@ import (
 	"github.com/dnslb/dnslb/dnslb/update"
 )
 
+// maxSeenUpdates bounds the signed updates remembered against replay
+// (a few hundred KiB): more than that within one TSIG fudge (300 s by
+// default) and the oldest can be replayed.
+const maxSeenUpdates = 4096
+
 // update answers an RFC 2136 UPDATE: TSIG first (RFC 8945 §5.2), then the
 // zone, the key's rules, and the update itself, built aside, journaled and
 // fsynced, then swapped in. It returns the response and its rcode.
-func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, src netip.AddrPort) ([]byte, int) {
+func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, src netip.AddrPort) (_ []byte, rc int) {
 	now := time.Now()
 	resp := new(dns.Msg)
 	resp.SetReply(m)
@@ -75,6 +80,18 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 		s.log.Warn("update not applied: this process is handing over to a new binary; the client may retry", "zone", origin, "key", key)
 		return reply(dns.RcodeServerFailure, "servfail")
 	}
+	// The same signed message again (a capture replayed, or a client's
+	// retransmission): answered as the first time, not applied again.
+	mac := sig.TSIG.MAC
+	if prev, ok := s.seen.Lookup(key, mac, now); ok {
+		s.log.Warn("update replayed: answered as before, not applied again", "zone", origin, "key", key, "client", src.Addr().String(), "rcode", dns.RcodeToString[prev])
+		return reply(prev, "replayed")
+	}
+	defer func() {
+		if rc != dns.RcodeServerFailure { // nothing was applied: a retry may succeed
+			s.seen.Add(key, mac, rc, time.Unix(int64(sig.TSIG.TimeSigned)+int64(sig.TSIG.Fudge), 0), now)
+		}
+	}()
 	snap = s.snap.Load()
 	zu = snap.updates[origin]
 	z := snap.zones.Zone(origin)
@@ -113,6 +130,10 @@ func (s *Server) update(snap *snapshot, req []byte, m *dns.Msg, opt *dns.OPT, sr
 		return reply(dns.RcodeServerFailure, "servfail")
 	}
 	s.snap.Store(next)
+	s.compactJournal(zu, res.Zone)
+	if s.cl != nil {
+		s.cl.updated(next) // cluster peers see the instances that took other updates as drift
+	}
 	s.log.Info("update accepted", "zone", origin, "key", key, "names", res.Names, "types", res.Types, "serial", res.To, "removed", len(res.Del)-1, "added", len(res.Add)-1, "client", src.Addr().String())
 	return reply(dns.RcodeSuccess, "accepted")
 }

@@ -1,8 +1,12 @@
 package dnslb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -22,6 +26,12 @@ type zoneUpdates struct {
 	// stale: the journal was made over another serial of the zone file and
 	// was not replayed; the first update sets it aside before appending.
 	stale bool
+	// base is the zone file as loaded, before the journal: what a
+	// compacted journal must replay over to give the zone served.
+	base *zones.Zone
+	// net is the journal's entries merged: what updates changed in the
+	// zone file (nil: nothing). Cluster instances compare it (drift).
+	net *journal.Entry
 }
 
 // replayJournal applies z's journal to z, the zone file as loaded. The
@@ -33,7 +43,7 @@ func (s *snapshot) replayJournal(z *zones.Zone, zc *config.Zone) (*zones.Zone, e
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", z.Origin, err)
 	}
-	zu := &zoneUpdates{policy: zc.Update, journal: j}
+	zu := &zoneUpdates{policy: zc.Update, journal: j, base: z}
 	s.updates[z.Origin] = zu
 	if c.Torn > 0 {
 		s.warnings = append(s.warnings, fmt.Sprintf("zone %s: journal %s ends with %d bytes of an update that was never acknowledged (a crash while writing it); they are dropped", z.Origin, zc.Journal, c.Torn))
@@ -59,6 +69,9 @@ func (s *snapshot) replayJournal(z *zones.Zone, zc *config.Zone) (*zones.Zone, e
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: replaying journal %s over the zone file: %w; fix the file, or clear the journal (dnslb -clear-journal %s)", z.Origin, zc.Journal, err, z.Origin)
 	}
+	if zu.net, err = journal.Merge(c.Entries); err != nil {
+		s.warnings = append(s.warnings, fmt.Sprintf("zone %s: journal %s: %v; cluster peers cannot compare its updates", z.Origin, zc.Journal, err))
+	}
 	if nz.SOA.Serial != last.To {
 		return nil, fmt.Errorf("zone %s: journal %s ends at serial %d but replaying it gives %d", z.Origin, zc.Journal, last.To, nz.SOA.Serial)
 	}
@@ -76,9 +89,121 @@ func (zu *zoneUpdates) record(e *journal.Entry) error {
 		if err != nil {
 			return err
 		}
-		zu.journal, zu.stale = j, false
+		zu.journal, zu.stale, zu.net = j, false, nil
 	}
-	return zu.journal.Append(e)
+	if err := zu.journal.Append(e); err != nil {
+		return err
+	}
+	if zu.net == nil {
+		zu.net = e
+	} else if m, err := journal.Merge([]*journal.Entry{zu.net, e}); err == nil {
+		zu.net = m
+	}
+	return nil
+}
+
+// updatesDigest sums what updates changed in every zone, the SOA aside
+// (each instance's serial moves with its own health view): instances of a
+// cluster that took different updates differ. "" when no update changed
+// anything.
+func (s *snapshot) updatesDigest() string {
+	var origins []string
+	for o, zu := range s.updates {
+		if zu.net != nil {
+			origins = append(origins, o)
+		}
+	}
+	slices.Sort(origins)
+	var lines []string
+	for _, o := range origins {
+		net := s.updates[o].net
+		for i, rrs := range [2][]dns.RR{net.Del, net.Add} {
+			for _, rr := range rrs {
+				if rr.Header().Rrtype != dns.TypeSOA {
+					lines = append(lines, o+" "+"-+"[i:i+1]+" "+rr.String())
+				}
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	slices.Sort(lines)
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(h[:])
+}
+
+// compact folds the journal into one entry once it has grown past limit
+// bytes (and twice what the last compaction left). z is the zone served
+// after the journal's last entry. The merged entry is checked before it is
+// written: replayed over the zone file it must give z at every name the
+// journal touched, else the journal is left as it is. It returns the
+// entries folded (0: nothing done) and the sizes before and after.
+func (zu *zoneUpdates) compact(z *zones.Zone, limit int64) (n int, before, after int64, err error) {
+	if zu.stale || !zu.journal.Grown(limit) {
+		return 0, 0, 0, nil
+	}
+	before = zu.journal.Size()
+	_, c, err := journal.Open(zu.journal.Path())
+	if err != nil {
+		return 0, before, before, err
+	}
+	if c.Size != before {
+		return 0, before, before, fmt.Errorf("journal: %s holds %d bytes, %d were written here: another process wrote it", zu.journal.Path(), c.Size, before)
+	}
+	if len(c.Entries) < 2 {
+		return 0, before, before, nil
+	}
+	m, err := journal.Merge(c.Entries)
+	if err != nil {
+		return 0, before, before, err
+	}
+	if m.From != zu.base.SOA.Serial || m.To != z.SOA.Serial {
+		return 0, before, before, fmt.Errorf("journal: %s goes from serial %d to %d, the zone file has %d and the zone served %d", zu.journal.Path(), m.From, m.To, zu.base.SOA.Serial, z.SOA.Serial)
+	}
+	got, err := update.Replay(zu.base, [2][]dns.RR{m.Del, m.Add})
+	if err != nil {
+		return 0, before, before, fmt.Errorf("journal: the merged entry does not replay: %w", err)
+	}
+	touched := map[string]bool{}
+	for _, e := range c.Entries {
+		for _, rr := range append(e.Del[:len(e.Del):len(e.Del)], e.Add...) {
+			touched[dns.CanonicalName(rr.Header().Name)] = true
+		}
+	}
+	for name := range touched {
+		if !sameRecords(got.Node(name), z.Node(name)) {
+			return 0, before, before, fmt.Errorf("journal: the merged entry replays to other records at %s than the zone served", name)
+		}
+	}
+	if err := zu.journal.Compact(m); err != nil {
+		return 0, before, zu.journal.Size(), err
+	}
+	return len(c.Entries), before, zu.journal.Size(), nil
+}
+
+// sameRecords reports whether two nodes hold the same static records
+// (nil: no node).
+func sameRecords(a, b *zones.Node) bool {
+	if a == nil || b == nil {
+		return (a == nil || len(a.Types()) == 0) && (b == nil || len(b.Types()) == 0)
+	}
+	ta, tb := a.Types(), b.Types()
+	if len(ta) != len(tb) {
+		return false
+	}
+	for _, t := range ta {
+		x, y := a.RRset(t), b.RRset(t)
+		if len(x) != len(y) {
+			return false
+		}
+		for _, r := range x {
+			if !slices.ContainsFunc(y, func(s dns.RR) bool { return dns.IsDuplicate(r, s) && r.Header().Ttl == s.Header().Ttl }) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // withZone returns a copy of s serving z in place of the zone of the same
@@ -113,4 +238,22 @@ func (s *snapshot) withZone(z *zones.Zone) (*snapshot, error) {
 	}
 	n.synth[z] = zs
 	return &n, nil
+}
+
+// compactJournal compacts zu's journal when it is due (z: the zone served
+// now). A failure is logged and changes nothing that was acknowledged: the
+// journal keeps growing until a compaction succeeds.
+func (s *Server) compactJournal(zu *zoneUpdates, z *zones.Zone) {
+	limit := s.opts.JournalCompactSize
+	if limit <= 0 {
+		limit = journal.DefaultCompactSize
+	}
+	n, before, after, err := zu.compact(z, limit)
+	if err != nil {
+		s.log.Error("journal not compacted; it keeps every entry", "zone", z.Origin, "journal", zu.journal.Path(), "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("journal compacted", "zone", z.Origin, "journal", zu.journal.Path(), "entries", n, "bytes_before", before, "bytes_after", after, "serial", z.SOA.Serial)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -67,7 +68,6 @@ func (s *Server) transferOut(c net.Conn, req []byte, src netip.AddrPort) bool {
 	}
 	snap := s.snap.Load()
 	origin := dns.CanonicalName(q.Name)
-	sig := snap.keyring.Verify(req, &m)
 	now := time.Now()
 	edns := m.IsEdns0() != nil
 	resp := new(dns.Msg)
@@ -75,34 +75,16 @@ func (s *Server) transferOut(c net.Conn, req []byte, src netip.AddrPort) bool {
 	if edns {
 		resp.SetEdns0(snap.udpSize, false) // RFC 6891 §7: answer EDNS with EDNS
 	}
+	sig, key, rcode, result, ok := s.transferCheck(snap, req, &m, kind, src, true)
 	single := func(rcode int, result string) bool {
 		resp.Rcode = rcode
 		s.metrics.transfers.WithLabelValues(kind, result).Inc()
 		return s.writeXfr(c, resp, sig, now, "", false) == nil
 	}
-	if sig != nil && sig.Error != 0 {
-		s.log.Warn("transfer refused: TSIG", "zone", origin, "type", kind, "error", dns.RcodeToString[int(sig.Error)], "key", sig.TSIG.Hdr.Name, "client", src.Addr().String())
-		return single(dns.RcodeNotAuth, "notauth")
+	if !ok {
+		return single(rcode, result)
 	}
-	key := ""
-	if sig != nil {
-		key = sig.Key.Name
-	}
-	allowed := false
-	if i := snap.zoneIndex(origin); i >= 0 {
-		for _, r := range snap.cfg.Zones[i].Transfer {
-			allowed = allowed || r.Allows(src.Addr(), key)
-		}
-	}
-	if !allowed || q.Qclass != dns.ClassINET {
-		s.log.Warn("transfer refused", "zone", origin, "type", kind, "key", key, "client", src.Addr().String())
-		return single(dns.RcodeRefused, "refused")
-	}
-	xz := s.xfr.get(origin)
-	var pub *published
-	if xz != nil {
-		pub = xz.pub.Load()
-	}
+	pub := s.xfr.published(origin)
 	if pub == nil {
 		return single(dns.RcodeServerFailure, "failed") // not yet published: the secondary retries
 	}
@@ -115,27 +97,11 @@ func (s *Server) transferOut(c net.Conn, req []byte, src netip.AddrPort) bool {
 	}
 	soa := pub.zone.SOA
 	var records []dns.RR
-	result := "full"
+	result = "full"
 	if kind == "ixfr" {
-		var their uint32
-		hasSerial := false
-		if len(m.Ns) == 1 {
-			if t, ok := m.Ns[0].(*dns.SOA); ok {
-				their, hasSerial = t.Serial, true
-			}
-		}
-		if !hasSerial {
+		var ok bool
+		if records, result, ok = ixfrRecords(pub, &m); !ok {
 			return single(dns.RcodeFormatError, "failed") // RFC 1995 §3: the secondary's SOA is required
-		}
-		if !xfr.Greater(pub.serial, their) {
-			records, result = []dns.RR{soa}, "uptodate" // RFC 1995 §2: nothing newer
-		} else if steps, ok := pub.history.Since(their); ok {
-			records, result = []dns.RR{soa}, "incremental"
-			for _, d := range steps {
-				records = append(records, d.Del...)
-				records = append(records, d.Add...)
-			}
-			records = append(records, soa)
 		}
 	}
 	if records == nil { // AXFR, or IXFR answered with the whole zone (RFC 1995 §4)
@@ -176,6 +142,142 @@ func (s *Server) transferOut(c net.Conn, req []byte, src netip.AddrPort) bool {
 	s.metrics.transfers.WithLabelValues(kind, result).Inc()
 	s.log.Info("transfer sent", "zone", origin, "type", kind, "answer", result, "serial", pub.serial, "messages", msgs, "key", key, "client", src.Addr().String(), "took", time.Since(start).String())
 	return true
+}
+
+// published returns what zone origin transfers now, or nil.
+func (x *xfrZones) published(origin string) *published {
+	if xz := x.get(origin); xz != nil {
+		return xz.pub.Load()
+	}
+	return nil
+}
+
+// transferCheck verifies a transfer request's TSIG and the zone's transfer
+// rules. It returns the verification (nil: unsigned) and the key's name;
+// when !ok, rcode and result say what to answer (logged when logRefusal).
+func (s *Server) transferCheck(snap *snapshot, req []byte, m *dns.Msg, kind string, src netip.AddrPort, logRefusal bool) (sig *tsig.Result, key string, rcode int, result string, ok bool) {
+	q := m.Question[0]
+	origin := dns.CanonicalName(q.Name)
+	sig = snap.keyring.Verify(req, m)
+	if sig != nil && sig.Error != 0 {
+		if logRefusal {
+			s.log.Warn("transfer refused: TSIG", "zone", origin, "type", kind, "error", dns.RcodeToString[int(sig.Error)], "key", sig.TSIG.Hdr.Name, "client", src.Addr().String())
+		}
+		return sig, "", dns.RcodeNotAuth, "notauth", false
+	}
+	if sig != nil {
+		key = sig.Key.Name
+	}
+	allowed := false
+	if i := snap.zoneIndex(origin); i >= 0 {
+		for _, r := range snap.cfg.Zones[i].Transfer {
+			allowed = allowed || r.Allows(src.Addr(), key)
+		}
+	}
+	if !allowed || q.Qclass != dns.ClassINET {
+		if logRefusal {
+			s.log.Warn("transfer refused", "zone", origin, "type", kind, "key", key, "client", src.Addr().String())
+		}
+		return sig, key, dns.RcodeRefused, "refused", false
+	}
+	return sig, key, 0, "", true
+}
+
+// ixfrRecords returns the IXFR answer (RFC 1995) to m from pub: the SOA
+// alone when the secondary is up to date, the difference sequence when
+// the history holds its serial, nil for the whole zone. !ok: m carries
+// no SOA of the secondary's.
+func ixfrRecords(pub *published, m *dns.Msg) (records []dns.RR, result string, ok bool) {
+	var their uint32
+	if len(m.Ns) != 1 {
+		return nil, "", false
+	}
+	t, isSOA := m.Ns[0].(*dns.SOA)
+	if !isSOA {
+		return nil, "", false
+	}
+	their = t.Serial
+	soa := pub.zone.SOA
+	if !xfr.Greater(pub.serial, their) {
+		return []dns.RR{soa}, "uptodate", true // RFC 1995 §2: nothing newer
+	}
+	steps, inHistory := pub.history.Since(their)
+	if !inHistory {
+		return nil, "full", true
+	}
+	records = []dns.RR{soa}
+	for _, d := range steps {
+		records = append(records, d.Del...)
+		records = append(records, d.Add...)
+	}
+	return append(records, soa), "incremental", true
+}
+
+// ixfrUDP answers an IXFR over UDP (RFC 1995 §2) as BIND and Knot do: the
+// IXFR answer when it fits in one datagram, else the SOA alone, which
+// tells the secondary to ask again over TCP; never the whole zone. The
+// same TSIG and transfer rules as over TCP apply. limit is the size the
+// client can take.
+func (s *Server) ixfrUDP(snap *snapshot, req []byte, m *dns.Msg, src netip.AddrPort, limit int) ([]byte, int) {
+	now := time.Now()
+	resp := new(dns.Msg)
+	resp.SetReply(m)
+	if m.IsEdns0() != nil {
+		resp.SetEdns0(snap.udpSize, false)
+	}
+	// Refusals are not logged: a UDP source can be forged at any rate.
+	sig, key, rcode, result, ok := s.transferCheck(snap, req, m, "ixfr", src, false)
+	pack := func() []byte {
+		var out []byte
+		var err error
+		if sig == nil {
+			out, err = resp.Pack()
+		} else {
+			out, err = tsig.Sign(resp, sig, now)
+		}
+		if err != nil {
+			s.log.Error("cannot pack an IXFR answer", "err", err)
+			return nil
+		}
+		return out
+	}
+	if !ok {
+		resp.Rcode = rcode
+		s.metrics.transfers.WithLabelValues("ixfr", result).Inc()
+		return pack(), rcode
+	}
+	origin := dns.CanonicalName(m.Question[0].Name)
+	pub := s.xfr.published(origin)
+	if pub == nil {
+		s.metrics.transfers.WithLabelValues("ixfr", "failed").Inc()
+		resp.Rcode = dns.RcodeServerFailure
+		return pack(), dns.RcodeServerFailure
+	}
+	records, result, ok := ixfrRecords(pub, m)
+	if !ok {
+		s.metrics.transfers.WithLabelValues("ixfr", "failed").Inc()
+		resp.Rcode = dns.RcodeFormatError
+		return pack(), dns.RcodeFormatError
+	}
+	resp.Authoritative = true
+	resp.Compress = true
+	var out []byte
+	if records == nil {
+		result = "tcp" // the whole zone never goes over UDP
+	} else {
+		resp.Answer = records
+		if out = pack(); len(out) > limit {
+			out, result = nil, "tcp"
+		}
+	}
+	if out == nil {
+		resp.Answer = []dns.RR{pub.zone.SOA}
+		resp.Extra = slices.DeleteFunc(resp.Extra, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeTSIG })
+		out = pack()
+	}
+	s.metrics.transfers.WithLabelValues("ixfr", result).Inc()
+	s.log.Info("transfer sent", "zone", origin, "type", "ixfr", "transport", "udp", "answer", result, "serial", pub.serial, "key", key, "client", src.Addr().String())
+	return out, dns.RcodeSuccess
 }
 
 // zoneIndex returns the index in the config of the zone whose origin is

@@ -116,15 +116,24 @@ func soaSerial(t *testing.T, ts *testServer) uint32 {
 }
 
 func TestTransferOut(t *testing.T) {
-	var notifies atomic.Int32
+	var notifies, unsigned atomic.Int32
 	var lastNotified atomic.Uint32
-	// A secondary that ignores the first NOTIFY and acknowledges the rest.
+	// A secondary that ignores the first NOTIFY and acknowledges the rest,
+	// if signed with the transfer key (as BIND and Knot send it, and an
+	// acl with a key requires); it signs its answer.
 	pc, err := net.ListenPacket("udp", "127.0.8.3:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		if r.Opcode != dns.OpcodeNotify || notifies.Add(1) == 1 {
+	sec := &dns.Server{PacketConn: pc, TsigSecret: map[string]string{"xfr.": xfrSecret}, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		if r.Opcode != dns.OpcodeNotify {
+			return
+		}
+		if r.IsTsig() == nil || w.TsigStatus() != nil {
+			unsigned.Add(1)
+			return
+		}
+		if notifies.Add(1) == 1 {
 			return
 		}
 		if len(r.Answer) == 1 {
@@ -132,6 +141,7 @@ func TestTransferOut(t *testing.T) {
 		}
 		m := new(dns.Msg)
 		m.SetReply(r)
+		m.SetTsig("xfr.", dns.HmacSHA256, 300, time.Now().Unix())
 		_ = w.WriteMsg(m)
 	})}
 	go func() { _ = sec.ActivateAndServe() }()
@@ -214,7 +224,10 @@ func TestTransferOut(t *testing.T) {
 	if second != first+1 {
 		t.Errorf("serial %d after %d, want +1", second, first)
 	}
-	testutil.WaitFor(t, 10*time.Second, "the NOTIFY acknowledged after a retry", func() bool { return lastNotified.Load() == second })
+	testutil.WaitFor(t, 10*time.Second, "the NOTIFY signed and acknowledged after a retry", func() bool { return lastNotified.Load() == second })
+	if n := unsigned.Load(); n != 0 {
+		t.Errorf("%d NOTIFY unsigned or badly signed", n)
+	}
 	testutil.WaitFor(t, 10*time.Second, "the unanswered NOTIFY counted as retried", func() bool {
 		return promtest.ToFloat64(ts.metrics.notifies.WithLabelValues("retry")) >= 1 && strings.Contains(ts.logs.String(), "notify not acknowledged; retrying")
 	})

@@ -34,5 +34,18 @@ func FuzzDecode(f *testing.F) {
 		if _, err := Decode(out); err != nil {
 			t.Fatalf("re-encoded journal does not decode: %v", err)
 		}
+		// What compaction would write decodes to one entry spanning them.
+		m, err := Merge(c.Entries)
+		if err != nil {
+			return
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			t.Fatalf("merged entry does not encode: %v", err)
+		}
+		mc, err := Decode(append([]byte(Magic), b...))
+		if err != nil || len(mc.Entries) != 1 || mc.Entries[0].From != c.Entries[0].From || mc.Entries[0].To != c.Entries[len(c.Entries)-1].To {
+			t.Fatalf("merged entry decodes to %+v, %v", mc, err)
+		}
 	})
 }

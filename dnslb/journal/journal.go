@@ -20,6 +20,12 @@
 // entry was never acknowledged, so reading drops it (Torn says how many
 // bytes) and the next append cuts it off. Damage anywhere else is an
 // error: entries after it were acknowledged and would be lost.
+//
+// Compaction (as Knot merges changesets when its journal fills): the
+// entries are folded into one (Merge) from the zone file's serial to the
+// latest, written to a temporary file, fsynced, renamed over the journal
+// and the folder fsynced (Compact). A crash at any point leaves the old
+// journal or the new one, and both replay to the same zone.
 package journal
 
 import (
@@ -241,6 +247,16 @@ var errForeign = errors.New("written by another process since it was read (two d
 type Journal struct {
 	path string
 	size int64 // bytes known good: appends start here
+	// compacted is the size the last compaction left (0: none since
+	// Open): the next one waits until the journal has doubled, so that a
+	// large merged entry is not rewritten at every update.
+	compacted int64
+	// dirDirty: a rename into the folder may not be durable yet; the next
+	// append fsyncs the folder before it acknowledges anything.
+	dirDirty bool
+	// crash, set by tests, stops Compact after a step as a crash would:
+	// nothing cleaned up.
+	crash func(step string) bool
 }
 
 // Open reads the journal at path (a missing file is an empty journal).
@@ -319,12 +335,112 @@ func (j *Journal) Append(e *Entry) (err error) {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	if fresh {
+	if fresh || j.dirDirty {
 		if err := syncDir(filepath.Dir(j.path)); err != nil {
 			return err
 		}
+		j.dirDirty = false
 	}
 	j.size += int64(len(rec))
+	return nil
+}
+
+// Size returns the journal's size in bytes as this Journal wrote it.
+func (j *Journal) Size() int64 { return j.size }
+
+// DefaultCompactSize is the size above which a journal is compacted
+// (Knot's journal-max-usage and BIND's max-journal-size play this part).
+const DefaultCompactSize = 1 << 20
+
+// Grown reports whether the journal is due for compaction: above limit
+// bytes and at least twice what the last compaction left.
+func (j *Journal) Grown(limit int64) bool {
+	return j.size > limit && j.size > 2*j.compacted
+}
+
+// errCrash is returned by Compact when a test stopped it.
+var errCrash = errors.New("stopped by test (simulated crash)")
+
+// Compact replaces the journal's entries with e, normally Merge of them,
+// atomically: e is written to PATH.compact, fsynced, renamed over the
+// journal, and the folder fsynced. Until the rename the old journal is
+// whole; after it the new one is, and both replay to the same zone. On
+// error the journal is still usable: appends go to whichever file the
+// path names.
+func (j *Journal) Compact(e *Entry) (err error) {
+	defer func() {
+		if err != nil && !errors.Is(err, errCrash) {
+			err = fmt.Errorf("journal: compacting %s: %w", j.path, err)
+		}
+	}()
+	rec, err := e.Marshal()
+	if err != nil {
+		return err
+	}
+	data := append([]byte(Magic), rec...)
+	st, err := os.Stat(j.path)
+	if err != nil {
+		return err
+	}
+	if st.Size() > j.size {
+		tail := make([]byte, st.Size()-j.size)
+		f, err := os.Open(j.path)
+		if err != nil {
+			return err
+		}
+		_, err = f.ReadAt(tail, j.size)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if hasWholeEntryAfter(tail, 0) {
+			return errForeign // entries e does not hold would be dropped
+		}
+	}
+	tmp := j.path + ".compact"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if j.crash != nil && j.crash("partial") {
+		_, _ = f.Write(data[:len(data)/2])
+		f.Close()
+		return errCrash
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if j.crash != nil && j.crash("written") {
+		f.Close()
+		return errCrash
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if j.crash != nil && j.crash("synced") {
+		return errCrash
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// From here the path names the new file: appends go there.
+	j.size, j.compacted, j.dirDirty = int64(len(data)), int64(len(data)), true
+	if j.crash != nil && j.crash("renamed") {
+		return errCrash
+	}
+	if err := syncDir(filepath.Dir(j.path)); err != nil {
+		return err // the next append fsyncs the folder first
+	}
+	j.dirDirty = false
 	return nil
 }
 

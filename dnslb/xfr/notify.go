@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/tsig"
 )
 
 // Notifier sends NOTIFY (RFC 1996) for new serials and retries each until
@@ -34,18 +36,20 @@ func NewNotifier(log *slog.Logger, count func(result string)) *Notifier {
 	return &Notifier{log: log, count: count, timeout: 2 * time.Second, first: time.Second, max: time.Minute, current: map[string]uint32{}}
 }
 
-// Notify tells every target that zone now has serial soa.Serial. It
-// returns at once; the sends stop when ctx is done (Wait waits for them).
-func (n *Notifier) Notify(ctx context.Context, zone string, soa *dns.SOA, targets []netip.AddrPort) {
+// Notify tells every target that zone now has serial soa.Serial, signed
+// with key when it is not nil (RFC 8945; as BIND and Knot sign NOTIFY with
+// the key the secondary transfers with). It returns at once; the sends
+// stop when ctx is done (Wait waits for them).
+func (n *Notifier) Notify(ctx context.Context, zone string, soa *dns.SOA, targets []netip.AddrPort, key *tsig.Key) {
 	for _, t := range targets {
-		key := zone + " " + t.String()
+		id := zone + " " + t.String()
 		n.mu.Lock()
-		n.current[key] = soa.Serial
+		n.current[id] = soa.Serial
 		n.mu.Unlock()
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.send(ctx, key, zone, soa, t)
+			n.send(ctx, id, zone, soa, t, key)
 		}()
 	}
 }
@@ -59,20 +63,28 @@ func (n *Notifier) superseded(key string, serial uint32) bool {
 	return n.current[key] != serial
 }
 
-func (n *Notifier) send(ctx context.Context, key, zone string, soa *dns.SOA, target netip.AddrPort) {
+func (n *Notifier) send(ctx context.Context, id, zone string, soa *dns.SOA, target netip.AddrPort, key *tsig.Key) {
 	m := new(dns.Msg)
 	m.SetNotify(zone)
 	m.Authoritative = true
 	s := *soa
 	m.Answer = []dns.RR{&s} // RFC 1996 §3.7: the new SOA, a hint
 	c := &dns.Client{Net: "udp", Timeout: n.timeout}
+	if key != nil {
+		// The client signs the request and verifies a signed response.
+		c.TsigSecret = map[string]string{key.Name: key.Secret()}
+	}
 	wait := n.first
 	for attempt := 1; ; attempt++ {
-		if n.superseded(key, soa.Serial) {
+		if n.superseded(id, soa.Serial) {
 			n.count("superseded")
 			return
 		}
 		m.Id = dns.Id()
+		if key != nil {
+			m.Extra = nil
+			m.SetTsig(key.Name, key.Algorithm, tsig.Fudge, time.Now().Unix())
+		}
 		start := time.Now()
 		r, _, err := c.ExchangeContext(ctx, m, target.String())
 		if ctx.Err() != nil {
