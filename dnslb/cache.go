@@ -14,6 +14,13 @@ type answerCache struct {
 	seed  maphash.Seed
 	slots []atomic.Pointer[answer]
 	mask  uint64
+	// door holds the hash of the last question offered (again) in each
+	// slot: an answer to a name that is no node of its zone enters the
+	// cache only when its question comes back before another one takes
+	// its slot (doorkeeper admission, as in TinyLFU). Names that never
+	// repeat then never evict the answers real traffic reuses.
+	door     []atomic.Uint64
+	doorMask uint64
 }
 
 // newAnswerCache makes a cache of at least size entries (a power of two).
@@ -22,7 +29,21 @@ func newAnswerCache(size int) *answerCache {
 	for n < size {
 		n <<= 1
 	}
-	return &answerCache{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[answer], n), mask: uint64(n - 2)}
+	return &answerCache{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[answer], n), mask: uint64(n - 2),
+		door: make([]atomic.Uint64, n), doorMask: uint64(n - 1)}
+}
+
+// again reports whether key was offered before and not forgotten since,
+// and remembers it. Two questions share a slot but not a 64-bit hash: an
+// unseen question is admitted only by a full hash collision.
+func (c *answerCache) again(key string) bool {
+	h := maphash.String(c.seed, key) | 1 // 0: a free slot
+	d := &c.door[(h>>32)&c.doorMask]
+	if d.Load() == h {
+		return true
+	}
+	d.Store(h)
+	return false
 }
 
 func (c *answerCache) get(key []byte) *answer {

@@ -82,7 +82,7 @@ func TestCachedStandIns(t *testing.T) {
 					t.Fatalf("response %v (%v)", &r, err)
 				}
 			}
-			if n := testing.AllocsPerRun(100, func() { w.serve(req, src) }); n != 0 {
+			if n := testutil.AllocsPerRun(100, func() { w.serve(req, src) }); n != 0 {
 				t.Errorf("%.0f allocations per query: the stand-in is built again each time", n)
 			}
 			key, _ := parseQuery(req, &query{}, nil)

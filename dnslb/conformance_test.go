@@ -332,6 +332,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 				t.Fatal(err)
 			}
 			clear(srv.snap.Load().cache.slots)
+			seenBefore(srv.snap.Load().cache, req)
 			general := bytes.Clone(w.serve(req, src))
 			if key, ok := parseQuery(req, &query{}, nil); ok && srv.snap.Load().cache.get(key) != nil {
 				fromCache++

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -46,8 +47,16 @@ func secretFile(t *testing.T, lines ...string) string {
 }
 
 // cookieExchange asks www.lb.test. A over netw from local (an address of
-// 127.0.0.0/8) with cookie (hex, "" for none). It returns nil on timeout.
+// 127.0.0.0/8) with cookie (hex, "" for none), waiting generously for the
+// response. It returns nil on timeout.
 func cookieExchange(t *testing.T, netw, local, server, cookie string) *dns.Msg {
+	t.Helper()
+	return cookieExchangeWithin(t, netw, local, server, cookie, 3*time.Second)
+}
+
+// cookieExchangeWithin is cookieExchange waiting at most timeout: for
+// queries that rate limiting may drop.
+func cookieExchangeWithin(t *testing.T, netw, local, server, cookie string, timeout time.Duration) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion("www.lb.test.", dns.TypeA)
@@ -60,7 +69,7 @@ func cookieExchange(t *testing.T, netw, local, server, cookie string) *dns.Msg {
 	if netw == "tcp" {
 		la = &net.TCPAddr{IP: net.ParseIP(local)}
 	}
-	c := &dns.Client{Net: netw, Timeout: 150 * time.Millisecond, Dialer: &net.Dialer{LocalAddr: la, Timeout: time.Second}}
+	c := &dns.Client{Net: netw, Timeout: timeout, Dialer: &net.Dialer{LocalAddr: la, Timeout: time.Second}}
 	r, _, err := c.Exchange(m, server)
 	if err != nil {
 		return nil
@@ -186,7 +195,7 @@ func TestCookieRRL(t *testing.T) {
 	var answered, slipped, dropped int
 	var slipCookie string
 	for range 60 {
-		r := cookieExchange(t, "udp", "127.0.10.2", ts.addr, clientCookie)
+		r := cookieExchangeWithin(t, "udp", "127.0.10.2", ts.addr, clientCookie, 150*time.Millisecond)
 		switch {
 		case r == nil:
 			dropped++
@@ -225,5 +234,80 @@ func TestCookieDig(t *testing.T) {
 	second := dig("=" + m[1])
 	if !strings.Contains(second, "status: NOERROR") || !regexp.MustCompile(`; COOKIE: [0-9a-f]{48} \(good\)`).MatchString(second) || !strings.Contains(second, "192.0.2.80") {
 		t.Fatalf("dig +cookie=%s:\n%s", m[1], second)
+	}
+}
+
+// TestCookieMetrics: dnslb_cookies_total counts requests by their cookie,
+// with no label but the result.
+func TestCookieMetrics(t *testing.T) {
+	ts := start(t, cookieConfig(t, `cookie_secret_file = "`+secretFile(t, cookieSecretA)+`"`, ""), Options{})
+	first := cookieExchange(t, "tcp", "127.0.0.1", ts.addr, clientCookie)
+	valid := cookieOf(first)
+	if len(valid) != 48 {
+		t.Fatalf("no server cookie: %v", first)
+	}
+	forged := valid[:32] + "0011223344556677"
+	for cookie, n := range map[string]int{"": 2, clientCookie: 3, valid: 4, forged: 5} {
+		for range n {
+			if r := cookieExchange(t, "tcp", "127.0.0.1", ts.addr, cookie); r == nil {
+				t.Fatalf("cookie %q: no response", cookie)
+			}
+		}
+	}
+	want := map[string]float64{"none": 2, "client_only": 1 + 3, "good": 4, "bad": 5}
+	got := map[string]float64{}
+	fams, err := ts.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "dnslb_cookies_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if l := m.GetLabel(); len(l) != 1 || l[0].GetName() != "result" {
+				t.Fatalf("labels %v, want result alone", l)
+			}
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("dnslb_cookies_total %v, want %v", got, want)
+	}
+}
+
+// TestCookieRequired: with require_cookie, a UDP query gets its answer only
+// with a valid server cookie: a client cookie alone or a bad one gets
+// BADCOOKIE and a cookie to retry with, no cookie gets TC (retry over TCP),
+// on the fast path and the general one; TCP is answered.
+func TestCookieRequired(t *testing.T) {
+	ts := start(t, cookieConfig(t, "require_cookie = true", ""), Options{})
+	first := cookieExchange(t, "udp", "127.0.0.1", ts.addr, clientCookie)
+	if first == nil || first.Rcode != rcodeBadCookie || len(first.Answer) != 0 || len(cookieOf(first)) != 48 {
+		t.Fatalf("client cookie alone over UDP: %v", first)
+	}
+	valid := cookieOf(first)
+	if r := cookieExchange(t, "udp", "127.0.0.1", ts.addr, valid); r == nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("retry with the server cookie: %v", r)
+	}
+	if r := cookieExchange(t, "udp", "127.0.10.1", ts.addr, valid); r == nil || r.Rcode != rcodeBadCookie || len(r.Answer) != 0 {
+		t.Fatalf("another address's cookie: %v", r)
+	}
+	for _, netw := range transports {
+		r := cookieExchange(t, netw, "127.0.0.1", ts.addr, "")
+		if r == nil || r.Truncated != (netw == "udp") || (len(r.Answer) == 1) != (netw == "tcp") {
+			t.Errorf("no cookie over %s: %v", netw, r)
+		}
+	}
+	// A question of class CH without EDNS takes the general path.
+	m := new(dns.Msg)
+	m.SetQuestion("version.bind.", dns.TypeTXT)
+	m.Question[0].Qclass = dns.ClassCHAOS
+	for _, netw := range transports {
+		c := &dns.Client{Net: netw, Timeout: 3 * time.Second}
+		r, _, err := c.Exchange(m, ts.addr)
+		if err != nil || r.Truncated != (netw == "udp") || r.Rcode != map[string]int{"udp": dns.RcodeSuccess, "tcp": dns.RcodeRefused}[netw] {
+			t.Errorf("CH over %s: %v %v", netw, r, err)
+		}
 	}
 }

@@ -461,6 +461,7 @@ func TestSignedFastPathMatchesGeneral(t *testing.T) {
 			m.SetEdns0(4096, true)
 			req, _ := m.Pack()
 			clear(srv.snap.Load().cache.slots)
+			seenBefore(srv.snap.Load().cache, req)
 			general := bytes.Clone(w.serve(req, src))
 			key, ok := parseQuery(req, &query{}, nil)
 			if !ok || srv.snap.Load().cache.get(key) == nil {
@@ -488,7 +489,7 @@ func TestSignedFastPathMatchesGeneral(t *testing.T) {
 		req, _ := m.Pack()
 		w.serve(req, src)
 		signed := srv.snap.Load().signers["signed.example."].Signed()
-		if n := testing.AllocsPerRun(200, func() { w.serve(req, src) }); n != 0 {
+		if n := testutil.AllocsPerRun(200, func() { w.serve(req, src) }); n != 0 {
 			t.Errorf("%s: %v allocations per cached signed answer", name, n)
 		}
 		if s := srv.snap.Load().signers["signed.example."].Signed(); s != signed {

@@ -416,6 +416,7 @@ func TestGeoFastPathMatchesGeneral(t *testing.T) {
 					t.Fatal(err)
 				}
 				clear(ts.snap.Load().cache.slots)
+				seenBefore(ts.snap.Load().cache, req)
 				general := bytes.Clone(w.serve(req, src))
 				if key, ok := parseQuery(req, &query{}, nil); ok && ts.snap.Load().cache.get(key) != nil {
 					fromCache++

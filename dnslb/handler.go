@@ -48,7 +48,9 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	if timed {
 		start = nanotime()
 	}
+	w.ck.state = cookieNone
 	defer func() {
+		w.stats.cookies[w.ck.state].Add(1)
 		if p := recover(); p != nil {
 			w.stats.panics.Add(1)
 			w.srv.log.Error("panic while answering; answered SERVFAIL", "panic", fmt.Sprint(p), "client", src.String(), "stack", string(debug.Stack()))
@@ -62,14 +64,12 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	}
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
-	w.ck.state = cookieNone
 	if fast && w.q.hasCookie && !w.ck.eval(snap.cookies, req[w.q.cookieOff:w.q.cookieOff+w.q.cookieLen], src.Addr(), now, w.q.do) {
 		fast = false // malformed: the general path answers FORMERR
 	}
-	if fast && w.ck.state == cookieBad && !w.tcp {
+	if fast && !w.tcp && (w.ck.state == cookieBad || snap.requireCookie && w.ck.state != cookieValid) {
 		r := w.fastReply(snap, req, src, now)
-		out := w.errorReply(req, r.question, rcodeBadCookie, &r)
-		w.stats.count(w.tcp, 0, w.q.qtype, rcodeBadCookie, len(out), false)
+		out := w.cookieRefusal(req, r.question, &r)
 		if snap.rrl != nil {
 			out = w.limit(snap, out, nil, src.Addr(), nil, now)
 		}
@@ -80,6 +80,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 			r := w.fastReply(snap, req, src, now)
 			out, used, truncated, err := w.respond(snap, a, &r)
 			if err == nil {
+				w.stats.paths[pathCache].Add(1)
 				if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
 					if out = w.limit(snap, out, used, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 						return nil
@@ -98,6 +99,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	}
 	if fast {
 		if out := w.synthesize(snap, req, src, now); out != nil {
+			w.stats.paths[pathSynth].Add(1)
 			if snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
 				if out = w.limit(snap, out, &w.syn, src.Addr(), rrlKey(key, w.q.do), now); out == nil {
 					return nil
@@ -113,6 +115,7 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		}
 	}
 	resp, a := w.general(snap, req, src, fast, now)
+	w.stats.paths[pathGeneral].Add(1)
 	if resp != nil && snap.rrl != nil && !w.tcp && w.ck.state != cookieValid {
 		if !fast {
 			key = nil // not a question we could key on
@@ -250,9 +253,9 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 			opts = opts[4+olen:]
 		}
 		r.cookie = w.ck.option()
-		if w.ck.state == cookieBad && !w.tcp {
-			return fail(rcodeBadCookie, true)
-		}
+	}
+	if !w.tcp && (w.ck.state == cookieBad || snap.requireCookie && w.ck.state != cookieValid) {
+		return w.cookieRefusal(req, question, &r), nil
 	}
 	if m.Opcode == dns.OpcodeUpdate && len(snap.updates) > 0 { // else NOTIMP, as NSD: no zone takes updates
 		out, rcode := w.srv.update(snap, req, &m, opt, src)
@@ -289,7 +292,7 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		return fail(dns.RcodeServerFailure, true)
 	}
 	a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
-	if fast {
+	if fast && (snap.ownName(a, qname) || snap.cache.again(a.key)) {
 		snap.cache.put(a)
 	}
 	out, used, truncated, err := w.respond(snap, a, &r)
@@ -299,6 +302,38 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	}
 	w.stats.count(w.tcp, used.zoneSlot, q.Qtype, used.rcode, len(out), truncated)
 	return out, used
+}
+
+// ownName reports whether qname, which a answers, is a node of a's zone.
+// Any other name — below a wildcard, a cut or a DNAME, nonexistent, or in
+// no zone — can be made up anew for every query: its answers are cached
+// only when asked for again (answerCache.again).
+func (s *snapshot) ownName(a *answer, qname string) bool {
+	z := s.zones.Zone(a.zone)
+	return z != nil && z.Node(qname) != nil
+}
+
+// cookieRefusal answers a UDP query whose cookie does not let it have its
+// answer: BADCOOKIE with a new server cookie to a query with a cookie (RFC
+// 7873 §5.2.3, §5.2.4), which the client retries with; with
+// require_cookie, TC to a query without one, which the client retries
+// over TCP.
+func (w *worker) cookieRefusal(req, question []byte, r *reply) []byte {
+	qtype := uint16(0)
+	if len(question) >= 4 {
+		qtype = binary.BigEndian.Uint16(question[len(question)-4:])
+	}
+	if w.ck.state != cookieNone {
+		out := w.errorReply(req, question, rcodeBadCookie, r)
+		w.stats.count(w.tcp, 0, qtype, rcodeBadCookie, len(out), false)
+		return out
+	}
+	out := w.errorReply(req, question, dns.RcodeSuccess, r)
+	if out != nil {
+		out[2] |= byte(flagTC >> 8)
+	}
+	w.stats.count(w.tcp, 0, qtype, dns.RcodeSuccess, len(out), true)
+	return out
 }
 
 // respond renders a for r, or what stands in for it when a cannot be sent

@@ -33,7 +33,7 @@ type metrics struct {
 	notifies      *prometheus.CounterVec
 	serials       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers, paths, cookies *prometheus.Desc
 }
 
 // newMetrics registers the server's metrics on its registry. A registry
@@ -93,6 +93,8 @@ func newMetrics(s *Server) (*metrics, error) {
 		readErrors:  prometheus.NewDesc("dnslb_udp_read_errors_total", "UDP socket reads that failed (logged at most once a minute).", nil, nil),
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
+		paths:       prometheus.NewDesc("dnslb_answers_total", "Queries answered, by how: from the answer cache, synthesized (names that never repeat), or by the general path.", []string{"how"}, nil),
+		cookies:     prometheus.NewDesc("dnslb_cookies_total", "Requests by their DNS cookie (RFC 7873): none, a client cookie only, a server cookie we did not make or expired (bad), or one we made (good).", []string{"result"}, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		dcAnswers:   prometheus.NewDesc("dnslb_pool_datacenter_answers_total", "Answers of geo pools, by pool and the datacenter served.", []string{"pool", "datacenter"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
@@ -160,7 +162,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers, m.paths, m.cookies} {
 		ch <- d
 	}
 }
@@ -178,6 +180,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	var sizeSum, trunc [len(transportLabels)]uint64
 	var durs [len(durationBuckets) + 1]uint64
 	var durSum, panics, dropped, readErrs, rrlD, rrlS uint64
+	var paths [len(pathLabels)]uint64
+	var cookies [len(cookieLabels)]uint64
 	for _, st := range all {
 		for z := range zoneNames {
 			zc := st.zones[z].Load()
@@ -211,6 +215,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		readErrs += st.readErrors.Load()
 		rrlD += st.rrlDrops.Load()
 		rrlS += st.rrlSlips.Load()
+		for i := range paths {
+			paths[i] += st.paths[i].Load()
+		}
+		for i := range cookies {
+			cookies[i] += st.cookies[i].Load()
+		}
 	}
 	for z, name := range zoneNames {
 		if q[z] == nil {
@@ -236,6 +246,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.readErrors, prometheus.CounterValue, float64(readErrs))
 	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
+	for i, v := range paths {
+		ch <- prometheus.MustNewConstMetric(m.paths, prometheus.CounterValue, float64(v), pathLabels[i])
+	}
+	for i, v := range cookies {
+		ch <- prometheus.MustNewConstMetric(m.cookies, prometheus.CounterValue, float64(v), cookieLabels[i])
+	}
 	if snap := s.snap.Load(); snap != nil {
 		for _, p := range snap.pools {
 			if p.cfg.Policy == config.Geo {

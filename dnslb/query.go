@@ -22,6 +22,9 @@ type query struct {
 	hasCookie bool
 	cookieOff int
 	cookieLen int
+	// plain: the name has only letters, digits, '-' and '_', so that its
+	// presentation form needs no escapes (synthesized answers).
+	plain bool
 }
 
 // ecsOption is an EDNS Client Subnet option (RFC 7871) as sent.
@@ -43,6 +46,22 @@ const (
 	optCodeECS    = 8
 	optCodeCookie = 10
 )
+
+// lowerASCII maps a byte to its lowercase (RFC 4343: ASCII only);
+// notPlain is 1 for the bytes a presentation-form name would escape or
+// that no hostname holds.
+var lowerASCII, notPlain = func() (lower, odd [256]byte) {
+	for c := range 256 {
+		lower[c], odd[c] = byte(c), 1
+		if c >= 'A' && c <= 'Z' {
+			lower[c] = byte(c) + 'a' - 'A'
+		}
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			odd[c] = 0
+		}
+	}
+	return lower, odd
+}()
 
 // parseQuery reads req when it has the plain shape the fast path serves: a
 // QUERY with one IN-class question, no answer or authority records, at most
@@ -67,6 +86,7 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 	// The name: uncompressed labels, lowercased into key.
 	key = key[:0]
 	off := headerLen
+	odd := byte(0)
 	for {
 		if off >= len(req) {
 			return key, false
@@ -81,11 +101,11 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 			return key, false
 		}
 		key = append(key, byte(l))
-		for _, c := range req[off+1 : off+1+l] {
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			key = append(key, c)
+		key = append(key, req[off+1:off+1+l]...)
+		for i := len(key) - l; i < len(key); i++ {
+			c := key[i]
+			key[i] = lowerASCII[c]
+			odd |= notPlain[c]
 		}
 		off += 1 + l
 	}
@@ -93,6 +113,7 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 		return key, false
 	}
 	q.qtype = binary.BigEndian.Uint16(req[off:])
+	q.plain = odd == 0
 	key = append(key, req[off], req[off+1])
 	off += 4
 	q.qlen = off - headerLen

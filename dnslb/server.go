@@ -186,6 +186,7 @@ func New(cfgPath string, o Options) (*Server, error) {
 
 func (s *Server) publish(snap *snapshot) {
 	snap.cookies = snap.cfg.Server.CookieSecrets
+	snap.requireCookie = snap.cfg.Server.RequireCookie
 	if snap.cookies == nil {
 		snap.cookies = &s.cookieSecret
 	}

@@ -37,6 +37,9 @@ type snapshot struct {
 	warnings   []string                  // for the log once the snapshot is published
 	signers    map[string]*dnssec.Signer // zone origin → signer, for zones with [zone.dnssec]
 	cookies    *cookie.Secrets           // [server] cookie_secret_file, or the process's random secret
+	// requireCookie: [server] require_cookie — over UDP, only a valid
+	// server cookie gets an answer.
+	requireCookie bool
 	// synth holds each zone's wire pieces for synthesized answers, made
 	// with the zones: a zone not in it (swapped in later) is answered by
 	// the general path, never from stale pieces.

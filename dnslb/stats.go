@@ -102,7 +102,22 @@ type workerStats struct {
 	rrlDrops   atomic.Uint64
 	rrlSlips   atomic.Uint64
 	readErrors atomic.Uint64 // UDP reads that failed (not the wake-up timeout)
+	paths      [len(pathLabels)]atomic.Uint64
+	cookies    [len(cookieLabels)]atomic.Uint64 // by cookieState
 }
+
+// How a query's answer was made: from the answer cache, synthesized from
+// wire pieces (synth.go), or by the general path.
+const (
+	pathCache = iota
+	pathSynth
+	pathGeneral
+)
+
+var (
+	pathLabels   = [...]string{pathCache: "cache", pathSynth: "synthesized", pathGeneral: "general"}
+	cookieLabels = [...]string{cookieNone: "none", cookieClient: "client_only", cookieBad: "bad", cookieValid: "good"}
+)
 
 func (s *workerStats) count(tcp bool, zone int, qtype uint16, rcode, size int, truncated bool) {
 	t := 0

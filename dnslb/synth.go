@@ -121,25 +121,17 @@ func (w *worker) synthesize(snap *snapshot, req []byte, src netip.AddrPort, now 
 	if snap.synth == nil || w.noSynth || !synthQtype(w.q.qtype) {
 		return nil
 	}
-	// The name in presentation form: plain labels only. The key ends with
-	// the type, and a 'D' for DO=1 (parseQuery).
-	name := w.name[:0]
-	key := w.key[:len(w.key)-2]
-	if w.q.do {
-		key = key[:len(key)-1]
+	// The name in presentation form, plain labels only: the wire name
+	// without its first length octet, each other length octet (and the
+	// root's) a dot. The key ends with the type, and a 'D' for DO=1
+	// (parseQuery).
+	wire := w.key[:w.q.qlen-4]
+	if len(wire) < 2 || !w.q.plain {
+		return nil // the root, or escapes
 	}
-	if len(key) < 2 {
-		return nil // the root
-	}
-	for off := 0; key[off] != 0; {
-		l := int(key[off])
-		for _, c := range key[off+1 : off+1+l] {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return nil
-			}
-		}
-		name = append(append(name, key[off+1:off+1+l]...), '.')
-		off += 1 + l
+	name := append(w.name[:0], wire[1:]...)
+	for off := 0; wire[off] != 0; off += 1 + int(wire[off]) {
+		name[off+int(wire[off])] = '.'
 	}
 	w.name = name
 	z := snap.zones.FindBytes(name)

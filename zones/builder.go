@@ -261,6 +261,7 @@ func (b *Builder) Build() (*Zone, error) {
 			}
 			b.newNode(p)
 		}
+		z.index(n.Name)
 		n.Cut = n != apex && n.Has(dns.TypeNS)
 		cuts = cuts || n.Cut
 		n.DName = n.Has(dns.TypeDNAME)

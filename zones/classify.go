@@ -7,8 +7,10 @@ import "github.com/miekg/dns"
 // callers answer DS through Find.
 func (s *Set) FindBytes(qname []byte) *Zone {
 	for off := 0; off < len(qname); {
-		if z := s.zones[string(qname[off:])]; z != nil {
-			return z
+		if s.lens.has(len(qname) - off) {
+			if z := s.zones[string(qname[off:])]; z != nil {
+				return z
+			}
 		}
 		for off < len(qname) && qname[off] != '.' {
 			off++
@@ -36,9 +38,15 @@ func (z *Zone) Classify(qname []byte, qtype uint16) (kind Kind, node *Node, wild
 		for start > 0 && qname[start-1] != '.' {
 			start--
 		}
-		n := z.nodes[string(qname[start:])]
+		var n *Node
+		if z.lens.has(len(qname) - start) {
+			n = z.nodes[string(qname[start:])]
+		}
 		if n == nil {
 			// RFC 4592 §3.3.1: only "*.<closest encloser>" can match.
+			if !z.wildLens.has(len(encloser.Name)) {
+				return NXDomain, encloser, false
+			}
 			var buf [2 + 255]byte
 			w := z.nodes[string(append(append(buf[:0], '*', '.'), encloser.Name...))]
 			if w == nil {

@@ -50,10 +50,36 @@ func TestClassifyMatchesLookup(t *testing.T) {
 	if kind, node, wild := dz.Classify([]byte("x.pool.lb.example."), dns.TypeA); kind != Dynamic || !wild || node.DynamicID(dns.TypeA) != 7 {
 		t.Errorf("dynamic wildcard: %v %v %v", kind, wild, node)
 	}
+	// An edit adds names of lengths the zone had none of, and a wildcard
+	// under a new encloser: Classify's filters know them.
+	ez, err := z.Edit(map[string][]dns.RR{
+		"a-name-of-a-length-never-seen-before.example.": {mustRR(t, "a-name-of-a-length-never-seen-before.example. 300 IN A 192.0.2.9")},
+		"*.an-unusually-long-encloser.example.":         {mustRR(t, "*.an-unusually-long-encloser.example. 300 IN TXT \"w\"")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a-name-of-a-length-never-seen-before.example.", "x.an-unusually-long-encloser.example.", "an-unusually-long-encloser.example.", "x.y.an-unusually-long-encloser.example."} {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeTXT} {
+			want := ez.Lookup(name, qt)
+			if kind, node, wild := ez.Classify([]byte(name), qt); kind != want.Kind || node != want.Node || wild != want.Wildcard {
+				t.Errorf("after an edit, %s %s: classify %v %v %v, lookup %v %v %v", name, dns.TypeToString[qt], kind, node.Name, wild, want.Kind, want.Node.Name, want.Wildcard)
+			}
+		}
+	}
 	s, _ := NewSet(z, dz)
 	for name, want := range map[string]*Zone{"x.lb.example.": dz, "lb.example.": dz, "www.example.": z, "example.": z, "other.": nil} {
 		if got := s.FindBytes([]byte(name)); got != want {
 			t.Errorf("FindBytes(%s) = %v", name, got)
 		}
 	}
+}
+
+func mustRR(t *testing.T, s string) dns.RR {
+	t.Helper()
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
 }

@@ -19,7 +19,7 @@ import (
 // rebuild. Empty non-terminals appear and disappear as in Build, and a
 // delegation added or removed re-marks what lies below it.
 func (z *Zone) Edit(names map[string][]dns.RR) (*Zone, error) {
-	nz := &Zone{Origin: z.Origin, labels: z.labels, size: z.size, nodes: maps.Clone(z.nodes)}
+	nz := &Zone{Origin: z.Origin, labels: z.labels, size: z.size, nodes: maps.Clone(z.nodes), lens: z.lens, wildLens: z.wildLens}
 	b := &Builder{origin: z.Origin} // for its checks and their errors
 	buf := make([]byte, 65535+512)
 	order := slices.Sorted(maps.Keys(names))
@@ -85,6 +85,7 @@ func (z *Zone) Edit(names map[string][]dns.RR) (*Zone, error) {
 	// below a cut whose state changed is marked again.
 	for name := range dirty {
 		n := nz.nodes[name]
+		nz.index(name)
 		n.Cut = name != z.Origin && n.Has(dns.TypeNS)
 		if old := z.nodes[name]; old != nil && old.Cut != n.Cut || (old == nil && n.Cut) {
 			for k := range nz.nodes {

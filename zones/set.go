@@ -10,6 +10,7 @@ import (
 type Set struct {
 	zones map[string]*Zone
 	list  []*Zone
+	lens  lengths // of the origins: FindBytes looks up no other suffix
 }
 
 // NewSet groups zones; two zones with the same origin are an error.
@@ -20,6 +21,7 @@ func NewSet(zs ...*Zone) (*Set, error) {
 			return nil, fmt.Errorf("zones: zone %s is defined twice", z.Origin)
 		}
 		s.zones[z.Origin] = z
+		s.lens.add(len(z.Origin))
 		s.list = append(s.list, z)
 	}
 	return s, nil

@@ -155,6 +155,31 @@ type Zone struct {
 	nodes  map[string]*Node
 	labels int // label count of Origin
 	size   int // records loaded
+	// Filters for Classify, so that a name that never repeats costs few
+	// map lookups: the lengths of the names in nodes, and of the names
+	// that own a wildcard child. Both may hold lengths no longer there
+	// (an edit removed the name): they only rule out.
+	lens, wildLens lengths
+}
+
+// lengths is a set of name lengths (0-255), a bit each.
+type lengths [4]uint64
+
+func (l *lengths) add(n int) {
+	if n < 256 {
+		l[n>>6] |= 1 << (n & 63)
+	}
+}
+
+// has reports whether n may be in l: lengths over 255 always may.
+func (l *lengths) has(n int) bool { return n >= 256 || l[n>>6]&(1<<(n&63)) != 0 }
+
+// index records name, a node of z, in z's filters.
+func (z *Zone) index(name string) {
+	z.lens.add(len(name))
+	if len(name) > 2 && name[0] == '*' && name[1] == '.' {
+		z.wildLens.add(len(name) - 2)
+	}
 }
 
 // Node returns the node named name (lowercase, fully qualified), or nil.

@@ -26,6 +26,7 @@ type serverTOML struct {
 	TCPMaxQueries     *int     `toml:"tcp_max_queries"`     // default 10000 queries per connection, then it is closed
 	HealthConcurrency *int     `toml:"health_concurrency"`  // default 256 probes in flight at once
 	CookieSecretFile  string   `toml:"cookie_secret_file"`  // default none: a random secret per process, so each instance accepts only its own cookies
+	RequireCookie     bool     `toml:"require_cookie"`      // default false: UDP queries without a valid server cookie are answered too
 
 	// Limits of the HTTP side and of loading (limits.go).
 	HTTPMaxConnections *int     `toml:"http_max_connections"` // default 100 open HTTP connections; idle ones make room for new ones
@@ -52,6 +53,7 @@ type Server struct {
 	HealthConcurrency int
 	CookieSecretFile  string          // resolved; "" = a random secret per process
 	CookieSecrets     *cookie.Secrets // read from CookieSecretFile; nil = a random secret per process
+	RequireCookie     bool            // UDP answers only to a valid server cookie: BADCOOKIE to other cookies, TC without one
 
 	HTTPMaxConnections int
 	HTTPIdleTimeout    time.Duration
@@ -103,6 +105,7 @@ func (t *serverTOML) build(v *validator, c *Config) Server {
 			v.errorf("server.admin_token_file", "%s holds a token of %d characters: use at least 16 (e.g. head -c 32 /dev/urandom | base64)", s.AdminTokenFile, len(tok))
 		}
 	}
+	s.RequireCookie = t.RequireCookie
 	if t.CookieSecretFile != "" {
 		s.CookieSecretFile = c.Path(t.CookieSecretFile)
 		if secrets, err := ReadCookieSecrets(s.CookieSecretFile); err != nil {

@@ -163,3 +163,15 @@ func WaitGoroutinesGone(t testing.TB, d time.Duration, frames ...string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// AllocsPerRun is testing.AllocsPerRun for code measured beside a running
+// server: the runtime counts allocations process-wide, so a health probe or
+// HTTP request in the window adds to the count. The least of five
+// measurements is the code's own; code that allocates does so in all five.
+func AllocsPerRun(runs int, f func()) float64 {
+	least := testing.AllocsPerRun(runs, f)
+	for i := 1; i < 5 && least > 0; i++ {
+		least = min(least, testing.AllocsPerRun(runs, f))
+	}
+	return least
+}
