@@ -21,7 +21,7 @@ import (
 
 // signedZone is a zone with every kind of answer: static, wildcard (A and
 // CNAME into a pool), CNAME chains into a pool, delegations with and
-// without DS.
+// without DS, a DNAME.
 const signedZone = `$ORIGIN signed.example.
 @       3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300
 @       3600 IN NS  ns1
@@ -37,6 +37,7 @@ ns.sub  3600 IN A   192.0.2.54
 sub     3600 IN DS  12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
 nods    3600 IN NS  ns.nods
 ns.nods 3600 IN A   192.0.2.55
+dname    300 IN DNAME signed.example.
 `
 
 func signedConfig(alg string) string {
@@ -123,6 +124,9 @@ func verifySigned(t *testing.T, r *dns.Msg, keys []*dns.DNSKEY, zone string) {
 			if r.Authoritative == false && (h.Rrtype == dns.TypeA || h.Rrtype == dns.TypeAAAA) {
 				continue
 			}
+			if h.Rrtype == dns.TypeCNAME && fromDNAME(sec, h.Name) {
+				continue // synthesized: the DNAME's RRSIG covers it (RFC 6672 §5.3.1)
+			}
 			ok := false
 			for _, sig := range sigs {
 				if !strings.EqualFold(sig.Hdr.Name, h.Name) || sig.TypeCovered != h.Rrtype {
@@ -153,6 +157,17 @@ func verifySigned(t *testing.T, r *dns.Msg, keys []*dns.DNSKEY, zone string) {
 			t.Errorf("%d RRSIGs cover no RRset of the section: %v", len(sigs)-used, sigs)
 		}
 	}
+}
+
+// fromDNAME reports whether a DNAME in rrs owns a name above name: a
+// CNAME at name was synthesized from it.
+func fromDNAME(rrs []dns.RR, name string) bool {
+	for _, rr := range rrs {
+		if d, ok := rr.(*dns.DNAME); ok && name != d.Hdr.Name && dns.IsSubDomain(d.Hdr.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // canonicalLess orders names as DNSSEC does (RFC 4034 §6.1).
@@ -246,6 +261,26 @@ func TestSignedAnswers(t *testing.T) {
 					{"sub.signed.example.", dns.TypeDS, answerOf(dns.TypeDS, 1)},
 					{"host.sub.signed.example.", dns.TypeA, referral(true)},
 					{"host.nods.signed.example.", dns.TypeA, referral(false)},
+					// NSEC queries: the compact NSEC at the name is the answer.
+					{"txt.signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeTXT)},
+					{"signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY)},
+					{"www.signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeA, dns.TypeAAAA)},
+					{"alias.signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeCNAME)},
+					{"x.wild.signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeA)},
+					{"wild.signed.example.", dns.TypeNSEC, nsecAnswered()}, // empty non-terminal
+					{"nods.signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeNS)},
+					{"dname.signed.example.", dns.TypeNSEC, nsecAnswered(dns.TypeDNAME)},
+					{"nope.signed.example.", dns.TypeNSEC, nsecAnswered(dnssec.TypeNXNAME)},
+					{"x.dname.signed.example.", dns.TypeNSEC, nsecAnswered(dnssec.TypeNXNAME)}, // at the DNAME's target
+					{"host.nods.signed.example.", dns.TypeNSEC, referral(false)},
+					// RRSIG queries: REFUSED.
+					{"txt.signed.example.", dns.TypeRRSIG, refused},
+					{"www.signed.example.", dns.TypeRRSIG, refused},
+					{"nope.signed.example.", dns.TypeRRSIG, refused},
+					// DNAME: signed; the CNAME made from it unsigned.
+					{"txt.dname.signed.example.", dns.TypeTXT, dnameAnswer(dns.TypeTXT, 1)},
+					{"www.dname.signed.example.", dns.TypeA, dnameAnswer(dns.TypeA, 2)},
+					{"nope.dname.signed.example.", dns.TypeA, nxname("nope.signed.example.")},
 				} {
 					r := ts.askDO(t, netw, tc.qname, tc.qtype)
 					t.Run(netw+"/"+tc.qname+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
@@ -272,6 +307,55 @@ func answerOf(qtype uint16, n int) func(*testing.T, *dns.Msg) {
 		}
 		if r.Rcode != dns.RcodeSuccess || got != n || len(nsecs(r.Ns)) > 0 {
 			t.Errorf("want %d %s and no NSEC, got %v", n, dns.TypeToString[qtype], r)
+		}
+	}
+}
+
+// nsecAnswered: the answer is the compact NSEC at the name asked for (and
+// its RRSIG, which verifySigned checks), its bitmap types plus NSEC and
+// RRSIG; nothing in the authority section.
+func nsecAnswered(types ...uint16) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		ns := nsecs(r.Answer)
+		name := r.Question[0].Name
+		for _, rr := range r.Answer {
+			if c, ok := rr.(*dns.CNAME); ok {
+				name = c.Target // through a DNAME
+			}
+		}
+		if r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(ns) != 1 || ns[0].Hdr.Name != name || ns[0].NextDomain != `\000.`+name || len(r.Ns) != 0 {
+			t.Fatalf("want the NSEC at %s as the answer: %v", name, r)
+		}
+		want := append(slices.Clone(types), dns.TypeNSEC, dns.TypeRRSIG)
+		slices.Sort(want)
+		if !slices.Equal(ns[0].TypeBitMap, want) {
+			t.Errorf("bitmap %v, want %v", ns[0].TypeBitMap, want)
+		}
+	}
+}
+
+func refused(t *testing.T, r *dns.Msg) {
+	t.Helper()
+	if r.Rcode != dns.RcodeRefused || len(r.Answer)+len(r.Ns) != 0 {
+		t.Errorf("want REFUSED and no records: %v", r)
+	}
+}
+
+// dnameAnswer: the DNAME and its RRSIG, the CNAME synthesized from it
+// without one, then n records of qtype.
+func dnameAnswer(qtype uint16, n int) func(*testing.T, *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		answerOf(qtype, n)(t, r)
+		sets, sigs := rrsets(r.Answer)
+		if len(sets) < 3 || sets[0][0].Header().Rrtype != dns.TypeDNAME || sets[1][0].Header().Rrtype != dns.TypeCNAME {
+			t.Fatalf("want DNAME, CNAME, ...: %v", r)
+		}
+		for _, sig := range sigs {
+			if sig.TypeCovered == dns.TypeCNAME {
+				t.Errorf("the synthesized CNAME is signed: %v", sig)
+			}
 		}
 	}
 }
@@ -375,6 +459,8 @@ func TestUnsignedWithoutDO(t *testing.T) {
 		{"x.wild.signed.example.", dns.TypeA, dns.RcodeSuccess},
 		{"host.nods.signed.example.", dns.TypeA, dns.RcodeSuccess},
 		{"www.signed.example.", dnssec.TypeNXNAME, dns.RcodeFormatError}, // RFC 9824 §3.5
+		{"txt.signed.example.", dns.TypeNSEC, dns.RcodeSuccess},          // NODATA, as unsigned zones
+		{"txt.signed.example.", dns.TypeRRSIG, dns.RcodeSuccess},
 	} {
 		r := ts.ask(t, "udp", q.name, q.qtype)
 		if r.Rcode != q.rcode {
@@ -455,6 +541,7 @@ func TestSignedFastPathMatchesGeneral(t *testing.T) {
 			{"p.wcname.signed.example.", dns.TypeA}, {"x.wild.signed.example.", dns.TypeA}, {"txt.signed.example.", dns.TypeTXT},
 			{"nope.signed.example.", dns.TypeA}, {"txt.signed.example.", dns.TypeA}, {"host.sub.signed.example.", dns.TypeA},
 			{"host.nods.signed.example.", dns.TypeA}, {"signed.example.", dns.TypeDNSKEY},
+			{"txt.signed.example.", dns.TypeNSEC}, {"www.dname.signed.example.", dns.TypeA}, {"txt.dname.signed.example.", dns.TypeTXT},
 		} {
 			m := new(dns.Msg)
 			m.SetQuestion(q.name, q.qtype)
@@ -774,5 +861,62 @@ func TestSignedUpdate(t *testing.T) {
 	ask("static." + updZone)
 	if n := signer.Signed() - before; n != 0 {
 		t.Errorf("an unchanged RRset was signed again after the update (%d)", n)
+	}
+}
+
+// TestSignatureMetric: dnslb_dnssec_signatures_total counts the RRSIGs
+// made, not those served from the cache, and goes on across a key change.
+func TestSignatureMetric(t *testing.T) {
+	ts, dir := signedServer(t, "ecdsap256sha256", newFakeProbe())
+	lintMetrics(t, ts)
+	count := func() float64 {
+		t.Helper()
+		fams, err := ts.registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() != "dnslb_dnssec_signatures_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "signed.example." {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		t.Fatal("no dnslb_dnssec_signatures_total{zone=signed.example.}")
+		return 0
+	}
+	before := count()
+	r := ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	_, sigs := rrsets(r.Answer)
+	if len(sigs) != 1 {
+		t.Fatalf("want one RRSIG: %v", r)
+	}
+	if n := count() - before; n != 1 {
+		t.Errorf("%v signatures counted for one new RRset, want 1", n)
+	}
+	before = count()
+	ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	ts.askDO(t, "tcp", "txt.signed.example.", dns.TypeTXT)
+	ts.ask(t, "udp", "mx.signed.example.", dns.TypeMX)
+	if n := count() - before; n != 0 {
+		t.Errorf("%v signatures counted for answers from the cache and DO=0, want 0", n)
+	}
+	// A new key: a new signer, whose count starts from the old one's.
+	if _, err := dnssec.NewKey("signed.example.", filepath.Join(dir, "keys"), dns.ECDSAP256SHA256); err != nil {
+		t.Fatal(err)
+	}
+	before = count()
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != before {
+		t.Errorf("after a key change the count is %v, was %v", n, before)
+	}
+	ts.askDO(t, "udp", "txt.signed.example.", dns.TypeTXT)
+	if n := count() - before; n != 2 {
+		t.Errorf("%v signatures counted for one RRset and two keys, want 2", n)
 	}
 }

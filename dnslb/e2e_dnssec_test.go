@@ -29,7 +29,7 @@ http   = ""
 
 [[zone]]
 origin = "lb.example."
-records = ["@ 3600 IN SOA ns1 hostmaster 1 3600 900 604800 60", "@ 3600 IN NS ns1", "ns1 3600 IN A 127.0.9.2", "*.wild 300 IN TXT \"wild\""]
+records = ["@ 3600 IN SOA ns1 hostmaster 1 3600 900 604800 60", "@ 3600 IN NS ns1", "ns1 3600 IN A 127.0.9.2", "*.wild 300 IN TXT \"wild\"", "*.wcname 300 IN CNAME www", "alias 300 IN CNAME www", "dname 300 IN DNAME lb.example."]
 [zone.dnssec]
 key_dir = "keys"
 
@@ -110,7 +110,9 @@ func secAsk(name string, qtype uint16) (*dns.Msg, error) {
 
 // TestResolverValidates: Unbound validates dnslb's answers through a
 // signed parent: positive, pooled, wildcard and denied answers come back
-// with AD; a member that dies leaves the answers while they stay valid;
+// with AD, and so do a wildcard CNAME into the pool (signed as the name
+// asked for), answers through a DNAME (its CNAME unsigned) and NSEC
+// queries; a member that dies leaves the answers while they stay valid;
 // a DS of another key makes every answer SERVFAIL.
 func TestResolverValidates(t *testing.T) {
 	testutil.RequireTools(t, "nsd", "unbound")
@@ -140,6 +142,16 @@ func TestResolverValidates(t *testing.T) {
 			{"x.wild.lb.example.", dns.TypeTXT, 1},
 			{"www.lb.example.", dns.TypeAAAA, 0},
 			{"nope.lb.example.", dns.TypeA, 0}, // compact NXDOMAIN: a validated NOERROR
+			{"alias.lb.example.", dns.TypeA, 3},
+			{"p.wcname.lb.example.", dns.TypeA, 3},
+			{"www.dname.lb.example.", dns.TypeA, 3},
+			{"x.wild.dname.lb.example.", dns.TypeTXT, 1},
+			{"nope.dname.lb.example.", dns.TypeA, 0},
+			{"www.lb.example.", dns.TypeNSEC, 1},
+			{"lb.example.", dns.TypeNSEC, 1},
+			{"alias.lb.example.", dns.TypeNSEC, 1},
+			{"nope.lb.example.", dns.TypeNSEC, 1}, // NXNAME, as an answer
+			{"x.dname.lb.example.", dns.TypeNSEC, 1},
 		} {
 			r, err := secAsk(tc.name, tc.qtype)
 			if err != nil {

@@ -182,6 +182,11 @@ func TestGeoWire(t *testing.T) {
 		{"IPv6 client, AAAA, country without AAAA", "www", dns.TypeAAAA, "2001:db8:100::/48", "2001:db8:a::10", 40}, // lhr has no AAAA: next is ams
 		{"IPv6 client, AAAA, city", "www", dns.TypeAAAA, "2001:db8:200::/48", "2001:db8:a::30", 57},                 // the nets /64 at :ff:: cuts the /40
 		{"IPv6 client, nets", "www", dns.TypeAAAA, "2001:db8:200:ff::/64", "2001:db8:a::10", 64},
+		{"6to4 client: its IPv4 country", "www", dns.TypeA, "2002:5102:4500::/40", "192.0.2.40", 16 + 24},
+		{"6to4 client, AAAA: its IPv4 subdivision", "www", dns.TypeAAAA, "2002:5102:4600::/48", "2001:db8:a::10", 16 + 24},
+		{"Teredo client: its IPv4 country", "www", dns.TypeA, "2001:0:4136:e378:8000:63bf:aefd:baff/128", "192.0.2.40", 96 + 24}, // 81.2.69.0 inverted
+		{"v4-mapped client in IPv6 ECS", "www", dns.TypeA, "::ffff:81.2.69.0/120", "192.0.2.40", 96 + 24},
+		{"v4-compatible client", "www", dns.TypeA, "::81.2.69.0/120", "192.0.2.40", 96 + 24},
 		{"auto: London", "near", dns.TypeA, "81.2.69.0/24", "192.0.2.110", 24},
 		{"auto: San Jose", "near", dns.TypeA, "12.0.0.0/24", "192.0.2.130", 15}, // Los Angeles next door gets the same list
 		{"auto: New York", "near", dns.TypeA, "12.2.0.0/24", "192.0.2.120", 16},
@@ -295,23 +300,37 @@ func TestGeoWireFailover(t *testing.T) {
 func TestGeoWireScope(t *testing.T) {
 	ts, _ := startGeoServer(t, nil)
 	r := rand.New(rand.NewPCG(7, 8))
-	var around []netip.Prefix // the database's networks, widened: their edges are where answers change
+	type area struct {
+		p   netip.Prefix
+		src int // ECS source prefix length
+	}
+	var around []area // the database's networks, widened: their edges are where answers change
 	for _, e := range geoDB {
 		p := netip.MustParsePrefix(e.Net)
-		around = append(around, netip.PrefixFrom(p.Addr(), p.Bits()-3).Masked())
-	}
-	around = append(around, netip.MustParsePrefix("12.2.0.0/20"), netip.MustParsePrefix("198.51.96.0/20"), netip.MustParsePrefix("2001:db8:200::/56"), netip.MustParsePrefix("0.0.0.0/0"))
-	for range 60 {
-		p := around[r.IntN(len(around))]
-		a := randomAddrIn(r, p)
 		src := 24
-		if a.Is6() {
+		if p.Addr().Is6() {
 			src = 48
 		}
-		want, ecs := ts.geoAsk(t, "udp", "www.lb.test.", dns.TypeA, netip.PrefixFrom(a, src).Masked().String())
+		around = append(around, area{netip.PrefixFrom(p.Addr(), p.Bits()-3).Masked(), src})
+	}
+	for _, a := range []area{
+		{netip.MustParsePrefix("12.2.0.0/20"), 24}, {netip.MustParsePrefix("198.51.96.0/20"), 24}, {netip.MustParsePrefix("0.0.0.0/0"), 24},
+		{netip.MustParsePrefix("2001:db8:200::/56"), 48}, {netip.MustParsePrefix("2000::/3"), 48},
+		{netip.MustParsePrefix("2002:5102:4000::/36"), 48}, // 6to4 of 81.2.64.0/20
+		{netip.MustParsePrefix("2002::/16"), 48},
+		{netip.MustParsePrefix("2001:0:4136:e378:8000:63bf:aefd:b000/116"), 128}, // Teredo of 81.2.64.0/20
+		{netip.MustParsePrefix("::ffff:81.2.64.0/116"), 120},
+	} {
+		around = append(around, a)
+	}
+	for range 80 {
+		ar := around[r.IntN(len(around))]
+		q := netip.PrefixFrom(randomAddrIn(r, ar.p), ar.src).Masked()
+		want, ecs := ts.geoAsk(t, "udp", "www.lb.test.", dns.TypeA, q.String())
 		if ecs == nil {
 			t.Fatal("no ECS in the response")
 		}
+		a, src := q.Addr(), q.Bits()
 		scope := netip.PrefixFrom(a, int(ecs.SourceScope)).Masked()
 		for range 5 {
 			b := randomAddrIn(r, scope)
@@ -340,8 +359,9 @@ func randomAddrIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 	return a
 }
 
-// TestGeoReload: a changed database and nets file take effect on reload; a
-// corrupt database refuses the reload, and the running map keeps serving.
+// TestGeoReload: an unchanged reload keeps the compiled map; a changed
+// database and nets file take effect on reload; a corrupt database refuses
+// the reload, and the running map keeps serving.
 func TestGeoReload(t *testing.T) {
 	ts, dir := startGeoServer(t, nil)
 	ask := func(ecs string) string {
@@ -351,6 +371,14 @@ func TestGeoReload(t *testing.T) {
 	}
 	if got := ask("1.1.0.0/24"); got != "192.0.2.20" { // OC: no rule
 		t.Fatalf("before: %q", got)
+	}
+	// A reload that changes nothing keeps the compiled map.
+	before := ts.snap.Load().cfg.Maps["world"].Geo
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if ts.snap.Load().cfg.Maps["world"].Geo != before {
+		t.Error("an unchanged reload compiled the map again")
 	}
 	// The database now puts 1.1.0.0/16 in Asia, the nets file moves
 	// 198.51.100.0/24 to lhr.
@@ -375,6 +403,9 @@ func TestGeoReload(t *testing.T) {
 	}
 	if got := ask("1.1.0.0/24"); got != "192.0.2.60" {
 		t.Errorf("after the database changed: %q, want nrt's 192.0.2.60", got)
+	}
+	if ts.snap.Load().cfg.Maps["world"].Geo == before {
+		t.Error("the database changed, but the reload kept the old map")
 	}
 	if got := ask("198.51.100.0/24"); got != "192.0.2.40" {
 		t.Errorf("after the nets file changed: %q, want lhr's 192.0.2.40", got)

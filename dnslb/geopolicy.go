@@ -14,7 +14,10 @@ import (
 // compiled at load; per health generation, prepare splits the view by
 // datacenter and picks each list's datacenter, so that an answer is a
 // lookup and the inner policy's order, and allocates nothing.
-type geoPolicy struct{ inner policy }
+type geoPolicy struct {
+	inner  policy
+	isLive bool // inner.live(), asked once
+}
 
 // geoSet is what a family of a geo pool adds: its map and one family per
 // datacenter. A datacenter's family shares the pool family's members (so
@@ -30,7 +33,7 @@ type geoSet struct {
 	dflt    int       // map list of clients that send ECS source prefix 0
 }
 
-func (g geoPolicy) live() bool { return g.inner.live() }
+func (g geoPolicy) live() bool { return g.isLive }
 
 // prepare builds each datacenter's view from the pool family's, sets
 // each datacenter's count of eligible members and the datacenter that
@@ -70,26 +73,27 @@ func (g geoPolicy) prepare(f *family, v *view) {
 		sub.policy.prepare(sub, sv)
 		enough = enough || counts[d] >= f.minHealthy
 	}
-	picks := make([]int, len(gs.lists))
+	serves := make([]geoDC, len(gs.lists))
 	for l, dcs := range gs.lists {
-		picks[l] = -1
+		pick := -1
 		for _, d := range dcs {
 			if counts[d] >= f.minHealthy {
-				picks[l] = d
+				pick = d
 				break
 			}
 		}
-		if picks[l] < 0 {
-			picks[l] = dcs[0]
+		if pick < 0 {
+			pick = dcs[0]
 			for _, d := range dcs {
 				if counts[d] > 0 {
-					picks[l] = d
+					pick = d
 					break
 				}
 			}
 		}
+		serves[l] = geoDC{gs.dcs[pick], subs[pick]}
 	}
-	v.dcEligible, v.dcPick, v.sub = counts, picks, subs
+	v.dcEligible, v.dcServes = counts, serves
 	if !enough && !v.allDown {
 		v.allDown = true
 		if f.whenAllDown == allDownServeAll {
@@ -113,8 +117,8 @@ func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8)
 	case c.prefix > 0: // (source prefix 0: the client asks not to be located)
 		list, scope = gs.m.Lookup(c.addr)
 	}
-	d := v.dcPick[list]
-	dst, s := g.inner.order(dst, gs.dcs[d], v.sub[d], c)
+	dc := v.dcServes[list]
+	dst, s := g.inner.order(dst, dc.fam, dc.view, c)
 	return dst, uint8(max(scope, int(s)))
 }
 

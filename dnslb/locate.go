@@ -71,6 +71,9 @@ func Locate(ctx context.Context, path, who string, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if v4, space, ok := geo.Embedded(addr); ok {
+			fmt.Fprintf(w, "  embeds:      %s (%s: located by its IPv4 address)\n", v4, space)
+		}
 		switch {
 		case loc.Location != nil:
 			fmt.Fprintf(w, "  location:    %s (database network %s)\n", loc.Location, loc.DBNet)

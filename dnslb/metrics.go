@@ -33,7 +33,7 @@ type metrics struct {
 	notifies      *prometheus.CounterVec
 	serials       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers, paths, cookies *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers, paths, cookies, signatures *prometheus.Desc
 }
 
 // newMetrics registers the server's metrics on its registry. A registry
@@ -97,6 +97,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		cookies:     prometheus.NewDesc("dnslb_cookies_total", "Requests by their DNS cookie (RFC 7873): none, a client cookie only, a server cookie we did not make or expired (bad), or one we made (good).", []string{"result"}, nil),
 		poolAnswers: prometheus.NewDesc("dnslb_pool_answers_total", "Pool answers, by pool and the member listed first.", []string{"pool", "member"}, nil),
 		dcAnswers:   prometheus.NewDesc("dnslb_pool_datacenter_answers_total", "Answers of geo pools, by pool and the datacenter served.", []string{"pool", "datacenter"}, nil),
+		signatures:  prometheus.NewDesc("dnslb_dnssec_signatures_total", "RRSIGs made by zone (one per active key for each RRset signed); a signature reused from the cache is not counted.", []string{"zone"}, nil),
 		memberUp:    prometheus.NewDesc("dnslb_member_up", "1 when a pool member is eligible to be served (healthy and not overridden down), else 0.", []string{"pool", "member", "check"}, nil),
 	}
 	var done []prometheus.Collector
@@ -162,7 +163,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers, m.paths, m.cookies} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers, m.paths, m.cookies, m.signatures} {
 		ch <- d
 	}
 }
@@ -253,6 +254,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.cookies, prometheus.CounterValue, float64(v), cookieLabels[i])
 	}
 	if snap := s.snap.Load(); snap != nil {
+		for zone, sg := range snap.signers {
+			ch <- prometheus.MustNewConstMetric(m.signatures, prometheus.CounterValue, float64(sg.Signatures()), zone)
+		}
 		for _, p := range snap.pools {
 			if p.cfg.Policy == config.Geo {
 				// Each answer counts once for the member it lists first,

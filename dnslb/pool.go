@@ -107,8 +107,14 @@ type view struct {
 	takingPart []int   // weighted: the members that share answers (weight > 0, or all when none has)
 	sequence   []int   // weighted: the smooth round-robin cycle, as indices into takingPart
 	dcEligible []int   // geo: eligible members of each datacenter
-	dcPick     []int   // geo: the datacenter that serves each map list
-	sub        []*view // geo: each datacenter's view
+	dcServes   []geoDC // geo: per map list, the datacenter that serves it
+}
+
+// geoDC is the datacenter that serves a map list: its family and view,
+// side by side so that a geo answer reads one entry.
+type geoDC struct {
+	fam  *family
+	view *view
 }
 
 // refreshEvery bounds how stale the live figures of fastest and least_load

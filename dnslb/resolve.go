@@ -52,6 +52,14 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 	var sn *signing
 	if sg != nil && do {
 		sn = &signing{sg: sg, now: time.Unix(0, now), negTTL: z.NegativeSOA.Hdr.Ttl}
+		if qtype == dns.TypeRRSIG {
+			// As PowerDNS and gdnsd do: signatures are made per RRset when
+			// it is served, not kept as an RRset to list, and no NSEC
+			// could deny RRSIG (every bitmap holds it).
+			m.Authoritative = false
+			m.Rcode = dns.RcodeRefused
+			return newAnswer(m, key, z.Origin, nil, shrinkAll)
+		}
 	}
 	for {
 		var r zones.Result
@@ -59,6 +67,9 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 			r = zones.Result{Kind: zones.Answer, Node: z.Apex, Records: apexKeys(sg, qtype)}
 		} else {
 			r = z.Lookup(name, qtype)
+		}
+		if sn != nil && qtype == dns.TypeNSEC && nsecAnswer(m, z, r, name, sn) {
+			return signedAnswer(m, key, z.Origin, nil, shrinkAll, sn, nil)
 		}
 		switch r.Kind {
 		case zones.Answer:
@@ -130,6 +141,9 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 				break
 			}
 			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target})
+			if sn != nil {
+				sn.unsigned(name) // the DNAME's RRSIG vouches for it (RFC 6672 §5.3.1)
+			}
 			seen++
 			// ANY goes on too, as in NSD: the CNAME is not at the name.
 			if qtype == dns.TypeCNAME || !z.Contains(target) || seen >= maxChase || inAnswer(m.Answer, target) {
@@ -159,6 +173,33 @@ func (s *snapshot) resolve(qname string, qtype uint16, key string, mode int, do 
 		}
 		return signedAnswer(m, key, z.Origin, nil, shrink, sn, nil)
 	}
+}
+
+// nsecAnswer answers an NSEC query in a signed zone with the compact NSEC
+// at name (as PowerDNS and gdnsd answer it): the types the name has, or
+// NXNAME where it does not exist; also at a CNAME's owner and at a cut,
+// where the NSEC is the parent's. A NODATA could not deny NSEC: every
+// bitmap holds it. It reports whether it answered; below a cut or a DNAME
+// the usual answer follows.
+func nsecAnswer(m *dns.Msg, z *zones.Zone, r zones.Result, name string, sn *signing) bool {
+	var ts []uint16
+	switch r.Kind {
+	case zones.DNAME, zones.Answer:
+		return false
+	case zones.Referral:
+		if r.Node.Name != name {
+			return false // below the cut: the child's
+		}
+		ts = types(z, r.Node, 0)
+	case zones.NXDomain:
+		sn.nx = true
+		ts = []uint16{dnssec.TypeNXNAME}
+	default:
+		ts = types(z, r.Node, 0)
+	}
+	m.Authoritative = true
+	m.Answer = append(m.Answer, dnssec.NSEC(name, ts, sn.negTTL))
+	return true
 }
 
 // signedAnswer signs m when sn is set, then packs it (newAnswer).

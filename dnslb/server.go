@@ -443,12 +443,13 @@ func (s *Server) ReloadContext(ctx context.Context) error {
 }
 
 func (s *Server) reload(ctx context.Context) error {
-	cfg, err := config.LoadFor(s.cfgPath, s.opts.Host)
+	prev := s.snap.Load()
+	old := prev.cfg
+	// Unchanged maps are kept: a database is read again only when it changed.
+	cfg, err := config.Reload(s.cfgPath, s.opts.Host, old)
 	if err != nil {
 		return err
 	}
-	prev := s.snap.Load()
-	old := prev.cfg
 	signers, err := loadSigners(cfg, prev.signers, false)
 	if err != nil {
 		return err

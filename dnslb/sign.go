@@ -42,6 +42,9 @@ func loadSigners(cfg *config.Config, prev map[string]*dnssec.Signer, check bool)
 			continue
 		}
 		out[zc.Origin] = dnssec.NewSigner(zc.Origin, keys, 0)
+		if old := prev[zc.Origin]; old != nil {
+			out[zc.Origin].Continue(old) // new keys: the count goes on
+		}
 	}
 	return out, nil
 }
@@ -62,7 +65,15 @@ type signing struct {
 	refresh  time.Time
 	negTTL   uint32
 	referral bool
-	nx       bool // a name did not exist: NXDOMAIN made NOERROR
+	nx       bool     // a name did not exist: NXDOMAIN made NOERROR
+	synth    []string // owners of CNAMEs synthesized from a DNAME: unsigned
+}
+
+// unsigned marks the CNAME at name as synthesized from a DNAME: it goes
+// out unsigned (RFC 6672 §5.3.1; a validator checks it against the signed
+// DNAME), so a name under a DNAME costs no signature of its own.
+func (sn *signing) unsigned(name string) {
+	sn.synth = append(sn.synth, name)
 }
 
 // apexKeys answers DNSKEY, CDS and CDNSKEY at a signed zone's apex.
@@ -171,6 +182,9 @@ func (sn *signing) signSection(rrs []dns.RR, origin string) ([]dns.RR, error) {
 		i = j
 		if h.Rrtype == dns.TypeNS && h.Name != origin {
 			continue // a delegation's NS RRset belongs to the child: unsigned
+		}
+		if h.Rrtype == dns.TypeCNAME && slices.Contains(sn.synth, h.Name) {
+			continue
 		}
 		sig, err := sn.sign(set, sn.wild[h.Name])
 		if err != nil {

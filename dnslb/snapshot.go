@@ -230,6 +230,7 @@ func (s *snapshot) buildGeo(p *pool) {
 			}
 		}
 		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg)
-		f.policy = geoPolicy{inner: policyOf(p.cfg.Within, p.cfg)}
+		inner := policyOf(p.cfg.Within, p.cfg)
+		f.policy = geoPolicy{inner: inner, isLive: inner.live()}
 	}
 }

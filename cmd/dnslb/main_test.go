@@ -277,6 +277,14 @@ members = [
   network:     81.2.69.0 - 81.2.69.255, ECS scope /24
   A            eligible: ams 0/1, iad 1/1; serves iad: 127.0.2.20
 `},
+		{"2002:5102:4500::/40", `pool www.lb.test. (map world, within round_robin, min_healthy 1)
+  embeds:      81.2.69.0 (6to4 2002::/16: located by its IPv4 address)
+  location:    EU/GB/ENG/London (51.5000, -0.1000) (database network 81.2.69.0/24)
+  rule:        locations.EU
+  datacenters: ams iad
+  network:     81.2.69.0 - 81.2.69.255, ECS scope /40
+  A            eligible: ams 0/1, iad 1/1; serves iad: 127.0.2.20
+`},
 		{"192.0.2.7", `pool www.lb.test. (map world, within round_robin, min_healthy 1)
   location:    not in the database
   rule:        default

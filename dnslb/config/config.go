@@ -49,6 +49,7 @@ type Config struct {
 	Dir  string // the folder relative paths are relative to
 
 	keys *lazyKeys
+	prev *Config // while parsing for Reload: whose compiled maps may be kept
 }
 
 // file is the TOML shape of dnslb.toml.
@@ -130,6 +131,16 @@ func LoadFor(path string, h Host) (*Config, error) {
 	return ParseFor(path, src, h)
 }
 
+// Reload is LoadFor for a reload of prev: a map whose spec, nets and
+// database file are unchanged is prev's compiled map, not compiled again.
+func Reload(path string, h Host, prev *Config) (*Config, error) {
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, src, h, prev)
+}
+
 // maxFileBytes bounds the config file (10,000 pools take about 2 MB).
 const maxFileBytes = 64 << 20
 
@@ -150,7 +161,9 @@ func ReadFile(path string) ([]byte, error) {
 func Parse(path string, src []byte) (*Config, error) { return ParseFor(path, src, Host{}) }
 
 // ParseFor is Parse with this host's settings over the file's.
-func ParseFor(path string, src []byte, h Host) (*Config, error) {
+func ParseFor(path string, src []byte, h Host) (*Config, error) { return parse(path, src, h, nil) }
+
+func parse(path string, src []byte, h Host, prev *Config) (*Config, error) {
 	sum := sha256.Sum256(src)
 	var f file
 	md, err := toml.Decode(string(src), &f)
@@ -158,10 +171,11 @@ func ParseFor(path string, src []byte, h Host) (*Config, error) {
 		return nil, decodeError(path, err)
 	}
 	h.apply(&f)
-	c := &Config{File: path, Dir: filepath.Dir(path), Hash: hex.EncodeToString(sum[:]), keys: &lazyKeys{src: string(src)}}
+	c := &Config{File: path, Dir: filepath.Dir(path), Hash: hex.EncodeToString(sum[:]), keys: &lazyKeys{src: string(src)}, prev: prev}
 	v := &validator{file: path, keys: c.keys}
 	v.unknownKeys(md)
 	c.build(&f, v)
+	c.prev = nil
 	// In file order: each table is checked in turn, unknown keys first.
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].(*Error).Line < v.errs[j].(*Error).Line })
 	return c, errors.Join(v.errs...)

@@ -31,7 +31,8 @@ type Map struct {
 	At   string   // key path, "map.world"
 }
 
-// buildMaps compiles every map, reading its database and nets file.
+// buildMaps compiles every map, reading its database and nets file, or
+// takes the previous config's map where nothing it was built from changed.
 func buildMaps(ts map[string]*mapTOML, v *validator, c *Config) map[string]*Map {
 	out := map[string]*Map{}
 	for _, name := range sortedKeys(ts) {
@@ -41,6 +42,7 @@ func buildMaps(ts map[string]*mapTOML, v *validator, c *Config) map[string]*Map 
 }
 
 func (t *mapTOML) build(v *validator, c *Config, name string) *Map {
+	errsBefore := len(v.errs)
 	m := &Map{Name: name, DB: c.Path(t.GeoIPDB), At: "map." + name}
 	spec := &geo.Spec{DB: m.DB, Default: t.Default, Auto: t.Auto, Locations: t.Locations, Coordinates: map[string]geo.Coord{}}
 	for _, dc := range sortedKeys(t.Coordinates) {
@@ -77,12 +79,20 @@ func (t *mapTOML) build(v *validator, c *Config, name string) *Map {
 		}
 		spec.Nets = append(spec.Nets, geo.Net{Prefix: p, List: t.Nets[k], Key: "nets." + k})
 	}
+	if len(v.errs) == errsBefore && c.prev != nil {
+		for _, pm := range c.prev.Maps {
+			if pm.Geo != nil && pm.Geo.Reusable(spec) {
+				m.Geo = pm.Geo
+				return m
+			}
+		}
+	}
 	gm, err := geo.Compile(spec)
 	for _, e := range unjoin(err) {
 		var ge *geo.Error
 		switch {
-		case errors.As(e, &ge) && ge.File != "":
-			v.errs = append(v.errs, &Error{File: ge.File, Line: ge.Line, Msg: ge.Msg})
+		case errors.As(e, &ge) && ge.File != "": // the nets file's line follows the config's, as ParseNets's
+			v.errorf(m.At+".nets_file", "%v", ge)
 		case errors.As(e, &ge):
 			v.errorf(m.At+"."+ge.Key, "%s", ge.Msg)
 		default:

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
 )
@@ -18,6 +19,7 @@ func TestGeoConfigErrors(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "corrupt.mmdb"), []byte("\xab\xcd\xefMaxMind.com but not really"), 0o644)
 	os.WriteFile(filepath.Join(dir, "nets.txt"), []byte("# ok\n10.0.0.0/8 ams\n10.0.0.1/8 ams\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "nets6.txt"), []byte("2001:db8::/32 ams\n2001:0:4136::/48 ams\n"), 0o644)
 	pool := func(keys, members string) string {
 		return minimalZone + "[[pool]]\nname = \"www.example.\"\npolicy = \"geo\"\n" + keys + "members = [\n" + members + "]\n"
 	}
@@ -44,6 +46,9 @@ func TestGeoConfigErrors(t *testing.T) {
 			[]string{`c.toml:7: pool[0].map: only pools of policy "geo" use a map`, `c.toml:8: pool[0].members[0].datacenter: only members of a pool of policy "geo"`}},
 		{"bad location and net", "[map.w]\ngeoip_db = \"city.mmdb\"\ndefault = [\"ams\"]\n[map.w.locations]\n\"EU/UK/x/y/z\" = [\"ams\"]\n[map.w.nets]\n\"10.0.0.1/8\" = [\"ams\"]\n\"10.0.0.0/9\" = []\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:5: map.w.locations.EU/UK/x/y/z: use at most CONTINENT/COUNTRY/SUBDIVISION/CITY`, `c.toml:7: map.w.nets.10.0.0.1/8: "10.0.0.1/8" has host bits set`}},
+		{"nets inside 6to4", "[map.w]\ndefault = [\"ams\"]\nnets_file = \"nets6.txt\"\n[map.w.nets]\n\"2002:a00::/24\" = [\"ams\"]\n" + pool("map = \"w\"\n", ams),
+			[]string{`c.toml:5: map.w.nets.2002:a00::/24: 2002:a00::/24 lies in 6to4 2002::/16, whose clients are located by the IPv4 address they embed`,
+				"c.toml:3: map.w.nets_file: " + filepath.Join(dir, "nets6.txt") + ":2: 2001:0:4136::/48 lies in Teredo 2001::/32"}},
 		{"empty net list", "[map.w]\ndefault = [\"ams\"]\n[map.w.nets]\n\"10.0.0.0/9\" = []\n" + pool("map = \"w\"\n", ams),
 			[]string{`c.toml:4: map.w.nets.10.0.0.0/9: name at least one datacenter`}},
 		{"nets file", "[map.w]\ndefault = [\"ams\"]\nnets_file = \"nets.txt\"\n" + pool("map = \"w\"\n", ams),
@@ -93,5 +98,65 @@ func TestGeoWithinLeastLoad(t *testing.T) {
 	}
 	if p := c.Pools[0]; p.Within != LeastLoad || p.Shed == nil || p.Shed.High != 2 {
 		t.Errorf("within %q, watermarks %+v", p.Within, p.Shed)
+	}
+}
+
+// TestGeoReloadReuse: Reload keeps the previous compiled map when its
+// spec, nets file and database file are unchanged, and compiles again
+// when any of them changed (the database by identity, size and time).
+func TestGeoReloadReuse(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "city.mmdb")
+	entries := []geotest.Entry{{Net: "81.2.69.0/24", Continent: "EU", Country: "GB"}}
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := geotest.Write(db, entries); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(dflt string) string {
+		return minimalZone + "[map.w]\ngeoip_db = \"city.mmdb\"\ndefault = [" + dflt + "]\nnets_file = \"nets.txt\"\n[map.w.locations]\n\"EU\" = [\"ams\"]\n" +
+			"[[pool]]\nname = \"www.example.\"\npolicy = \"geo\"\nmap = \"w\"\nmembers = [{ address = \"192.0.2.1\", datacenter = \"ams\" }]\n"
+	}
+	write("c.toml", cfg(`"ams"`))
+	write("nets.txt", "10.0.0.0/8 ams\n")
+	path := filepath.Join(dir, "c.toml")
+	prev, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	tests := []struct {
+		name   string
+		change func()
+		reuse  bool
+	}{
+		{"nothing", func() {}, true},
+		{"another part of the config", func() { write("c.toml", cfg(`"ams"`)+"# a comment\n") }, true},
+		{"the database's time", func() { os.Chtimes(db, later, later) }, false},
+		{"the database replaced", func() {
+			if err := geotest.Write(filepath.Join(dir, "new.mmdb"), entries); err != nil {
+				t.Fatal(err)
+			}
+			os.Rename(filepath.Join(dir, "new.mmdb"), db)
+		}, false},
+		{"the nets file", func() { write("nets.txt", "10.0.0.0/8 ams\n11.0.0.0/8 ams\n") }, false},
+		{"the nets file's lines", func() { write("nets.txt", "# now one line down\n10.0.0.0/8 ams\n11.0.0.0/8 ams\n") }, false},
+		{"the map's keys", func() { write("c.toml", cfg(`"ams", "iad"`)) }, false},
+		{"nothing again", func() {}, true},
+	}
+	for _, tc := range tests {
+		tc.change()
+		c, err := Reload(path, Host{}, prev)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := c.Maps["w"].Geo == prev.Maps["w"].Geo; got != tc.reuse {
+			t.Errorf("%s changed: map reused %v, want %v", tc.name, got, tc.reuse)
+		}
+		prev = c
 	}
 }

@@ -34,7 +34,8 @@ type Signer struct {
 
 	mu        sync.Mutex
 	cur, prev map[[32]byte]*Sig
-	signed    uint64 // signatures made, for tests and metrics
+	signed    uint64 // RRsets signed, for tests
+	rrsigs    uint64 // RRSIGs made (one per active key and RRset), for metrics
 }
 
 // Sig is the RRSIGs of one RRset (one per active key) and when they are
@@ -58,6 +59,23 @@ func (s *Signer) Signed() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.signed
+}
+
+// Signatures returns how many RRSIGs have been made so far, counting
+// those of the signer it continues (Continue).
+func (s *Signer) Signatures() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rrsigs
+}
+
+// Continue makes s count on from old's signatures, so that a zone's count
+// does not fall back when its keys change and a new signer takes over.
+func (s *Signer) Continue(old *Signer) {
+	n := old.Signatures()
+	s.mu.Lock()
+	s.rrsigs += n
+	s.mu.Unlock()
 }
 
 // Sign returns the signatures of rrs, one RRset, made at most Validity-
@@ -105,6 +123,7 @@ func (s *Signer) Sign(rrs []dns.RR, now time.Time) (*Sig, error) {
 	s.mu.Lock()
 	s.store(key, sig)
 	s.signed++
+	s.rrsigs += uint64(len(sig.RRSIGs))
 	s.mu.Unlock()
 	return sig, nil
 }

@@ -10,8 +10,10 @@ package geo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -55,15 +57,44 @@ func (e *Error) Error() string {
 	return "geo: " + e.Key + ": " + e.Msg
 }
 
-// Map is a compiled map. It is immutable and safe for concurrent use.
+// Map is a compiled map. It is safe for concurrent use: its table is
+// immutable, and lookups fill a cache of answers to IPv4 /24s atomically.
 type Map struct {
 	dcs      []string // every datacenter the map names, sorted
 	lists    [][]int  // datacenter lists, as indexes into dcs
 	t        *table
 	t4       *table4 // the IPv4 part of t, for IPv4 lookups
+	c4       *cache4 // answers of IPv4 /24s met lately
 	spec     *Spec
-	dflt     int // the default list
-	Networks int // database networks read
+	db       os.FileInfo // the database as found before it was read; nil = none
+	dflt     int         // the default list
+	Networks int         // database networks read
+}
+
+// Reusable reports whether m is what Compile(s) would build now: s equals
+// the spec m was compiled from (nets and where they were written
+// included), and the database file is still the one m read — the same
+// file (device and inode) of the same size and modification time. A
+// reload that changes nothing of a map keeps it instead of reading a
+// database of millions of networks again.
+func (m *Map) Reusable(s *Spec) bool {
+	if !m.spec.equal(s) {
+		return false
+	}
+	if s.DB == "" {
+		return true
+	}
+	st, err := os.Stat(s.DB)
+	return err == nil && m.db != nil && os.SameFile(m.db, st) && m.db.Size() == st.Size() && m.db.ModTime().Equal(st.ModTime())
+}
+
+// equal reports whether s and o are the same spec.
+func (s *Spec) equal(o *Spec) bool {
+	return s.DB == o.DB && slices.Equal(s.Default, o.Default) && s.Auto == o.Auto &&
+		maps.EqualFunc(s.Locations, o.Locations, slices.Equal) && maps.Equal(s.Coordinates, o.Coordinates) &&
+		slices.EqualFunc(s.Nets, o.Nets, func(a, b Net) bool {
+			return a.Prefix == b.Prefix && slices.Equal(a.List, b.List) && a.Key == b.Key && a.File == b.File && a.Line == b.Line
+		})
 }
 
 // DefaultList is the index of the default list in Lists.
@@ -81,15 +112,29 @@ func (m *Map) Lists() [][]int { return m.lists }
 func (m *Map) Ranges() int { return len(m.t.list) }
 
 // Lookup returns the list of the client at a (an index into Lists) and the
-// scope: the prefix length, in a's own family (IPv4 bits for an IPv4 or
-// v4-mapped address), over which the answer is the same.
+// scope: the prefix length, in a's own family (IPv4 bits for an IPv4
+// address, IPv6 bits for any IPv6 one), over which the answer is the same.
+// An IPv6 address of a space that embeds an IPv4 address (v4-mapped,
+// v4-compatible, 6to4, Teredo) gets that IPv4 address's list, as in
+// gdnsd's geoip plugin; its scope is the IPv4 one in its place.
 func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
-	if a.Is4() || a.Is4In6() {
-		b := a.As4()
-		l, s := m.t4.lookup(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+	if a.Is4() {
+		l, s := m.lookup4(v4Key(a))
 		return int(l), s
 	}
+	return m.lookup6(a)
+}
+
+// lookup6 is Lookup of an IPv6 address.
+func (m *Map) lookup6(a netip.Addr) (int, int) {
 	k := addrKey(a)
+	if sp := embeds(k); sp != nil {
+		l, s := m.lookup4(sp.v4(k))
+		if s == 0 {
+			return int(l), sp.bits // the whole space
+		}
+		return int(l), sp.at + s
+	}
 	i := m.t.find(k)
 	first, last := m.t.bounds(i)
 	return int(m.t.list[i]), scope(k, first, last)
@@ -97,20 +142,28 @@ func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 
 // List is Lookup without the scope, for clients that send no ECS.
 func (m *Map) List(a netip.Addr) int {
-	if a.Is4() || a.Is4In6() {
-		b := a.As4()
-		return int(m.t4.listOf(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])))
+	if a.Is4() {
+		l, _ := m.lookup4(v4Key(a))
+		return int(l)
 	}
-	return int(m.t.list[m.t.find(addrKey(a))])
+	l, _ := m.lookup6(a)
+	return l
+}
+
+func v4Key(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // Range returns the first and last address of the range holding a: the
-// network the answer came from, merged with neighbours giving the same list.
+// network the answer came from, merged with neighbours giving the same
+// list. For an IPv6 address that embeds an IPv4 one, it is the IPv4 range.
 func (m *Map) Range(a netip.Addr) (netip.Addr, netip.Addr) {
-	a = a.Unmap()
+	if sp := embeds(addrKey(a)); sp != nil && a.Is6() {
+		a = sp.addr(addrKey(a))
+	}
 	if a.Is4() {
-		b := a.As4()
-		first, last := m.t4.bounds(m.t4.find(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])))
+		first, last := m.t4.bounds(m.t4.find(v4Key(a)))
 		return netip.AddrFrom4([4]byte{byte(first >> 24), byte(first >> 16), byte(first >> 8), byte(first)}),
 			netip.AddrFrom4([4]byte{byte(last >> 24), byte(last >> 16), byte(last >> 8), byte(last)})
 	}
@@ -143,6 +196,12 @@ func Compile(s *Spec) (*Map, error) {
 		if n.File == "" { // ParseNets checked the file's
 			c.checkList(n.Key, n.List, false)
 		}
+		for _, sp := range spaces {
+			if n.Prefix.Addr().Is6() && n.Prefix.Bits() >= sp.bits && sp.prefix.Contains(n.Prefix.Addr()) {
+				e := &Error{Key: n.Key, File: n.File, Line: n.Line, Msg: fmt.Sprintf("%s lies in %s %s, whose clients are located by the IPv4 address they embed: write that IPv4 network instead", n.Prefix, sp.name, sp.prefix)}
+				c.errs = append(c.errs, e)
+			}
+		}
 	}
 	for _, dc := range sortedKeys(s.Coordinates) {
 		p := s.Coordinates[dc]
@@ -167,7 +226,11 @@ func Compile(s *Spec) (*Map, error) {
 	}
 	dflt := c.intern(s.Default)
 	var items []item
+	var db os.FileInfo
 	if s.DB != "" {
+		// Found before it is read: a file replaced meanwhile differs from
+		// it, and the next reload reads that file.
+		db, _ = os.Stat(s.DB)
 		var err error
 		if items, err = c.readDB(s.DB); err != nil {
 			return nil, &Error{Key: "geoip_db", Msg: err.Error()}
@@ -176,8 +239,11 @@ func Compile(s *Spec) (*Map, error) {
 	for _, n := range s.Nets {
 		items = append(items, newItem(n.Prefix, true, c.intern(n.List)))
 	}
-	m := &Map{spec: s, dflt: int(dflt), Networks: c.networks}
-	m.t, m.t4 = splitTables(build(items, dflt))
+	if len(c.lists) >= maxLists4 {
+		return nil, &Error{Key: "locations", Msg: fmt.Sprintf("the rules make %d distinct datacenter lists; at most %d are possible", len(c.lists), maxLists4-1)}
+	}
+	m := &Map{spec: s, db: db, dflt: int(dflt), Networks: c.networks, c4: new(cache4)}
+	m.t, m.t4 = splitTables(build(items, dflt), leafEscape)
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))
 	for name, i := range c.dcIndex {

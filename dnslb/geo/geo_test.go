@@ -74,22 +74,25 @@ func TestCompileRules(t *testing.T) {
 		addr, want string
 		scope      int
 	}{
-		{"81.2.69.1", "lhr ams iad", 25},       // country (its /24 less the nets /25)
-		{"81.2.69.200", "fra", 25},             // nets beat the database
-		{"81.2.70.1", "ams lhr", 24},           // subdivision
-		{"2.16.1.1", "ams fra iad", 16},        // continent
-		{"5.0.0.1", "ams fra iad", 16},         // continent, no coordinates
-		{"12.0.0.1", "sjc", 16},                // city
-		{"12.1.0.1", "sjc iad", 16},            // subdivision, another city
-		{"12.2.0.1", "ams", 23},                // nets over the database
-		{"12.2.3.4", "sjc", 24},                // longer nets win
-		{"1.0.0.1", "nrt sjc", 16},             // continent
-		{"1.1.0.1", "iad ams", 16},             // OC: no rule, default
-		{"192.0.2.1", "iad ams", 0},            // not in the database
-		{"2001:db8:100::1", "lhr ams iad", 40}, // IPv6 country
-		{"2001:db8:200::1", "sjc", 40},         // IPv6 city
-		{"2001:db8:300::1", "iad ams", 0},      // IPv6 default
-		{"::ffff:12.0.0.1", "sjc", 16},         // v4-mapped is IPv4
+		{"81.2.69.1", "lhr ams iad", 25},                         // country (its /24 less the nets /25)
+		{"81.2.69.200", "fra", 25},                               // nets beat the database
+		{"81.2.70.1", "ams lhr", 24},                             // subdivision
+		{"2.16.1.1", "ams fra iad", 16},                          // continent
+		{"5.0.0.1", "ams fra iad", 16},                           // continent, no coordinates
+		{"12.0.0.1", "sjc", 16},                                  // city
+		{"12.1.0.1", "sjc iad", 16},                              // subdivision, another city
+		{"12.2.0.1", "ams", 23},                                  // nets over the database
+		{"12.2.3.4", "sjc", 24},                                  // longer nets win
+		{"1.0.0.1", "nrt sjc", 16},                               // continent
+		{"1.1.0.1", "iad ams", 16},                               // OC: no rule, default
+		{"192.0.2.1", "iad ams", 0},                              // not in the database
+		{"2001:db8:100::1", "lhr ams iad", 40},                   // IPv6 country
+		{"2001:db8:200::1", "sjc", 40},                           // IPv6 city
+		{"2001:db8:300::1", "iad ams", 0},                        // IPv6 default
+		{"::ffff:12.0.0.1", "sjc", 96 + 16},                      // v4-mapped is located as IPv4, its scope in IPv6 bits
+		{"::12.0.0.1", "sjc", 96 + 16},                           // so is v4-compatible
+		{"2002:c00:1::1", "sjc", 16 + 16},                        // 6to4 of 12.0.0.1
+		{"2001:0:4136:e378:8000:63bf:f3ff:fffe", "sjc", 96 + 16}, // Teredo of 12.0.0.1 (inverted)
 	}
 	for _, tt := range tests {
 		list, s := m.Lookup(netip.MustParseAddr(tt.addr))

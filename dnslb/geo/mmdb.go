@@ -175,10 +175,12 @@ func dbError(path string, err error) error {
 // Locate reads the database (if any) for a and tells what the map does
 // with it, for `dnslb -locate`. It is slow: it opens the file.
 func (m *Map) Locate(a netip.Addr) (Located, error) {
-	a = a.Unmap()
 	var out Located
 	out.List, out.Scope = m.Lookup(a)
 	out.First, out.Last = m.Range(a)
+	if v4, _, ok := Embedded(a); ok {
+		a = v4 // what the database and the rules see
+	}
 	for _, n := range m.spec.Nets {
 		if n.Prefix.Contains(a) && (!out.Net.IsValid() || n.Prefix.Bits() >= out.Net.Bits()) {
 			out.Net, out.Rule = n.Prefix, "nets "+n.Prefix.String()

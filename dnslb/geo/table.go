@@ -214,30 +214,35 @@ func scope(k, first, last u128) int {
 	return p
 }
 
-// dropV4 replaces the ranges of the IPv4 space, which table4 answers for,
-// by one range of list -1 (never looked up). A range that ran across the
-// edge of that space is cut there: its scopes can only get longer, never
-// wrong (and do not in practice: the ranges at the edges of ::ffff:0:0/96
-// hold ::/80, and from ::1:0:0:0 to the first IPv6 rule, where the /3 of
-// global unicast begins).
-func (t *table) dropV4() {
-	i0, i1 := t.find(v4First), t.find(v4Last)
-	tail := i1 + 1 // the ranges after the IPv4 space
-	hi := append(slices.Clone(t.hi[:i0+1]), 0)
-	lo := append(slices.Clone(t.lo[:i0+1]), 0)
-	list := append(slices.Clone(t.list[:i0+1]), 0)
-	n := i0 + 1
-	if t.hi[i0] == v4First.hi && t.lo[i0] == v4First.lo {
-		n = i0 // range i0 begins the space: it is replaced
-		hi, lo, list = hi[:n+1], lo[:n+1], list[:n+1]
+// cut replaces the ranges within each space (which table4 or an embedded
+// IPv4 address answers for) by one range of list -1, never looked up. A
+// range that ran across an edge of a space is cut there: its scopes can
+// only get longer, never wrong. The spaces are in address order, apart
+// and not next to each other.
+func (t *table) cut(sps []*space) {
+	n := len(t.list) + 2*len(sps)
+	hi, lo, list := make([]uint64, 0, n), make([]uint64, 0, n), make([]int32, 0, n)
+	add := func(k u128, l int32) {
+		hi, lo, list = append(hi, k.hi), append(lo, k.lo), append(list, l)
 	}
-	hi[n], lo[n], list[n] = v4First.hi, v4First.lo, -1
-	if tail == len(t.list) || t.hi[tail] != 0 || t.lo[tail] != v4Last.lo+1 {
-		// Range i1 goes on past the space: it resumes after it.
-		after := v4Last.addOne()
-		hi, lo, list = append(hi, after.hi), append(lo, after.lo), append(list, t.list[i1])
+	i := 0 // the next range of t to copy
+	for _, sp := range sps {
+		i0, i1 := t.find(sp.first), t.find(sp.last)
+		end := i0 + 1
+		if t.hi[i0] == sp.first.hi && t.lo[i0] == sp.first.lo {
+			end = i0 // range i0 begins the space: it is replaced
+		}
+		for ; i < end; i++ {
+			add(u128{t.hi[i], t.lo[i]}, t.list[i])
+		}
+		add(sp.first, -1)
+		if after := sp.last.addOne(); sp.last != maxU128 && (i1+1 == len(t.list) || t.hi[i1+1] != after.hi || t.lo[i1+1] != after.lo) {
+			add(after, t.list[i1]) // range i1 goes on past the space
+		}
+		i = max(i, i1+1)
 	}
-	t.hi = slices.Clip(append(hi, t.hi[tail:]...))
-	t.lo = slices.Clip(append(lo, t.lo[tail:]...))
-	t.list = slices.Clip(append(list, t.list[tail:]...))
+	for ; i < len(t.list); i++ {
+		add(u128{t.hi[i], t.lo[i]}, t.list[i])
+	}
+	t.hi, t.lo, t.list = slices.Clip(hi), slices.Clip(lo), slices.Clip(list)
 }

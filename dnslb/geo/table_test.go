@@ -75,16 +75,20 @@ func randomAddr(r *rand.Rand, v4 bool) netip.Addr {
 // one by one, and checks the scope property: every address inside the
 // /scope of an answer gets the same list.
 func TestTableMatchesRules(t *testing.T) {
-	for _, mode := range []string{"v4", "v6", "both"} {
+	for _, mode := range []string{"v4", "v6", "both", "v4-escape"} {
 		r := rand.New(rand.NewPCG(1, 2))
-		for round := range 200 {
+		leafLists := int32(leafEscape)
+		if mode == "v4-escape" { // lists 2 and up are looked up in ranges
+			mode, leafLists = "v4", 2
+		}
+		for round := range 120 {
 			v4 := mode == "v4"
 			items := randomItems(r, v4)
 			if mode == "both" { // the IPv4 part is dropped from the IPv6 table
 				items = append(items, randomItems(r, true)...)
 			}
 			orig := append([]item(nil), items...)
-			m := newMap(build(items, 9))
+			m := newMapLeaf(build(items, 9), leafLists)
 			for range 200 {
 				if mode == "both" {
 					v4 = r.IntN(2) == 0
@@ -164,7 +168,15 @@ func TestScopeEdges(t *testing.T) {
 		scope int
 	}{
 		{nil, "192.0.2.1", 9, 0},
-		{nil, "2001:db8::1", 9, 0},
+		{nil, "2001:db8::1", 9, 21}, // Teredo's 2001::/32 next door is a space of its own
+		{nil, "2002::1", 9, 16},     // IPv4 all default: all of 6to4
+		{nil, "2001::1", 9, 32},     // and of Teredo
+		{nil, "::1", 9, 96},         // and of v4-compatible
+		{[]string{"10.0.0.0/8"}, "2002:a01:203::", 0, 16 + 8},
+		{[]string{"10.0.0.0/8"}, "2001:0:4136:e378:8000:63bf:f5fe:fdfc", 0, 96 + 8}, // Teredo of 10.1.2.3
+		{[]string{"10.0.0.0/8"}, "::ffff:10.1.2.3", 0, 96 + 8},
+		{[]string{"2000::/3=1"}, "2003::1", 1, 16},                       // 6to4's 2002::/16 is cut out
+		{[]string{"2000::/3=1", "2002::/16=2"}, "2002:a01:203::", 9, 16}, // an IPv6 rule does not apply in 6to4
 		{[]string{"10.0.0.0/8"}, "10.1.2.3", 0, 8},
 		{[]string{"10.0.0.0/8"}, "11.1.2.3", 9, 8},
 		{[]string{"10.0.0.0/8"}, "192.0.2.1", 9, 1},
@@ -202,8 +214,137 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	}
 }
 
-func newMap(t *table) *Map {
-	m := &Map{}
-	m.t, m.t4 = splitTables(t)
+func newMap(t *table) *Map { return newMapLeaf(t, leafEscape) }
+
+// newMapLeaf is newMap with leaves naming only lists below leafLists.
+func newMapLeaf(t *table, leafLists int32) *Map {
+	m := &Map{c4: new(cache4)}
+	m.t, m.t4 = splitTables(t, leafLists)
 	return m
+}
+
+// TestTable4Dense checks /16s of many ranges, which the IPv4 table keeps
+// in its slot (up to 15), in blocks of sixteen (up to 256) or in one run
+// beyond: lists and scopes against the rules, with and without lists
+// that do not fit a word.
+func TestTable4Dense(t *testing.T) {
+	tests := []struct {
+		n    int
+		kind uint32
+	}{{6, slotSmall}, {60, slotBlocks}, {100, slotBlocks}, {600, slotHuge}}
+	for _, tt := range tests {
+		for _, leafLists := range []int32{leafEscape, 3} {
+			r := rand.New(rand.NewPCG(uint64(tt.n), 7))
+			var items []item
+			for range tt.n { // nested or disjoint, as nets are
+				a := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(256)), byte(r.IntN(256))})
+				items = append(items, newItem(netip.PrefixFrom(a, 20+r.IntN(13)), true, int32(r.IntN(6))))
+			}
+			orig := append([]item(nil), items...)
+			m := newMapLeaf(build(items, 9), leafLists)
+			if k := m.t4.nodes[16*m.t4.jump[0x0a00]] & slotKind; m.t4.jump[0x0a00]&slotWhole != 0 || k != tt.kind {
+				t.Fatalf("%d nets: slot kind %x, want %x", tt.n, k>>30, tt.kind>>30)
+			}
+			for range 2000 {
+				a := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(256)), byte(r.IntN(256))})
+				list, s := m.Lookup(a)
+				if l := m.List(a); l != list {
+					t.Fatalf("%d nets: %s: List %d, Lookup %d", tt.n, a, l, list)
+				}
+				if want := naive(orig, 9, a); int32(list) != want {
+					t.Fatalf("%d nets: %s gets list %d, want %d", tt.n, a, list, want)
+				}
+				p := netip.PrefixFrom(a, s).Masked()
+				if !sameEverywhere(orig, 9, p, int32(list)) {
+					t.Fatalf("%d nets: %s has scope /%d but not all of %s gets list %d", tt.n, a, s, p, list)
+				}
+				if wider := netip.PrefixFrom(a, s-1).Masked(); s > 0 && sameEverywhere(orig, 9, wider, int32(list)) {
+					t.Fatalf("%d nets: %s scope /%d, but all of %s gets list %d", tt.n, a, s, wider, list)
+				}
+			}
+		}
+	}
+}
+
+// TestTableEmbeddedIPv4: IPv6 clients of the spaces that embed an IPv4
+// address get that address's list, rules for IPv6 networks over those
+// spaces notwithstanding, and the scope property holds for them and for
+// their IPv6 neighbours: every address inside the /scope gets the same
+// list.
+func TestTableEmbeddedIPv4(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	around := []string{"::/0", "::/64", "::/95", "2000::/3", "2001::/16", "2001::/31", "2002::/15", "2002:a00::/24", "2001:0:4136::/48"}
+	for round := range 100 {
+		items := randomItems(r, true)
+		for _, s := range around {
+			if r.IntN(2) == 0 {
+				items = append(items, newItem(netip.MustParsePrefix(s), true, int32(r.IntN(4))))
+			}
+		}
+		orig := append([]item(nil), items...)
+		m := newMap(build(items, 9))
+		for range 200 {
+			a := randomEmbedding(r)
+			list, s := m.Lookup(a)
+			if l := m.List(a); l != list {
+				t.Fatalf("%s: List %d, Lookup %d", a, l, list)
+			}
+			if want := naiveEmbedded(orig, 9, a); int32(list) != want {
+				t.Fatalf("round %d: %s gets list %d, want %d", round, a, list, want)
+			}
+			p := netip.PrefixFrom(a, s).Masked()
+			for k := range 40 {
+				b := randomIn(r, p)
+				if k%2 == 1 { // an address of a space inside p, if any
+					sp := spaces[r.IntN(len(spaces))]
+					if !p.Overlaps(sp.prefix) {
+						continue
+					}
+					b = randomIn(r, sp.prefix)
+					if sp.prefix.Bits() < p.Bits() {
+						b = randomIn(r, p)
+					}
+				}
+				if got := naiveEmbedded(orig, 9, b); got != int32(list) {
+					t.Fatalf("round %d: %s has scope /%d but %s in %s gets list %d, not %d", round, a, s, b, p, got, list)
+				}
+			}
+		}
+	}
+}
+
+// randomEmbedding is an IPv6 address in or next to a space that embeds
+// an IPv4 address, that address (if any) in 10.0.0.0/14, where the
+// random items lie.
+func randomEmbedding(r *rand.Rand) netip.Addr {
+	v4 := randomAddr(r, true).As4()
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(r.IntN(256))
+	}
+	switch r.IntN(7) {
+	case 0: // v4-mapped
+		return netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]})
+	case 1: // v4-compatible
+		return netip.AddrFrom16([16]byte{12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]})
+	case 2: // 6to4
+		b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x02, v4[0], v4[1], v4[2], v4[3]
+	case 3: // Teredo
+		b[0], b[1], b[2], b[3] = 0x20, 0x01, 0, 0
+		b[12], b[13], b[14], b[15] = ^v4[0], ^v4[1], ^v4[2], ^v4[3]
+	case 4: // next to 6to4 and Teredo
+		b[0], b[1], b[2], b[3] = 0x20, byte(r.IntN(4)), 0, byte(r.IntN(2))
+	case 5: // next to ::/96
+		b = [16]byte{9: byte(r.IntN(2)), 10: byte(r.IntN(2)), 11: byte(r.IntN(256)), 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}
+	}
+	return netip.AddrFrom16(b)
+}
+
+// naiveEmbedded is naive, IPv6 addresses that embed an IPv4 one located
+// by that one.
+func naiveEmbedded(items []item, dflt int32, a netip.Addr) int32 {
+	if v4, _, ok := Embedded(a); ok {
+		a = v4
+	}
+	return naive(items, dflt, a)
 }

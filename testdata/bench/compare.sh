@@ -12,7 +12,12 @@
 # Figures: qps = saturated throughput; us/q = server CPU microseconds per
 # answered query at a fixed offered load (RATE, default 50000 q/s).
 # Query sets: www (one pooled name), mix (six kinds of answer), wildrand and
-# nxrand (200,000 random names under the wildcard and nowhere).
+# nxrand (200,000 random names under the wildcard and nowhere). A set named
+# SET+do sends SET with DO=1 (dnsperf -D), SET+edns with EDNS and DO=0 (-e);
+# +do sets run only on servers that sign the zone: dnslb (online, with the
+# key in testdata/bench/keys) and Knot (signed when loaded). After the table,
+# each such server's CPU per query signed over unsigned (SET+do / SET, the
+# means when a set is named more than once).
 # QDIR: a folder of more query files, q_NAME in dnsperf's format; name them in
 # QUERIES (e.g. QUERIES="www mix random" QDIR=/tmp/queries).
 # PEERS: the servers to compare with (default "nsd knot gdnsd coredns").
@@ -20,7 +25,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/dnsbench.XXXXXX)
-SECS=${SECS:-8}; RATE=${RATE:-50000}; QUERIES=${QUERIES:-www mix wildrand nxrand}
+SECS=${SECS:-8}; RATE=${RATE:-50000}; QUERIES=${QUERIES:-www www+do mix wildrand nxrand}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
@@ -82,12 +87,19 @@ server:
     background-workers: 1
 database:
     storage: $work/knot
+policy:
+  - id: bench
+    algorithm: ecdsap256sha256
+    single-type-signing: on
 template:
   - id: default
     storage: $work
 zone:
   - domain: lb.example
     file: lb.example.zone
+    zonefile-sync: -1
+    dnssec-signing: on
+    dnssec-policy: bench
 CONF
 mkdir -p "$work/gdnsd/zones" "$work/gdnsd/run" "$work/gdnsd/state"
 sed 's/^www .*//' "$work/lb.example.zone" > "$work/gdnsd/zones/lb.example"
@@ -124,7 +136,8 @@ lb.example:5304 {
 }
 CONF
 
-declare -A cmd port
+declare -A cmd port signs cpu
+signs[knot]=1
 read -r -a names <<< "$PEERS"
 cmd[nsd]="nsd -c $work/nsd.conf -d"; port[nsd]=5301
 cmd[knot]="knotd -c $work/knot.conf"; port[knot]=5302
@@ -133,7 +146,7 @@ cmd[coredns]="$coredns -conf $work/Corefile"; port[coredns]=5304
 if [ ! -x "$coredns" ]; then
   peers=(); for n in "${names[@]}"; do [ "$n" = coredns ] || peers+=("$n"); done; names=("${peers[@]}")
 fi
-if [ -n "${DNSLB_CMD:-}" ]; then names=(dnslb "${names[@]}"); cmd[dnslb]="$DNSLB_CMD"; port[dnslb]=5310; fi
+if [ -n "${DNSLB_CMD:-}" ]; then names=(dnslb "${names[@]}"); cmd[dnslb]="$DNSLB_CMD"; port[dnslb]=5310; signs[dnslb]=1; fi
 
 # CPU ticks of a process and all its descendants.
 ticks() {
@@ -153,17 +166,37 @@ for n in "${names[@]}"; do
   [ -n "$ok" ] || { echo "| $n | - | did not answer on 127.0.0.1:${port[$n]} (see $work/$n.out) | | |"; continue; }
   sleep 3  # let health checks settle
   for q in $QUERIES; do
-    sat=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "${port[$n]}" -d "$work/q_$q" -l "$SECS" -c 8 -q 200 2>&1)
+    opt=
+    case $q in
+      *+do) [ -n "${signs[$n]:-}" ] || continue; opt=-D ;;
+      *+edns) opt=-e ;;
+    esac
+    if [ "$opt" = -D ]; then
+      read -r qn qt < "$work/q_${q%+*}"
+      dig +dnssec +noall +answer +time=1 +tries=2 @127.0.0.1 -p "${port[$n]}" "$qn" "$qt" 2>/dev/null | grep -q RRSIG ||
+        { echo "| $n | $q | answers carry no RRSIG (see $work/$n.out) | | |"; continue; }
+    fi
+    sat=$(taskset -c 1 dnsperf $opt -s 127.0.0.1 -p "${port[$n]}" -d "$work/q_${q%+*}" -l "$SECS" -c 8 -q 200 2>&1)
     qps=$(echo "$sat" | awk '/Queries per second/{printf "%.0f", $4}')
     lost=$(echo "$sat" | awk '/Queries lost/{print $3 $4}')
     c0=$(ticks $pid)
-    fix=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "${port[$n]}" -d "$work/q_$q" -l "$SECS" -c 8 -q 500 -Q "$RATE" 2>&1)
+    fix=$(taskset -c 1 dnsperf $opt -s 127.0.0.1 -p "${port[$n]}" -d "$work/q_${q%+*}" -l "$SECS" -c 8 -q 500 -Q "$RATE" 2>&1)
     c1=$(ticks $pid)
     done_q=$(echo "$fix" | awk '/Queries completed/{print $3}')
     usq=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n="${done_q:-0}" 'BEGIN{ if (n>0) printf "%.2f", (b-a)*1e6/hz/n; else print "-" }')
     printf '| %s | %s | %s | %s | %s |\n' "$n" "$q" "${qps:--}" "${lost:--}" "$usq"
+    [ "$usq" = - ] || cpu[$n/$q]="${cpu[$n/$q]:-} $usq"
   done
   kill $pid 2>/dev/null; wait $pid 2>/dev/null
   sleep 1
+done
+# Signed over unsigned, each the mean of its runs (name a set several times,
+# e.g. QUERIES="www www+do www+do www", to measure it several times).
+for n in "${names[@]}"; do
+  for q in $(printf '%s\n' $QUERIES | awk '/\+do$/ && !seen[$0]++'); do
+    awk -v n="$n" -v q="$q" -v s="${cpu[$n/$q]:-}" -v u="${cpu[$n/${q%+do}]:-}" '
+      function mean(l,   a, i, k, t) { k = split(l, a, " "); for (i = 1; i <= k; i++) t += a[i]; return k ? t / k : 0 }
+      BEGIN { ms = mean(s); mu = mean(u); if (ms > 0 && mu > 0) printf "%s: CPU per query signed/unsigned (%s / %s): %.2f\n", n, q, substr(q, 1, length(q) - 3), ms / mu }'
+  done
 done
 rm -rf "$work"
