@@ -1,14 +1,14 @@
 package dnslb
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"os/exec"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,20 +21,8 @@ import (
 // the port and returns the port it serves.
 func startBackendExample(t *testing.T, args ...string) int {
 	t.Helper()
-	cmd := exec.Command("python3", append([]string{"../testdata/backend.py", "127.0.0.1", "0"}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("python3 testdata/backend.py (make tools installs python3): %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var port int
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if _, err2 := fmt.Sscanf(line, "serving 127.0.0.1 port %d", &port); err != nil || err2 != nil {
-		t.Fatalf("backend.py said %q (%v, %v)", line, err, err2)
-	}
+	p := testutil.Run(t, "backend.py", "python3", append([]string{"../testdata/backend.py", "127.0.0.1", "0"}, args...)...)
+	port, _ := strconv.Atoi(p.WaitOutput(t, 20*time.Second, regexp.MustCompile(`serving 127\.0\.0\.1 port (\d+)\n`))[1])
 	return port
 }
 

@@ -1,87 +1,24 @@
 package dnslb
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // startKnot runs knotd with its cookies module keyed by secret (hex),
 // serving lb.test. as cookieConfig does, and returns its address.
 func startKnot(t *testing.T, secret string) string {
 	t.Helper()
-	knotd, err := exec.LookPath("knotd")
-	if err != nil {
-		knotd, err = exec.LookPath("/usr/sbin/knotd")
-	}
-	if err != nil {
-		t.Fatalf("knotd is not installed: `make tools` installs it (Debian package knot): %v", err)
-	}
-	dir := t.TempDir()
-	zone := "@ 60 IN SOA ns1 hm 1 3600 600 86400 30\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.1\nwww 60 IN A 192.0.2.80\n"
-	if err := os.WriteFile(filepath.Join(dir, "lb.test.zone"), []byte(zone), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		conf := fmt.Sprintf(`server:
-    rundir: %[1]q
-    listen: 127.0.0.1@%[2]d
-    pidfile: %[3]q
-database:
-    storage: %[4]q
-mod-cookies:
-  - id: c
-    secret: 0x%[5]s
-template:
-  - id: default
-    storage: %[1]q
-    global-module: mod-cookies/c
-zone:
-  - domain: lb.test
-    file: lb.test.zone
-log:
-  - target: stderr
-    any: warning
-`, dir, port, filepath.Join(dir, "knot.pid"), filepath.Join(dir, "db"), secret)
-		confFile := filepath.Join(dir, "knot.conf")
-		if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var log strings.Builder
-		cmd := exec.Command(knotd, "-c", confFile)
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting knotd: %v", err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		stop := func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		}
-		if err := waitDNS(addr, exited); err == nil {
-			t.Cleanup(stop)
-			return addr
-		} else if attempt == 3 {
-			stop()
-			t.Fatalf("knotd does not answer on %s: %v\n%s", addr, err, log.String())
-		}
-		stop()
-	}
+	return testutil.StartKnot(t, testutil.Knot{
+		Listen:   "127.0.0.1:0",
+		Files:    map[string]string{"lb.test.zone": "@ 60 IN SOA ns1 hm 1 3600 600 86400 30\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.1\nwww 60 IN A 192.0.2.80\n"},
+		Template: []string{"global-module: mod-cookies/c"},
+		Config:   "mod-cookies:\n  - id: c\n    secret: 0x" + secret + "\nzone:\n  - domain: lb.test\n    file: lb.test.zone\n",
+	}).Addr
 }
 
 // TestCookieKnot: dnslb and Knot (mod-cookies) sharing a secret accept

@@ -596,7 +596,6 @@ func BenchmarkServeSigned(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(srv.closeListeners)
-	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	for _, q := range []struct {
 		name  string
 		qtype uint16
@@ -608,19 +607,7 @@ func BenchmarkServeSigned(b *testing.B) {
 	} {
 		for _, do := range []bool{false, true} {
 			b.Run(strings.TrimSuffix(q.name, ".signed.example.")+"/"+dns.TypeToString[q.qtype]+map[bool]string{false: "/unsigned", true: "/signed"}[do], func(b *testing.B) {
-				m := new(dns.Msg)
-				m.SetQuestion(q.name, q.qtype)
-				m.SetEdns0(4096, do)
-				req, _ := m.Pack()
-				w := newWorker(srv, false, srv.newStats())
-				if w.serve(req, src) == nil {
-					b.Fatal("no response")
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					w.serve(req, src)
-				}
+				benchQuery(b, srv, false, q.name, q.qtype, 4096, do)
 			})
 		}
 	}

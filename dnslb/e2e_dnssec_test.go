@@ -2,7 +2,6 @@ package dnslb
 
 import (
 	"crypto"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,54 +48,6 @@ answers = 0
 ttl     = 5
 check   = "c"
 members = [{ address = "192.0.2.1" }, { address = "192.0.2.2" }, { address = "192.0.2.3" }]
-`
-
-const secNSDConfig = `server:
-  ip-address: 127.0.9.3@53
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "%[1]s"
-  database: ""
-  pidfile: "%[1]s/nsd.pid"
-  xfrdfile: "%[1]s/xfrd.state"
-  zonelistfile: "%[1]s/zone.list"
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: example.
-  zonefile: example.zone
-`
-
-const secUnboundConfig = `server:
-  interface: 127.0.9.4
-  port: 53
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "%[1]s"
-  pidfile: "%[1]s/unbound.pid"
-  logfile: ""
-  use-syslog: no
-  verbosity: 1
-  val-log-level: 2
-  num-threads: 1
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  module-config: "validator iterator"
-  trust-anchor: "%[2]s"
-  qname-minimisation: no
-  prefetch: no
-  serve-expired: no
-  cache-min-ttl: 0
-remote-control:
-  control-enable: no
-stub-zone:
-  name: "example."
-  stub-addr: 127.0.9.3
 `
 
 // signedParent returns the parent zone example. delegating lb.example. to
@@ -164,7 +115,7 @@ func secAsk(name string, qtype uint16) (*dns.Msg, error) {
 // queries; a member that dies leaves the answers while they stay valid;
 // a DS of another key makes every answer SERVFAIL.
 func TestResolverValidates(t *testing.T) {
-	requireTools(t, "nsd", "unbound")
+	testutil.RequireTools(t, "nsd", "unbound")
 	requireFree(t, []string{secDNSLB, secParent, secResolver}, nil)
 	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": secDNSLBConfig})
 	probe := newFakeProbe()
@@ -176,16 +127,7 @@ func TestResolverValidates(t *testing.T) {
 
 	chain := func(t *testing.T, ds []*dns.DS) {
 		zone, anchor := signedParent(t, ds)
-		sub := testutil.WriteFiles(t, map[string]string{"example.zone": zone})
-		for name, content := range map[string]string{"nsd.conf": fmt.Sprintf(secNSDConfig, sub), "unbound.conf": fmt.Sprintf(secUnboundConfig, sub, anchor.String())} {
-			if err := writeFile(filepath.Join(sub, name), content); err != nil {
-				t.Fatal(err)
-			}
-		}
-		parent := startDaemon(t, "nsd", "-d", "-c", filepath.Join(sub, "nsd.conf"))
-		waitAnswer(t, parent, secParent, "example.", dns.TypeSOA)
-		resolver := startDaemon(t, "unbound", "-d", "-c", filepath.Join(sub, "unbound.conf"))
-		waitAnswer(t, resolver, secResolver, "example.", dns.TypeSOA)
+		startChain(t, secParent, zone, secResolver, anchor.String())
 	}
 
 	t.Run("valid", func(t *testing.T) {

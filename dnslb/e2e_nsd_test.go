@@ -1,16 +1,10 @@
 package dnslb
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,15 +74,9 @@ var nsdExtra = []dnsCase{
 // hide-version (version.bind is refused, as dnslb refuses class CH), and its
 // default EDNS size of 1232 (dnslb's default udp_size).
 func TestCompareWithNSD(t *testing.T) {
-	nsd, err := exec.LookPath("nsd")
-	if err != nil {
-		nsd, err = exec.LookPath("/usr/sbin/nsd") // not in the PATH of non-root users
-	}
-	if err != nil {
-		t.Fatalf("nsd is not installed: `make tools` installs it (Debian package nsd): %v", err)
-	}
+	testutil.RequireTools(t, "nsd")
 	ts := start(t, confPath, Options{})
-	nsdAddr := startNSD(t, nsd, confPath)
+	nsdAddr := startNSD(t, confPath)
 
 	allowed := map[string]string{}
 	for _, d := range nsdDifferences {
@@ -154,7 +142,7 @@ func compareResponses(a, b *dns.Msg) []string {
 
 func exchangeWith(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: netw, Timeout: 10 * time.Second, UDPSize: 65535}
+	c := &dns.Client{Net: netw, Timeout: 3 * time.Second, UDPSize: 65535}
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {
 		t.Fatalf("%s %s %s: %v", netw, m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype], err)
@@ -164,16 +152,14 @@ func exchangeWith(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
 
 // startNSD runs NSD until the test ends, serving the zones of the dnslb
 // config at cfgPath, and returns its address.
-func startNSD(t *testing.T, nsd, cfgPath string) string {
+func startNSD(t *testing.T, cfgPath string) string {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	var zones strings.Builder
-	for i, z := range cfg.Zones {
-		file := filepath.Join(dir, fmt.Sprintf("zone%d", i))
+	var zones []testutil.NSDZone
+	for _, z := range cfg.Zones {
 		text := "$ORIGIN " + z.Origin + "\n"
 		if z.File != "" {
 			abs, err := filepath.Abs(z.File)
@@ -183,107 +169,11 @@ func startNSD(t *testing.T, nsd, cfgPath string) string {
 			text += "$INCLUDE " + abs + " " + z.Origin + "\n"
 		}
 		text += strings.Join(z.Records, "\n") + "\n"
-		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&zones, "zone:\n  name: %q\n  zonefile: %q\n", z.Origin, file)
+		zones = append(zones, testutil.NSDZone{Name: z.Origin, Text: text})
 	}
-	// The port: one free for UDP and TCP when we looked. Another process
-	// may take it before NSD binds; then NSD exits and we try another.
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
-		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
-		conf := fmt.Sprintf(`server:
-  ip-address: 127.0.0.1
-  port: %d
-  username: ""
-  chroot: ""
-  zonesdir: %q
-  database: ""
-  zonelistfile: %q
-  xfrdfile: %q
-  xfrdir: %q
-  pidfile: %q
-  logfile: %q
-  server-count: 1
-  verbosity: 1
-  minimal-responses: yes
-  refuse-any: no
-  round-robin: no
-  hide-version: yes
-  hide-identity: yes
-remote-control:
-  control-enable: no
-%s`, port, dir, filepath.Join(dir, "zone.list"), filepath.Join(dir, "xfrd.state"), dir,
-			filepath.Join(dir, "nsd.pid"), filepath.Join(dir, "nsd.log"), zones.String())
-		confFile := filepath.Join(dir, "nsd.conf")
-		if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(nsd, "-d", "-c", confFile)
-		// NSD forks its server and xfrd: a process group lets us end
-		// them together.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting nsd: %v", err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		stop := func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-exited
-			}
-		}
-		if err := waitDNS(addr, exited); err == nil {
-			t.Cleanup(stop)
-			return addr
-		} else if attempt == 3 {
-			stop()
-			log, _ := os.ReadFile(filepath.Join(dir, "nsd.log"))
-			t.Fatalf("nsd does not answer on %s: %v\n%s", addr, err, log)
-		}
-		stop()
-	}
-}
-
-// waitDNS polls addr over UDP and TCP until it answers, the process exits
-// or 20 seconds pass (a loaded machine starts a server slowly; one that
-// cannot bind its port exits at once).
-func waitDNS(addr string, exited <-chan error) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		m := new(dns.Msg)
-		m.SetQuestion(".", dns.TypeSOA)
-		ok := true
-		for _, netw := range transports {
-			c := &dns.Client{Net: netw, Timeout: 200 * time.Millisecond}
-			if _, _, err := c.Exchange(m, addr); err != nil {
-				ok = false
-			}
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("nsd exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// freePort returns a port of 127.0.0.1 free for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(testutil.FreeAddr(t, "127.0.0.1"))
-	n, _ := strconv.Atoi(port)
-	return n
+	return testutil.StartNSD(t, testutil.NSD{
+		Listen: "127.0.0.1:0",
+		Zones:  zones,
+		Server: []string{"verbosity: 1", "minimal-responses: yes", "refuse-any: no", "round-robin: no", "hide-version: yes", "hide-identity: yes"},
+	}).Addr
 }

@@ -1,7 +1,6 @@
 package dnslb
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -135,74 +133,19 @@ ttl     = 10
 check   = "web"
 %s`
 
-const e2eNSDConfig = `server:
-  ip-address: 127.0.0.3@53
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "%[1]s"
-  database: ""
-  pidfile: "%[1]s/nsd.pid"
-  xfrdfile: "%[1]s/xfrd.state"
-  zonelistfile: "%[1]s/zone.list"
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: example.
-  zonefile: example.zone
-`
-
-// Unbound knows nothing but a stub for example. on the parent server: it
-// must follow the referral to lb.example. and its glue by itself.
-const e2eUnboundConfig = `server:
-  interface: 127.0.0.4
-  port: 53
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "%[1]s"
-  pidfile: "%[1]s/unbound.pid"
-  logfile: ""
-  use-syslog: no
-  verbosity: 1
-  num-threads: 1
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  module-config: "iterator"
-  harden-glue: yes
-  qname-minimisation: no
-  prefetch: no
-  serve-expired: no
-  cache-min-ttl: 0
-remote-control:
-  control-enable: no
-stub-zone:
-  name: "example."
-  stub-addr: 127.0.0.3
-`
-
 // TestResolverFailover builds the chain of issue 8 from the Debian packages
 // (make tools installs them) and checks, through Unbound: resolution through
 // the delegation; the time for a killed backend to leave the answers and
 // for it to come back once restarted; that no answer ever lacks a member that
 // is up; and that no answer outlives the health state it listed.
 func TestResolverFailover(t *testing.T) {
-	requireTools(t, "nsd", "unbound", "dig")
+	testutil.RequireTools(t, "nsd", "unbound", "dig")
 	requireFree(t, []string{e2eDNSLB, e2eParent, e2eResolver}, backendAddrs())
 
 	dir := testutil.WriteFiles(t, map[string]string{
-		"example.zone":    e2eParentZone,
 		"lb.example.zone": e2eChildZone,
 		"dnslb.toml":      fmt.Sprintf(e2eDNSLBConfig, memberList(e2eBackends...)),
 	})
-	for name, content := range map[string]string{"nsd.conf": e2eNSDConfig, "unbound.conf": e2eUnboundConfig} {
-		if err := writeFile(filepath.Join(dir, name), fmt.Sprintf(content, dir)); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	bs := make([]*testutil.Backend, len(e2eBackends))
 	for i, h := range e2eBackends {
@@ -215,10 +158,7 @@ func TestResolverFailover(t *testing.T) {
 	}
 
 	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{})
-	parent := startDaemon(t, "nsd", "-d", "-c", filepath.Join(dir, "nsd.conf"))
-	waitAnswer(t, parent, e2eParent, "example.", dns.TypeSOA)
-	resolver := startDaemon(t, "unbound", "-d", "-c", filepath.Join(dir, "unbound.conf"))
-	waitAnswer(t, resolver, e2eResolver, "example.", dns.TypeSOA)
+	startChain(t, e2eParent, e2eParentZone, e2eResolver, "")
 	testutil.WaitFor(t, 10*time.Second, "first health round", ts.prober.FirstRoundDone)
 
 	t.Run("delegation", func(t *testing.T) { testDelegation(t, bs) })
@@ -629,20 +569,6 @@ func digOut(t *testing.T, args ...string) string {
 	return strings.Join(lines, "\n")
 }
 
-// requireTools fails the test when one of the programs it drives is missing.
-func requireTools(t *testing.T, names ...string) {
-	t.Helper()
-	var missing []string
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		t.Fatalf("%s not installed: `make tools` installs them (Debian packages nsd, unbound, dnsutils)", strings.Join(missing, ", "))
-	}
-}
-
 // requireFree fails the test when another program holds one of the
 // addresses it needs.
 func requireFree(t *testing.T, udp, tcp []string) {
@@ -663,63 +589,12 @@ func requireFree(t *testing.T, udp, tcp []string) {
 	}
 }
 
-// daemon is a program the test started, run in the foreground.
-type daemon struct {
-	name string
-	cmd  *exec.Cmd
-	out  *testutil.SyncBuffer
-	done chan struct{}
-	err  error // of Wait, once done is closed
-}
-
-// startDaemon starts name with args and stops it, by its PID, when the test
-// ends.
-func startDaemon(t *testing.T, name string, args ...string) *daemon {
+// startChain runs NSD on parent serving zone as example., and Unbound on
+// resolver with a stub for example. there (validating from anchor unless
+// it is ""), and waits until both answer example. SOA.
+func startChain(t *testing.T, parent, zone, resolver, anchor string) {
 	t.Helper()
-	d := &daemon{name: name, cmd: exec.Command(name, args...), out: &testutil.SyncBuffer{}, done: make(chan struct{})}
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s (pid %d) ignored SIGTERM for 10 s; killing it", name, d.cmd.Process.Pid)
-			_ = d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, d.out.String())
-		}
-	})
-	return d
-}
-
-// waitAnswer waits until server answers name/qtype, failing with the
-// daemon's output if it exits or does not answer within 10 s.
-func waitAnswer(t *testing.T, d *daemon, server, name string, qtype uint16) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		select {
-		case <-d.done:
-			t.Fatalf("%s exited: %v\n%s", d.name, d.err, d.out.String())
-		default:
-		}
-		var r *dns.Msg
-		if r, err = resolve(server, name, qtype); err == nil && r.Rcode == dns.RcodeSuccess {
-			return
-		} else if err == nil {
-			err = errors.New(dns.RcodeToString[r.Rcode])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s does not answer %s %s on %s: %v\n%s", d.name, name, dns.TypeToString[qtype], server, err, d.out.String())
+	soa := testutil.Ready{Name: "example.", Type: dns.TypeSOA}
+	testutil.StartNSD(t, testutil.NSD{Listen: parent, Zones: []testutil.NSDZone{{Name: "example.", Text: zone}}, Ready: soa})
+	testutil.StartUnbound(t, testutil.Unbound{Listen: resolver, Stubs: []testutil.Stub{{Zone: "example.", Addr: parent}}, TrustAnchor: anchor, Ready: soa})
 }

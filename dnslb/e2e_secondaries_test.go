@@ -3,12 +3,9 @@ package dnslb
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,108 +22,33 @@ const (
 	knotSecondary = "127.0.8.3:53"
 )
 
-// runDaemon starts a name server in its own process group, stopped when the
-// test ends, and waits until it answers on addr.
-func runDaemon(t *testing.T, addr, logFile string, name string, args ...string) {
-	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		bin, err = exec.LookPath("/usr/sbin/" + name) // not in the PATH of non-root users
-	}
-	if err != nil {
-		t.Fatalf("%s is not installed: `make tools` installs it: %v", name, err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := os.Create(logFile + ".out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	exited, done := make(chan error, 1), make(chan struct{})
-	go func() { exited <- cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		out.Close()
-	})
-	if err := waitDNS(addr, exited); err != nil {
-		l1, _ := os.ReadFile(logFile)
-		l2, _ := os.ReadFile(logFile + ".out")
-		t.Fatalf("%s does not answer on %s: %v\n%s\n%s", name, addr, err, l1, l2)
-	}
-}
-
 // startNSDSecondary runs NSD as a secondary of zone from primary, with key
-// xfr, taking NOTIFY from loopback signed with that key. It returns its
-// log file.
-func startNSDSecondary(t *testing.T, zone, primary string) string {
-	dir := t.TempDir()
-	logf := filepath.Join(dir, "nsd.log")
-	conf := fmt.Sprintf(`server:
-  ip-address: 127.0.8.2
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: %[1]q
-  database: ""
-  zonelistfile: "%[1]s/zone.list"
-  xfrdfile: "%[1]s/xfrd.state"
-  xfrdir: %[1]q
-  pidfile: "%[1]s/nsd.pid"
-  logfile: %[2]q
-  server-count: 1
-  verbosity: 2
-  round-robin: no
-  minimal-responses: yes
-remote-control:
-  control-enable: no
-key:
-  name: xfr.
-  algorithm: hmac-sha256
-  secret: %[3]q
-zone:
-  name: %[4]q
-  zonefile: "%[1]s/secondary.zone"
-  request-xfr: %[5]s xfr.
-  allow-notify: 127.0.0.0/8 xfr.
-  outgoing-interface: 127.0.8.2
-`, dir, logf, xfrSecret, zone, strings.Replace(primary, ":", "@", 1))
-	if err := os.WriteFile(filepath.Join(dir, "nsd.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runDaemon(t, nsdSecondary, logf, "nsd", "-d", "-c", filepath.Join(dir, "nsd.conf"))
-	return logf
+// xfr, taking NOTIFY from loopback signed with that key.
+func startNSDSecondary(t *testing.T, zone, primary string) *testutil.NameServer {
+	return testutil.StartNSD(t, testutil.NSD{
+		Listen: nsdSecondary,
+		Server: []string{"verbosity: 2", "round-robin: no", "minimal-responses: yes"},
+		Extra:  fmt.Sprintf("key:\n  name: xfr.\n  algorithm: hmac-sha256\n  secret: %q\n", xfrSecret),
+		Zones: []testutil.NSDZone{{Name: zone, Options: []string{
+			"request-xfr: " + strings.Replace(primary, ":", "@", 1) + " xfr.",
+			"allow-notify: 127.0.0.0/8 xfr.",
+			"outgoing-interface: 127.0.8.2",
+		}}},
+	})
 }
 
 // startKnotSecondary runs Knot as a secondary of zone from primary, taking
 // NOTIFY signed with key xfr.
-func startKnotSecondary(t *testing.T, zone, primary string) string {
-	dir := t.TempDir()
-	logf := filepath.Join(dir, "knot.log")
-	conf := fmt.Sprintf(`server:
-  rundir: %[1]q
-  listen: 127.0.8.3@53
-log:
-  - target: %[2]q
-    any: info
-database:
-  storage: %[1]q
-key:
+func startKnotSecondary(t *testing.T, zone, primary string) *testutil.NameServer {
+	return testutil.StartKnot(t, testutil.Knot{
+		Listen: knotSecondary,
+		Config: fmt.Sprintf(`key:
   - id: xfr.
     algorithm: hmac-sha256
-    secret: %[3]s
+    secret: %[1]s
 remote:
   - id: primary
-    address: %[5]s
+    address: %[3]s
     key: xfr.
     via: 127.0.8.3
 acl:
@@ -134,19 +56,12 @@ acl:
     address: 127.0.0.0/8
     key: xfr.
     action: notify
-template:
-  - id: default
-    storage: %[1]q
 zone:
-  - domain: %[4]s
+  - domain: %[2]s
     master: primary
     acl: notify
-`, dir, logf, xfrSecret, zone, strings.Replace(primary, ":", "@", 1))
-	if err := os.WriteFile(filepath.Join(dir, "knot.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runDaemon(t, knotSecondary, logf, "knotd", "-c", filepath.Join(dir, "knot.conf"))
-	return logf
+`, xfrSecret, zone, strings.Replace(primary, ":", "@", 1)),
+	})
 }
 
 // answerSet is what a response says, pooled order and TTLs aside.
@@ -199,8 +114,8 @@ func TestSecondaries(t *testing.T) {
 	for _, tg := range ts.prober.Targets() {
 		ts.prober.CheckNow(context.Background(), tg)
 	}
-	nsdLog := startNSDSecondary(t, "lb.test.", ts.addr)
-	knotLog := startKnotSecondary(t, "lb.test.", ts.addr)
+	nsd := startNSDSecondary(t, "lb.test.", ts.addr)
+	knot := startKnotSecondary(t, "lb.test.", ts.addr)
 	secondaries := map[string]string{"nsd": nsdSecondary, "knot": knotSecondary}
 	serial := func(addr string) uint32 {
 		r, err := askAt(addr, "lb.test.", dns.TypeSOA)
@@ -259,8 +174,7 @@ func TestSecondaries(t *testing.T) {
 	// Both took the change by IXFR: Knot's log says so; NSD's does not
 	// name the type, ours does (each secondary transfers from its own
 	// address).
-	k, _ := os.ReadFile(knotLog)
-	if !strings.Contains(string(k), "IXFR, incoming") {
+	if k := knot.Output(); !strings.Contains(k, "IXFR, incoming") {
 		t.Errorf("no IXFR in Knot's log:\n%s", k)
 	}
 	for _, client := range []string{"127.0.8.2", "127.0.8.3"} {
@@ -269,8 +183,7 @@ func TestSecondaries(t *testing.T) {
 			found = found || strings.Contains(line, "type=ixfr answer=incremental") && strings.Contains(line, "client="+client+" ")
 		}
 		if !found {
-			n, _ := os.ReadFile(nsdLog)
-			t.Errorf("no incremental transfer to %s logged; NSD's log:\n%s", client, n)
+			t.Errorf("no incremental transfer to %s logged; NSD's log:\n%s", client, nsd.Output())
 		}
 	}
 	if n := promtest.ToFloat64(ts.metrics.transfers.WithLabelValues("ixfr", "incremental")); n < 2 {

@@ -2,7 +2,6 @@ package dnslb
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,31 +41,20 @@ transfer = [{ addresses = ["127.0.0.0/8"] }]
 		x := ts.xfr.get("big.test.")
 		return x != nil && x.pub.Load() != nil
 	})
-	kdir := t.TempDir()
-	conf := fmt.Sprintf(`server:
-  rundir: %[1]q
-  listen: 127.0.8.4@53
-log:
-  - target: %[1]s/knot.log
-    any: info
-database:
-  storage: %[1]q
-acl:
+	testutil.StartKnot(t, testutil.Knot{
+		Listen: knotPrimary,
+		Config: fmt.Sprintf(`acl:
   - id: all
     address: 127.0.0.0/8
     action: transfer
 zone:
   - domain: big.test.
-    file: %[2]q
-    storage: %[1]q
+    file: %q
     acl: all
     zonefile-sync: -1
     journal-content: none
-`, kdir, filepath.Join(dir, "big.zone"))
-	if err := os.WriteFile(filepath.Join(kdir, "knot.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runDaemon(t, knotPrimary, filepath.Join(kdir, "knot.log"), "knotd", "-c", filepath.Join(kdir, "knot.conf"))
+`, filepath.Join(dir, "big.zone")),
+	})
 	testutil.WaitFor(t, 30*time.Second, "Knot loaded the zone", func() bool {
 		r, err := askAt(knotPrimary, "big.test.", dns.TypeSOA)
 		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1

@@ -163,34 +163,14 @@ func (e *ecsOption) client() client {
 	return client{addr: a, prefix: int(e.sourcePrefix)}
 }
 
-// general answers anything the fast path did not: cache misses, and every
-// request of an unusual shape, which it parses fully with miekg/dns.
+// general answers what the fast path leaves (and fills the cache when the
+// question is one it keys on): it reads the request with miekg/dns, checks
+// its EDNS options and its question, then resolves.
 func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bool, now int64) ([]byte, *answer) {
-	verdict, optAt := checkWire(req)
-	switch verdict {
-	case wireDrop:
-		w.stats.dropped.Add(1)
-		return nil, nil
-	case wireFormErr:
-		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
-		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
-		return out, nil
-	}
 	var m dns.Msg
-	if err := m.Unpack(req); err != nil {
-		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
-		// too short to read gets nothing.
-		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
-		if out == nil {
-			w.stats.dropped.Add(1) // not even a header
-			return nil, nil
-		}
-		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
+	optAt, out, ok := w.unpack(req, &m)
+	if !ok {
 		return out, nil
-	}
-	if m.Response {
-		w.stats.dropped.Add(1) // never answer a response: no loops between servers
-		return nil, nil
 	}
 	var question []byte
 	if len(m.Question) == 1 {
@@ -210,49 +190,9 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
 		return out, nil
 	}
-	// EDNS (RFC 6891 §6.1.1): at most one OPT, owned by the root.
-	var opt *dns.OPT
-	for _, rr := range m.Extra {
-		if o, ok := rr.(*dns.OPT); ok {
-			if opt != nil || o.Hdr.Name != "." {
-				return fail(dns.RcodeFormatError, false)
-			}
-			opt = o
-		}
-	}
-	w.ck.state = cookieNone
-	if opt != nil {
-		r.edns, r.udpSize, r.do = true, opt.UDPSize(), opt.Do()
-		if opt.Version() != ednsVersion {
-			return fail(dns.RcodeBadVers, true)
-		}
-		// Client subnet from the bytes sent: miekg/dns pads a short
-		// address and drops bytes beyond it, which RFC 7871 §6 makes
-		// FORMERR.
-		cookies := 0
-		for opts := req[optAt[0] : optAt[0]+max(optAt[1], 0)]; len(opts) >= 4; {
-			code, olen := binary.BigEndian.Uint16(opts), int(binary.BigEndian.Uint16(opts[2:]))
-			if 4+olen > len(opts) {
-				return fail(dns.RcodeFormatError, false)
-			}
-			switch code {
-			case optCodeECS:
-				var ecs ecsOption
-				if r.ecs != nil || !ecs.parse(opts[4:4+olen]) {
-					return fail(dns.RcodeFormatError, false)
-				}
-				r.ecs = &ecs
-				r.client = ecs.client()
-			case optCodeCookie:
-				// RFC 7873 §5.2.2: a malformed cookie (or two) is FORMERR.
-				if cookies++; cookies > 1 || !w.ck.eval(snap.cookies, opts[4:4+olen], src.Addr(), now, r.do) {
-					w.ck.state = cookieNone
-					return fail(dns.RcodeFormatError, true)
-				}
-			}
-			opts = opts[4+olen:]
-		}
-		r.cookie = w.ck.option()
+	opt, rcode, withOPT := w.readEDNS(snap, req, optAt, &m, src, now, &r)
+	if rcode != dns.RcodeSuccess {
+		return fail(rcode, withOPT)
 	}
 	if !w.tcp && (w.ck.state == cookieBad || snap.requireCookie && w.ck.state != cookieValid) {
 		return w.cookieRefusal(req, question, &r), nil
@@ -273,14 +213,117 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 		w.stats.count(w.tcp, 0, qtype, rcode, len(out), false)
 		return out, nil
 	}
-	if len(m.Question) != 1 || len(m.Answer) > 0 || len(m.Ns) > 0 {
-		return fail(dns.RcodeFormatError, true)
+	if rcode := refuseQuestion(&m); rcode != dns.RcodeSuccess {
+		return fail(rcode, true)
 	}
 	q := m.Question[0]
-	if q.Qclass != dns.ClassINET {
-		return fail(dns.RcodeRefused, true) // CHAOS, HESIOD, ANY: no data here
-	}
 	r.limit = w.sizeLimit(snap, r.edns, r.udpSize)
+	out, used, truncated, err := w.answerQuestion(snap, q, fast, now, &r)
+	if err != nil {
+		w.srv.log.Error("cannot build answer", "qname", dns.CanonicalName(q.Name), "qtype", dns.TypeToString[q.Qtype], "err", err)
+		return fail(dns.RcodeServerFailure, true)
+	}
+	w.stats.count(w.tcp, used.zoneSlot, q.Qtype, used.rcode, len(out), truncated)
+	return out, used
+}
+
+// unpack reads req into m. A request not to be answered as a query gives
+// ok false and what to send (nil for nothing), counted.
+func (w *worker) unpack(req []byte, m *dns.Msg) (optAt [2]int, out []byte, ok bool) {
+	verdict, optAt := checkWire(req)
+	switch verdict {
+	case wireDrop:
+		w.stats.dropped.Add(1)
+		return optAt, nil, false
+	case wireFormErr:
+		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
+		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
+		return optAt, out, false
+	}
+	if err := m.Unpack(req); err != nil {
+		// RFC 1035 §4.1.1: FORMERR when we can tell who asked; a header
+		// too short to read gets nothing.
+		out := w.errorReply(req, nil, dns.RcodeFormatError, nil)
+		if out == nil {
+			w.stats.dropped.Add(1) // not even a header
+			return optAt, nil, false
+		}
+		w.stats.count(w.tcp, 0, 0, dns.RcodeFormatError, len(out), false)
+		return optAt, out, false
+	}
+	if m.Response {
+		w.stats.dropped.Add(1) // never answer a response: no loops between servers
+		return optAt, nil, false
+	}
+	return optAt, nil, true
+}
+
+// readEDNS reads m's OPT record (whose options are at optAt in req) into
+// r: size, DO, client subnet, cookie (w.ck). A request it refuses gives an
+// rcode other than NOERROR, and whether the error reply carries an OPT.
+func (w *worker) readEDNS(snap *snapshot, req []byte, optAt [2]int, m *dns.Msg, src netip.AddrPort, now int64, r *reply) (opt *dns.OPT, rcode int, withOPT bool) {
+	// EDNS (RFC 6891 §6.1.1): at most one OPT, owned by the root.
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil || o.Hdr.Name != "." {
+				return nil, dns.RcodeFormatError, false
+			}
+			opt = o
+		}
+	}
+	w.ck.state = cookieNone
+	if opt == nil {
+		return nil, dns.RcodeSuccess, false
+	}
+	r.edns, r.udpSize, r.do = true, opt.UDPSize(), opt.Do()
+	if opt.Version() != ednsVersion {
+		return opt, dns.RcodeBadVers, true
+	}
+	// Client subnet from the bytes sent: miekg/dns pads a short address
+	// and drops bytes beyond it, which RFC 7871 §6 makes FORMERR.
+	cookies := 0
+	for opts := req[optAt[0] : optAt[0]+max(optAt[1], 0)]; len(opts) >= 4; {
+		code, olen := binary.BigEndian.Uint16(opts), int(binary.BigEndian.Uint16(opts[2:]))
+		if 4+olen > len(opts) {
+			return opt, dns.RcodeFormatError, false
+		}
+		switch code {
+		case optCodeECS:
+			var ecs ecsOption
+			if r.ecs != nil || !ecs.parse(opts[4:4+olen]) {
+				return opt, dns.RcodeFormatError, false
+			}
+			r.ecs = &ecs
+			r.client = ecs.client()
+		case optCodeCookie:
+			// RFC 7873 §5.2.2: a malformed cookie (or two) is FORMERR.
+			if cookies++; cookies > 1 || !w.ck.eval(snap.cookies, opts[4:4+olen], src.Addr(), now, r.do) {
+				w.ck.state = cookieNone
+				return opt, dns.RcodeFormatError, true
+			}
+		}
+		opts = opts[4+olen:]
+	}
+	r.cookie = w.ck.option()
+	return opt, dns.RcodeSuccess, false
+}
+
+// refuseQuestion is the rcode for a query that asks no single question of
+// class IN, NOERROR for one that does.
+func refuseQuestion(m *dns.Msg) int {
+	switch {
+	case len(m.Question) != 1 || len(m.Answer) > 0 || len(m.Ns) > 0:
+		return dns.RcodeFormatError
+	case m.Question[0].Qclass != dns.ClassINET:
+		return dns.RcodeRefused // CHAOS, HESIOD, ANY: no data here
+	}
+	return dns.RcodeSuccess
+}
+
+// answerQuestion looks q up in the zones, caches the answer when fast
+// (the worker's key names the question) and worth keeping, and renders it
+// for r.
+func (w *worker) answerQuestion(snap *snapshot, q dns.Question, fast bool, now int64, r *reply) (out []byte, used *answer, truncated bool, err error) {
 	qname := dns.CanonicalName(q.Name)
 	key := ""
 	if fast {
@@ -288,20 +331,13 @@ func (w *worker) general(snap *snapshot, req []byte, src netip.AddrPort, fast bo
 	}
 	a, err := snap.resolve(qname, q.Qtype, key, resolveFull, r.do, now)
 	if err != nil {
-		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
-		return fail(dns.RcodeServerFailure, true)
+		return nil, nil, false, err
 	}
 	a.zoneSlot = w.srv.zoneSlots.slot(a.zone)
 	if fast && (snap.ownName(a, qname) || snap.cache.again(a.key)) {
 		snap.cache.put(a)
 	}
-	out, used, truncated, err := w.respond(snap, a, &r)
-	if err != nil {
-		w.srv.log.Error("cannot build answer", "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
-		return fail(dns.RcodeServerFailure, true)
-	}
-	w.stats.count(w.tcp, used.zoneSlot, q.Qtype, used.rcode, len(out), truncated)
-	return out, used
+	return w.respond(snap, a, r)
 }
 
 // ownName reports whether qname, which a answers, is a node of a's zone.

@@ -3,7 +3,6 @@ package dnslb
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -40,23 +39,10 @@ func BenchmarkLargeRRset(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(srv.closeListeners)
-	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	for _, tcp := range []bool{false, true} {
 		for _, n := range largeSizes {
 			b.Run(fmt.Sprintf("%s/%d", map[bool]string{false: "udp", true: "tcp"}[tcp], n), func(b *testing.B) {
-				m := new(dns.Msg)
-				m.SetQuestion(fmt.Sprintf("n%d.big.test.", n), dns.TypeA)
-				m.SetEdns0(1232, false)
-				req, _ := m.Pack()
-				w := newWorker(srv, tcp, srv.newStats())
-				if w.serve(req, src) == nil {
-					b.Fatal("no response")
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					w.serve(req, src)
-				}
+				benchQuery(b, srv, tcp, fmt.Sprintf("n%d.big.test.", n), dns.TypeA, 1232, false)
 			})
 		}
 	}

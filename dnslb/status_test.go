@@ -22,16 +22,7 @@ func TestStatusLastError(t *testing.T) {
 	target := findTarget(t, ts, "192.0.2.11")
 	member := func() memberStatus {
 		t.Helper()
-		resp, err := http.Get(ts.http + "/api/v1/status")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var st statusJSON
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range st.Pools[0].Members {
+		for _, m := range ts.apiStatus(t).Pools[0].Members {
 			if m.Address == "192.0.2.11" {
 				return m
 			}

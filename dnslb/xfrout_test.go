@@ -74,7 +74,9 @@ func xfrClient(addr, zone, from, secret string, ixfr uint32) ([]dns.RR, error) {
 	} else {
 		m.SetAxfr(zone)
 	}
-	tr := &dns.Transfer{}
+	// Generous between messages: a large zone sent by a server under -race
+	// on a loaded machine (miekg/dns waits 2 s by default).
+	tr := &dns.Transfer{ReadTimeout: 30 * time.Second}
 	if from != "" {
 		c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}).Dial("tcp", addr)
 		if err != nil {

@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,105 +79,6 @@ ns2.lb   A     127.0.1.2
 ns3.lb   A     127.0.1.3
 `
 
-const accNSDConfig = `server:
-  ip-address: 127.0.1.4@53
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "%[1]s"
-  database: ""
-  pidfile: "%[1]s/nsd.pid"
-  xfrdfile: "%[1]s/xfrd.state"
-  zonelistfile: "%[1]s/zone.list"
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: example.
-  zonefile: example.zone
-`
-
-const accUnboundConfig = `server:
-  interface: 127.0.1.5
-  port: 53
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "%[1]s"
-  pidfile: "%[1]s/unbound.pid"
-  logfile: ""
-  use-syslog: no
-  verbosity: 1
-  num-threads: 1
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  module-config: "iterator"
-  qname-minimisation: no
-  prefetch: no
-  serve-expired: no
-  cache-min-ttl: 0
-remote-control:
-  control-enable: no
-stub-zone:
-  name: "example."
-  stub-addr: 127.0.1.4
-`
-
-// proc is a process the test started; it is stopped when the test ends.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *procOutput
-	done chan struct{}
-}
-
-type procOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *procOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *procOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func startProc(t *testing.T, name, bin string, args ...string) *proc {
-	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &procOutput{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.String())
-		}
-	})
-	return p
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
 // query asks server for name/A and returns the addresses, sorted.
 func query(server, name string, timeout time.Duration) ([]string, int, error) {
 	m := new(dns.Msg)
@@ -200,15 +98,10 @@ func query(server, name string, timeout time.Duration) ([]string, int, error) {
 	return out, r.Rcode, nil
 }
 
+// poll is testutil.WaitFor returning when cond held.
 func poll(t *testing.T, d time.Duration, what string, cond func() bool) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, d, what, cond)
 	return time.Now()
 }
 
@@ -242,15 +135,9 @@ func peerState(host, peer string) string {
 
 func override(t *testing.T, host, member, ov string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+host+":8053/api/v1/pools/www.lb.example./members/"+member+"/override", strings.NewReader(`{"override":"`+ov+`"}`))
-	req.Header.Set("Authorization", "Bearer "+accToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("override %s on %s: %s", ov, host, resp.Status)
+	api := &apiClient{base: "http://" + host + ":8053", token: accToken}
+	if code, body := api.post("/api/v1/pools/www.lb.example./members/"+member+"/override", `{"override":"`+ov+`"}`); code != http.StatusOK {
+		t.Fatalf("override %s on %s: %d %s", ov, host, code, body)
 	}
 }
 
@@ -267,40 +154,23 @@ type sample struct {
 // the others, which keep answering; Unbound keeps resolving (the hiccup is
 // measured); restarted, it rejoins and has the override set meanwhile.
 func TestClusterAcceptance(t *testing.T) {
-	for _, tool := range []string{"nsd", "unbound"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed: `make tools` installs it", tool)
-		}
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "dnslb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	// Backends: plain HTTP on one port on both addresses (testutil tries
-	// another port when the second address has the first one's taken).
+	testutil.RequireTools(t, "nsd", "unbound")
+	bin := builds.Binary(t, ".", "")
+	// Backends: plain HTTP on one port on both addresses.
 	_, port := testutil.Backends(t, "http", accBackends...)
-	files := map[string]string{
-		"token":        accToken + "\n",
-		"dnslb.toml":   fmt.Sprintf(accConfig, port),
-		"example.zone": accParentZone,
-		"nsd.conf":     fmt.Sprintf(accNSDConfig, dir),
-		"unbound.conf": fmt.Sprintf(accUnboundConfig, dir),
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	startDNSLB := func(i int) *proc {
+	dir := testutil.WriteFiles(t, map[string]string{
+		"token":      accToken + "\n",
+		"dnslb.toml": fmt.Sprintf(accConfig, port),
+	})
+	startDNSLB := func(i int) *testutil.Proc {
 		h := accHosts[i]
-		return startProc(t, fmt.Sprintf("ns%d", i+1), bin, "-config", filepath.Join(dir, "dnslb.toml"),
+		return testutil.Run(t, fmt.Sprintf("ns%d", i+1), bin, "-config", filepath.Join(dir, "dnslb.toml"),
 			"-listen", h+":53", "-http", h+":8053", "-cluster-name", fmt.Sprintf("ns%d", i+1),
 			"-cluster-bind", h+":7946", "-probe-source", h, "-state-file", filepath.Join(dir, fmt.Sprintf("ns%d.state", i+1)),
 			"-pidfile", filepath.Join(dir, fmt.Sprintf("ns%d.pid", i+1)))
 	}
 	both := []string{"127.0.1.31", "127.0.1.32"}
-	ps := make([]*proc, 3)
+	ps := make([]*testutil.Proc, 3)
 	for i := range ps {
 		ps[i] = startDNSLB(i)
 	}
@@ -336,14 +206,8 @@ func TestClusterAcceptance(t *testing.T) {
 		})
 	}
 
-	startProc(t, "nsd", "nsd", "-d", "-c", filepath.Join(dir, "nsd.conf"))
-	poll(t, 10*time.Second, "NSD answers", func() bool {
-		m := new(dns.Msg)
-		m.SetQuestion("example.", dns.TypeSOA)
-		_, _, err := (&dns.Client{Timeout: time.Second}).Exchange(m, accParent+":53")
-		return err == nil
-	})
-	startProc(t, "unbound", "unbound", "-d", "-c", filepath.Join(dir, "unbound.conf"))
+	testutil.StartNSD(t, testutil.NSD{Listen: accParent + ":53", Zones: []testutil.NSDZone{{Name: "example.", Text: accParentZone}}})
+	testutil.StartUnbound(t, testutil.Unbound{Listen: accResolver + ":53", Stubs: []testutil.Stub{{Zone: "example.", Addr: accParent}}})
 	poll(t, 10*time.Second, "Unbound resolves through the NS set", func() bool {
 		got, _, err := query(accResolver, "www.lb.example.", time.Second)
 		return err == nil && slices.Equal(got, both)
@@ -375,7 +239,7 @@ func TestClusterAcceptance(t *testing.T) {
 	}()
 	time.Sleep(3 * time.Second)
 	killed := time.Now()
-	ps[2].kill()
+	ps[2].Kill()
 	var dead []time.Duration
 	for _, h := range accHosts[:2] {
 		at := poll(t, 30*time.Second, h+" reports ns3 dead", func() bool { return peerState(h, "ns3") == "dead" })
@@ -442,22 +306,13 @@ func TestClusterAcceptance(t *testing.T) {
 	// A binary upgrade of ns1 (the same binary again): the new process
 	// takes the sockets and the shared state, binds the gossip address once
 	// the old one has left, and is in the cluster again.
+	// The upgraded process is no child of the test but is in ns1's process
+	// group, which testutil.Proc stops.
 	pidFile := filepath.Join(dir, "ns1.pid")
-	t.Cleanup(func() { // the upgraded process is no child of the test
-		if pid := readPID(pidFile); pid > 0 && pid != ps[0].cmd.Process.Pid {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
 	oldPID := readPID(pidFile)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+accHosts[0]+":8053/api/v1/upgrade", nil)
-	req.Header.Set("Authorization", "Bearer "+accToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("upgrade of ns1: %s\n%s", resp.Status, ps[0].out.String())
+	api := &apiClient{base: "http://" + accHosts[0] + ":8053", token: accToken}
+	if code, body := api.post("/api/v1/upgrade", ""); code != http.StatusOK {
+		t.Fatalf("upgrade of ns1: %d %s\n%s", code, body, ps[0].Output())
 	}
 	upgraded := time.Now()
 	poll(t, 20*time.Second, "a new ns1 process", func() bool { pid := readPID(pidFile); return pid > 0 && pid != oldPID })

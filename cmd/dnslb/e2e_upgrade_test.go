@@ -41,12 +41,9 @@ const upgradeLive1, upgradeLive2, upgradeDead = "127.0.4.21", "127.0.4.22", "127
 // member's first), and each new process is the new build.
 func TestUpgradeUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	builds := [2]string{filepath.Join(dir, "dnslb-a"), filepath.Join(dir, "dnslb-b")}
-	for i, b := range builds {
-		out, err := exec.Command("go", "build", "-o", b, "-ldflags", "-X main.version=upgrade-"+string(rune('a'+i)), ".").CombinedOutput()
-		if err != nil {
-			t.Fatalf("build: %v\n%s", err, out)
-		}
+	var bins [2]string
+	for i := range bins {
+		bins[i] = builds.Binary(t, ".", "-X main.version=upgrade-"+string(rune('a'+i)))
 	}
 	bin := filepath.Join(dir, "dnslb") // where the service runs from
 	install := func(src string) {
@@ -63,7 +60,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	install(builds[0])
+	install(bins[0])
 
 	checkPorts := map[string]int{}
 	for _, a := range []string{upgradeLive1, upgradeLive2, upgradeDead} {
@@ -156,16 +153,9 @@ members = [
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go cmd.Wait() // reap the first process; later ones are reaped by init
-	defer func() {
-		if pid := readPID(pidFile); pid > 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		cmd.Process.Kill()
-	}()
+	// The first process is reaped by Proc, later ones by init; the
+	// processes of every generation share its group, stopped at the end.
+	first := testutil.StartProc(t, "dnslb", cmd)
 
 	serving := regexp.MustCompile(`msg="dnslb serving" dns=\[([0-9.:]+)\] http=([0-9.:]+)`)
 	var dnsAddr, httpAddr string
@@ -175,10 +165,10 @@ members = [
 			return false
 		}
 		dnsAddr, httpAddr = m[1], m[2]
-		return readPID(pidFile) == cmd.Process.Pid
+		return readPID(pidFile) == first.Pid()
 	})
 	api := &apiClient{base: "http://" + httpAddr, token: token}
-	pids = append(pids, cmd.Process.Pid)
+	pids = append(pids, first.Pid())
 	waitUntil(t, 20*time.Second, "the dead member to go down and the live ones to be up", logs, func() bool {
 		st, err := api.status()
 		if err != nil || len(st.Pools) != 1 {
@@ -212,7 +202,7 @@ members = [
 	for i := range 10 {
 		old := readPID(pidFile)
 		want := "upgrade-" + string(rune('a'+(i+1)%2))
-		install(builds[(i+1)%2])
+		install(bins[(i+1)%2])
 		trigger := time.Now()
 		tcp.markUpgrade(trigger)
 		if i%2 == 0 {

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +18,16 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
+
+// builds holds the dnslb binaries the tests run as processes, each built
+// once.
+var builds testutil.Builds
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	builds.Close()
+	os.Exit(code)
+}
 
 // TestCheckGolden: -check over a config and zone files holding many
 // different mistakes reports each once, at its file and line, in plain
@@ -88,10 +96,6 @@ func TestVersion(t *testing.T) {
 // record appears), and exits 0 on SIGTERM.
 func TestSignals(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "dnslb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	cfg := filepath.Join(dir, "dnslb.toml")
 	write := func(extra string) {
 		conf := "[server]\nlisten = [\"127.0.0.1:0\"]\nhttp = \"\"\n[[zone]]\norigin = \"example.\"\nrecords = [\"@ 60 IN SOA ns1 hm 1 2 3 4 5\", \"@ 60 IN NS ns1\", \"ns1 60 IN A 192.0.2.1\"" + extra + "]\n"
@@ -100,17 +104,8 @@ func TestSignals(t *testing.T) {
 		}
 	}
 	write("")
-	// Written by exec's copying goroutine while the test reads it.
-	var logs testutil.SyncBuffer
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	// Port 0, read back from the log: a port picked here and bound by the
-	// child later could be taken in between.
-	addr := servingAddr(t, &logs)
+	p := testutil.Run(t, "dnslb", builds.Binary(t, ".", ""), "-config", cfg)
+	addr := servingAddr(t, p)
 	ask := func(name string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
@@ -120,57 +115,30 @@ func TestSignals(t *testing.T) {
 		}
 		return r
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for r := ask("ns1.example."); r == nil || len(r.Answer) != 1; r = ask("ns1.example.") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no answer; logs:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	answers := func(name string) func() bool {
+		return func() bool { r := ask(name); return r != nil && len(r.Answer) == 1 }
 	}
+	p.WaitFor(t, 30*time.Second, "an answer", answers("ns1.example."))
 	write(", \"new 60 IN A 192.0.2.7\"")
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for r := ask("new.example."); r == nil || len(r.Answer) != 1; r = ask("new.example.") {
-		if time.Now().After(deadline) {
-			t.Fatalf("SIGHUP did not reload; logs:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("still running 30 s after SIGTERM; logs:\n%s", logs.String())
+	p.WaitFor(t, 30*time.Second, "SIGHUP to reload", answers("new.example."))
+	if err := p.Stop(30 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, p.Output())
 	}
 }
 
-// servingAddr waits for the "dnslb serving" line a daemon logs once bound
-// and returns its (first) DNS address: daemons started by the tests listen
-// on port 0, as a port picked by the test and bound later by the child
-// could be taken in between.
-func servingAddr(t *testing.T, logs fmt.Stringer) string {
+// servingAddr waits for the "dnslb serving" line p logs once bound and
+// returns its (first) DNS address: the daemons the tests start listen on
+// port 0, as a port picked by the test and bound later by the child could
+// be taken in between.
+func servingAddr(t *testing.T, p *testutil.Proc) string {
 	t.Helper()
-	serving := regexp.MustCompile(`msg="dnslb serving" dns="?\[([^\] ]+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := serving.FindStringSubmatch(logs.String()); m != nil {
-			return m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dnslb did not log its address within 30 s; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return p.WaitOutput(t, 30*time.Second, servingLine)[1]
 }
+
+var servingLine = regexp.MustCompile(`msg="dnslb serving" dns="?\[([^\] ]+)`)
 
 // TestCheckWarnsDamagedState: -check warns of a state file dnslb would set
 // aside, and passes, as the server would start.

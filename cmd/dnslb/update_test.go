@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/journal"
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 const (
@@ -29,47 +29,16 @@ type daemon struct {
 	t    *testing.T
 	bin  string
 	cfg  string
-	addr string // read from its log at each start (it listens on port 0)
-	cmd  *exec.Cmd
-	logs *lockedBuffer
+	addr string // read from its log at each start (it listens on port 0 of 127.0.3.1, this test's range)
+	p    *testutil.Proc
 }
 
-// lockedBuffer is the daemon's stderr: written by exec's copying
-// goroutine, read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
+// start runs the binary and waits until it answers.
 func (d *daemon) start() {
 	d.t.Helper()
-	d.logs = &lockedBuffer{}
-	d.cmd = exec.Command(d.bin, "-config", d.cfg)
-	d.cmd.Stderr = d.logs
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	d.t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
-	d.addr = servingAddr(d.t, d.logs)
-	deadline := time.Now().Add(30 * time.Second)
-	for d.soa() == 0 {
-		if time.Now().After(deadline) {
-			d.t.Fatalf("dnslb does not answer; logs:\n%s", d.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	d.p = testutil.Run(d.t, "dnslb", d.bin, "-config", d.cfg)
+	d.addr = servingAddr(d.t, d.p)
+	d.p.WaitFor(d.t, 30*time.Second, "dnslb to answer", func() bool { return d.soa() != 0 })
 }
 
 func (d *daemon) query(name string, qtype uint16) *dns.Msg {
@@ -104,12 +73,7 @@ func (d *daemon) txt(name string) []string {
 // buildDaemon builds dnslb and writes a config whose zone takes TXT
 // updates for _acme-challenge names signed with key acme.
 func buildDaemon(t *testing.T) *daemon {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "dnslb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	files := map[string]string{
+	dir := testutil.WriteFiles(t, map[string]string{
 		"acme.key": acmeSecret + "\n",
 		"zone":     "$ORIGIN lb.example.com.\n@ 3600 IN SOA ns1 hostmaster 1 3600 600 604800 300\n@ 3600 IN NS ns1\nns1 IN A 192.0.2.1\nexists IN TXT \"here\"\n",
 		"dnslb.toml": `[server]
@@ -122,13 +86,8 @@ origin = "lb.example.com."
 file = "zone"
 update = [{ key = "acme", names = ["_acme-challenge.lb.example.com.", "_acme-challenge.*.lb.example.com.", "exists.lb.example.com."], types = ["TXT"] }]
 `,
-	}
-	for n, c := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &daemon{t: t, bin: bin, cfg: filepath.Join(dir, "dnslb.toml")}
+	})
+	return &daemon{t: t, bin: builds.Binary(t, ".", ""), cfg: filepath.Join(dir, "dnslb.toml")}
 }
 
 // client runs nsupdate or knsupdate with a script; key is "" for none.
@@ -207,8 +166,8 @@ func TestUpdateClients(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(d.logs.String(), "BADSIG") {
-		t.Errorf("no log of the bad signature:\n%s", d.logs.String())
+	if !strings.Contains(d.p.Output(), "BADSIG") {
+		t.Errorf("no log of the bad signature:\n%s", d.p.Output())
 	}
 }
 
@@ -225,24 +184,15 @@ func TestUpdateSurvivesKill(t *testing.T) {
 		}
 	}
 	serial := d.soa()
-	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = d.cmd.Wait()
+	d.p.Kill()
 	d.start()
 	if got := d.txt(name); len(got) != 3 || d.soa() != serial {
-		t.Fatalf("after kill -9: %v, serial %d want %d; logs:\n%s", got, d.soa(), serial, d.logs.String())
+		t.Fatalf("after kill -9: %v, serial %d want %d; logs:\n%s", got, d.soa(), serial, d.p.Output())
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.p.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.logs.String(), "config reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload:\n%s", d.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	d.p.WaitFor(t, 10*time.Second, "a reload", func() bool { return strings.Contains(d.p.Output(), "config reloaded") })
 	if got := d.txt(name); len(got) != 3 || d.soa() != serial {
 		t.Fatalf("after reload: %v", got)
 	}

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // fastGossip shortens memberlist's timeouts for tests on loopback.
@@ -32,29 +33,12 @@ type node struct {
 	c      *Cluster
 	cancel context.CancelFunc
 	done   chan struct{}
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 
 	mu        sync.Mutex
 	local     []Entry
 	shared    map[string]Shared
 	overrides map[ovKey]Override
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func startNode(t *testing.T, name, bind string, peers []string, q string, digest string) *node {
@@ -72,7 +56,7 @@ func startNodeOpts(t *testing.T, cfg *Config, digest string, more func(*Options)
 	if errs := cfg.Validate(t.TempDir()); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	n := &node{shared: map[string]Shared{}, overrides: map[ovKey]Override{}, done: make(chan struct{}), logs: &syncBuffer{}}
+	n := &node{shared: map[string]Shared{}, overrides: map[ovKey]Override{}, done: make(chan struct{}), logs: &testutil.SyncBuffer{}}
 	o := Options{
 		Logger: slog.New(slog.NewTextHandler(n.logs, nil)),
 		Local: func() []Entry {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func sampleMessages() map[string][]byte {
@@ -96,18 +98,7 @@ func encodeBadFlags() []byte {
 // FuzzClusterMessage: whatever arrives, decode returns or errs, and what it
 // accepts encodes back to the same bytes.
 func FuzzClusterMessage(f *testing.F) {
-	dir := filepath.Join("..", "..", "testdata", "fuzz", "FuzzClusterMessage")
-	files, err := os.ReadDir(dir)
-	if err != nil || len(files) == 0 {
-		f.Fatalf("seeds in %s: %v", dir, err)
-	}
-	for _, e := range files {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "..", "testdata", "fuzz", "FuzzClusterMessage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decode(b)
 		if err != nil {

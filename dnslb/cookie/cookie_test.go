@@ -3,9 +3,10 @@ package cookie
 import (
 	"encoding/hex"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -113,12 +114,7 @@ func TestParseSecrets(t *testing.T) {
 // FuzzCookie (seeds in ../../testdata/fuzz/FuzzCookie/): any option data either parses into the lengths RFC 7873
 // allows or is refused, and checking it never panics.
 func FuzzCookie(f *testing.F) {
-	seeds, _ := filepath.Glob("../../testdata/fuzz/FuzzCookie/*")
-	for _, p := range seeds {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "..", "testdata", "fuzz", "FuzzCookie"))
 	var s Secrets
 	f.Fuzz(func(t *testing.T, data []byte) {
 		client, server, ok := Parse(data)

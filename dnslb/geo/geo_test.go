@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // testDB is a database with one network per kind of rule.
@@ -244,18 +246,7 @@ func TestParseNets(t *testing.T) {
 // FuzzParseNets: the parser never panics, and what it accepts compiles
 // and reads back line for line.
 func FuzzParseNets(f *testing.F) {
-	dir := "../../testdata/fuzz/FuzzParseNets"
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "..", "testdata", "fuzz", "FuzzParseNets"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		nets, err := ParseNets("f", src)
 		if err != nil {

@@ -1,27 +1,17 @@
 package journal
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // FuzzDecode feeds journal files to the decoder: it must never panic, its
 // sizes must account for every byte, and the entries it accepts must
 // encode into a journal that decodes again.
 func FuzzDecode(f *testing.F) {
-	dir := filepath.Join("..", "..", "testdata", "fuzz", "FuzzJournal")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "..", "testdata", "fuzz", "FuzzJournal"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Decode(data)
 		if err != nil {

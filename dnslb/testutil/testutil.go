@@ -75,13 +75,15 @@ func WriteFiles(t testing.TB, files map[string]string) string {
 }
 
 // AddSeeds adds every file of dir (the project's testdata/fuzz/<Target>,
-// where `go test` does not look by itself) to f's seed corpus.
+// where `go test` does not look by itself) to f's seed corpus. A folder
+// without seeds fails: `go test` would run the target on nothing.
 func AddSeeds(f *testing.F, dir string) {
 	f.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		f.Fatalf("seed corpus: %v", err)
 	}
+	n := 0
 	for _, e := range ents {
 		if e.IsDir() {
 			continue
@@ -91,6 +93,10 @@ func AddSeeds(f *testing.F, dir string) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+		n++
+	}
+	if n == 0 {
+		f.Fatalf("seed corpus: no seeds in %s", dir)
 	}
 }
 

@@ -1,11 +1,12 @@
 package update
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // FuzzUpdate applies any message to a zone with a rule allowing every
@@ -13,18 +14,7 @@ import (
 // nothing, and an accepted one must replay from its difference to the
 // same zone (what the journal relies on).
 func FuzzUpdate(f *testing.F) {
-	dir := filepath.Join("..", "..", "testdata", "fuzz", "FuzzUpdate")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus: %v", err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddSeeds(f, filepath.Join("..", "..", "testdata", "fuzz", "FuzzUpdate"))
 	all := Policy{{Key: "k.", Names: []string{origin, "*." + origin}, Types: []uint16{
 		dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeCNAME, dns.TypeNS, dns.TypeMX, dns.TypeSOA, dns.TypeSRV, dns.TypeDNAME, dns.TypeDS,
 	}}}
