@@ -1,7 +1,6 @@
 package dnslb
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/cluster"
@@ -385,20 +383,7 @@ func TestClusterStatusPageInBrowser(t *testing.T) {
 		}
 		return false
 	})
-	ctx := browser(t)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(ns2.http+"/status"),
-		chromedp.WaitVisible(chromedp.CSS(`section[data-cluster="ns2"]`))); err != nil {
-		t.Fatalf("open /status: %v", err)
-	}
-	eval := func(js string) string {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
+	_, eval := openStatus(t, ns2.http+"/status", `section[data-cluster="ns2"]`)
 	for _, peer := range []string{"ns1", "ns3"} {
 		if got := eval(fmt.Sprintf(`(document.querySelector('tr[data-peer=%q]') || {dataset: {}}).dataset.state || ""`, peer)); got != "alive" {
 			t.Errorf("peer %s shown %q, want alive", peer, got)

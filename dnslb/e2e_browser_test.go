@@ -45,6 +45,24 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// openStatus opens url in a browser, waits until css is shown and returns
+// the page's context (60 s) and an evaluator of JavaScript on the page.
+func openStatus(t *testing.T, url, css string) (context.Context, func(js string) string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(browser(t), 60*time.Second)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(css))); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	return ctx, func(js string) string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+}
+
 // TestStatusPageInBrowser opens /status in a real browser: every pool and
 // member is shown with its health, and when a backend dies the page shows
 // it down after its own refresh, without being reloaded.
@@ -72,20 +90,7 @@ members = [{ address = "192.0.2.78", datacenter = "ams" }, { address = "192.0.2.
 	for range 30 {
 		ts.ask(t, "udp", "www.lb.test.", dns.TypeA) // something for the share column
 	}
-	ctx := browser(t)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.http+"/status"),
-		chromedp.WaitVisible(chromedp.CSS(`section[data-pool="static.lb.test."]`))); err != nil {
-		t.Fatalf("open /status: %v", err)
-	}
-	eval := func(js string) string {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
+	ctx, eval := openStatus(t, ts.http+"/status", `section[data-pool="static.lb.test."]`)
 	healthOf := func(addr string) string {
 		return eval(fmt.Sprintf(`(document.querySelector('tr[data-member=%q]') || {dataset: {}}).dataset.health || ""`, addr))
 	}
