@@ -1,8 +1,10 @@
 package dnslb
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,6 +49,74 @@ func TestPortZeroJoinsNoOtherGroup(t *testing.T) {
 		second.release()
 		if held[p.Port()] {
 			t.Fatalf("port 0 gave %v, a port other SO_REUSEPORT sockets hold", p)
+		}
+	}
+}
+
+// TestFlushWaitsForRoom: responses that meet a full send buffer wait for
+// room instead of being dropped. The first attempt does not wait (it is a
+// raw system call, which must not block) and says the buffer is full.
+func TestFlushWaitsForRoom(t *testing.T) {
+	// A datagram socket pair: a sender's buffer stays charged until the
+	// peer reads, so it fills up (a UDP socket on loopback never does).
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
+		t.Fatal(err)
+	}
+	tv := unix.NsecToTimeval(int64(10 * time.Second))
+	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	fillers := 0
+	for ; ; fillers++ {
+		err := unix.Sendto(fds[0], []byte("filler"), unix.MSG_DONTWAIT, nil)
+		if errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const k = 8
+	b := newBatch(512, false)
+	for i := range k {
+		b.rhdrs[i].Hdr.Namelen = 0 // the pair is connected: no address
+		b.queue(i, i, []byte{'r', byte(i)})
+	}
+	if sent, full := b.send(fds[0], 0, k, false); sent != 0 || !full {
+		t.Fatalf("send without waiting on a full buffer: sent %d, full %v; want 0, true", sent, full)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.flush(fds[0], k)
+	}()
+	// Nothing reads yet: the flush must wait, not drop what did not fit.
+	select {
+	case <-done:
+		t.Fatal("flush returned while the send buffer was full: responses dropped")
+	case <-time.After(200 * time.Millisecond):
+	}
+	var got []byte
+	buf := make([]byte, 64)
+	for len(got) < k {
+		n, err := unix.Read(fds[1], buf)
+		if err != nil {
+			t.Fatalf("after %d of %d responses: %v", len(got), k, err)
+		}
+		if n == 2 && buf[0] == 'r' {
+			got = append(got, buf[1])
+		}
+	}
+	<-done
+	for i, g := range got {
+		if int(g) != i {
+			t.Fatalf("responses arrived as %v, want 0..%d in order", got, k-1)
 		}
 	}
 }
