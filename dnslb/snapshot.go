@@ -40,6 +40,9 @@ type snapshot struct {
 	// requireCookie: [server] require_cookie — over UDP, only a valid
 	// server cookie gets an answer.
 	requireCookie bool
+	// udpCoalesce: [server] udp_coalesce — how long a busy UDP worker lets
+	// queries gather before its next read.
+	udpCoalesce time.Duration
 	// synth holds each zone's wire pieces for synthesized answers, made
 	// with the zones: a zone not in it (swapped in later) is answered by
 	// the general path, never from stale pieces.
@@ -148,6 +151,7 @@ func buildSnapshotContext(ctx context.Context, cfg *config.Config, states *membe
 	s.cache = newAnswerCache(cacheSize)
 	s.rrl = newRRL(cfg.RRL)
 	s.udpSize = uint16(cfg.Server.UDPSize)
+	s.udpCoalesce = cfg.Server.UDPCoalesce
 	return s, nil
 }
 

@@ -31,6 +31,10 @@ const (
 	// udpWake bounds how long a blocked read waits before looking at its
 	// context; shutdown(2) normally wakes it at once.
 	udpWake = 250 * time.Millisecond
+	// coalesceMin queries returned by one read say that queries come
+	// faster than they are answered: only then does the worker let the
+	// next ones gather ([server] udp_coalesce).
+	coalesceMin = 2
 	// yieldEvery is how often a busy worker passes through the scheduler:
 	// often enough that the runtime never sees it run 10 ms
 	// (forcePreemptNS) without doing so, rarely because each pass wakes a
@@ -364,5 +368,24 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 		if ctx.Err() != nil {
 			return
 		}
+		if d := coalesce(s.snap.Load().udpCoalesce, n); d > 0 {
+			ts := unix.NsecToTimespec(int64(d))
+			_ = unix.Nanosleep(&ts, nil) // interrupted: read sooner
+		}
 	}
+}
+
+// coalesce says how long to let queries gather before the next read, after
+// one that returned n of them, as a network card holds its interrupt
+// (interrupt coalescing). Each time the worker blocks it sleeps and is
+// woken again, and on a VM that costs as much as answering two queries;
+// under load, a pause of wait lets one read take many. A read that
+// returned one query (light load) or a full batch (more are queued) reads
+// again at once. A query waits at most wait, plus the kernel's timer slack
+// (50 µs unless set otherwise).
+func coalesce(wait time.Duration, n int) time.Duration {
+	if n < coalesceMin || n >= udpBatch {
+		return 0
+	}
+	return wait
 }

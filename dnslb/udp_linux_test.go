@@ -2,11 +2,17 @@ package dnslb
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/dnslb/dnslb/dnslb/testutil"
 )
 
 // TestPortZeroJoinsNoOtherGroup: a UDP socket opened on port 0 never gets
@@ -118,5 +124,104 @@ func TestFlushWaitsForRoom(t *testing.T) {
 		if int(g) != i {
 			t.Fatalf("responses arrived as %v, want 0..%d in order", got, k-1)
 		}
+	}
+}
+
+// TestCoalesce: a worker pauses before its next read only after a read that
+// says queries come faster than it answers them: more than one, and not a
+// full batch (then more are queued already).
+func TestCoalesce(t *testing.T) {
+	const wait = 50 * time.Microsecond
+	for _, tc := range []struct {
+		wait time.Duration
+		n    int
+		want time.Duration
+	}{
+		{wait, 0, 0},
+		{wait, 1, 0},
+		{wait, coalesceMin, wait},
+		{wait, udpBatch - 1, wait},
+		{wait, udpBatch, 0},
+		{0, coalesceMin, 0},
+	} {
+		if got := coalesce(tc.wait, tc.n); got != tc.want {
+			t.Errorf("coalesce(%v, %d) = %v, want %v", tc.wait, tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestCoalescedBursts: with the longest udp_coalesce, bursts of queries
+// (reads of several, each followed by a pause) are all answered, each
+// with its own answer, and the server stops promptly.
+func TestCoalescedBursts(t *testing.T) {
+	dir := testutil.WriteFiles(t, map[string]string{"dnslb.toml": `[server]
+listen = ["127.0.0.1:0"]
+http = ""
+workers = 1
+udp_coalesce = "1ms"
+[[zone]]
+origin = "example."
+records = ["@ 60 IN SOA ns1 hm 1 2 3 4 5", "@ 60 IN NS ns1", "ns1 60 IN A 192.0.2.1", "*.wild 60 IN A 192.0.2.2"]
+`})
+	ts := start(t, filepath.Join(dir, "dnslb.toml"), Options{})
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetReadBuffer(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	to := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(ts.addr))
+	const burst = 100
+	buf := make([]byte, 4096)
+	for round := range 5 {
+		want := map[uint16]string{}
+		for i := range burst {
+			m := new(dns.Msg)
+			name := fmt.Sprintf("r%dq%d.wild.example.", round, i)
+			if i%2 == 1 {
+				name = fmt.Sprintf("r%dq%d.example.", round, i) // NXDOMAIN
+			}
+			m.SetQuestion(name, dns.TypeA)
+			m.Id = uint16(round*burst + i)
+			b, _ := m.Pack()
+			if _, err := c.WriteToUDP(b, to); err != nil {
+				t.Fatal(err)
+			}
+			want[m.Id] = name
+		}
+		if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		for len(want) > 0 {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("round %d: %d of %d answers missing: %v", round, len(want), burst, err)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+			name, ok := want[r.Id]
+			if !ok || len(r.Question) != 1 || r.Question[0].Name != name {
+				t.Fatalf("answer %d for %v: unexpected", r.Id, r.Question)
+			}
+			wantRcode := dns.RcodeSuccess
+			if r.Id%2 == 1 {
+				wantRcode = dns.RcodeNameError
+			}
+			if r.Rcode != wantRcode || (wantRcode == dns.RcodeSuccess && len(r.Answer) != 1) {
+				t.Fatalf("%s: rcode %d, %d answers", name, r.Rcode, len(r.Answer))
+			}
+			delete(want, r.Id)
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { ts.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not stop")
 	}
 }

@@ -270,6 +270,36 @@ func TestLimitDefaults(t *testing.T) {
 	}
 }
 
+// TestUDPCoalesce: [server] udp_coalesce defaults to 50 µs, takes 0s (off)
+// to 1ms, and refuses anything else with what is valid.
+func TestUDPCoalesce(t *testing.T) {
+	for _, tc := range []struct {
+		line    string
+		want    time.Duration
+		wantErr string
+	}{
+		{"", 50 * time.Microsecond, ""},
+		{"udp_coalesce = \"0s\"", 0, ""},
+		{"udp_coalesce = \"100us\"", 100 * time.Microsecond, ""},
+		{"udp_coalesce = \"1ms\"", time.Millisecond, ""},
+		{"udp_coalesce = \"2ms\"", 0, "c.toml:2: server.udp_coalesce: 2ms: use 0s (off) to 1ms"},
+		{"udp_coalesce = \"-1us\"", 0, "c.toml:2: server.udp_coalesce: -1µs: use 0s (off) to 1ms"},
+		{"udp_coalesce = \"soon\"", 0, "c.toml:2: server.udp_coalesce"},
+	} {
+		c, err := Parse("c.toml", []byte("[server]\n"+tc.line+"\n"+minimalZone))
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want %q", tc.line, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.line, err)
+		case c.Server.UDPCoalesce != tc.want:
+			t.Errorf("%q: udp_coalesce %v, want %v", tc.line, c.Server.UDPCoalesce, tc.want)
+		}
+	}
+}
+
 // TestReadTokenFIFO: a FIFO named as the token file is refused at once,
 // never waited on.
 func TestReadTokenFIFO(t *testing.T) {

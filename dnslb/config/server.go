@@ -20,6 +20,7 @@ type serverTOML struct {
 	StateFile         string   `toml:"state_file"`          // default none: overrides live in memory only
 	UDPSize           *int     `toml:"udp_size"`            // default 1232: largest UDP response we send
 	Workers           *int     `toml:"workers"`             // default 0 = one UDP socket per CPU (runtime.NumCPU) on each address
+	UDPCoalesce       duration `toml:"udp_coalesce"`        // default 50us: under load, how long queries gather before the next read; "0s" = off
 	TCPIdleTimeout    duration `toml:"tcp_idle_timeout"`    // default 10s between queries on a TCP connection
 	TCPReadTimeout    duration `toml:"tcp_read_timeout"`    // default 5s to read one query once it has begun
 	TCPMaxConnections *int     `toml:"tcp_max_connections"` // default 1000 open TCP connections in all
@@ -45,7 +46,8 @@ type Server struct {
 	AdminTokenFile    string           // resolved against the config's folder; "" = mutating calls refused
 	StateFile         string           // resolved; "" = overrides in memory only
 	UDPSize           int
-	Workers           int // 0 = one per CPU
+	Workers           int           // 0 = one per CPU
+	UDPCoalesce       time.Duration // 0 = read again at once
 	TCPIdleTimeout    time.Duration
 	TCPReadTimeout    time.Duration
 	TCPMaxConnections int
@@ -64,6 +66,12 @@ type Server struct {
 	ReloadTimeout      time.Duration
 }
 
+// udp_coalesce: its default, and the most a query may be kept waiting.
+const (
+	DefaultUDPCoalesce = 50 * time.Microsecond
+	MaxUDPCoalesce     = time.Millisecond
+)
+
 const (
 	defaultListen = "127.0.0.1:5353"
 	defaultHTTP   = "127.0.0.1:8053"
@@ -80,6 +88,11 @@ func (t *serverTOML) build(v *validator, c *Config) Server {
 		HealthConcurrency: v.number("server.health_concurrency", t.HealthConcurrency, 256, 1, math.MaxInt32, "a positive number (default 256)"),
 		AdminTokenFile:    c.Path(t.AdminTokenFile),
 		StateFile:         c.Path(t.StateFile),
+	}
+	s.UDPCoalesce = v.duration("server.udp_coalesce", t.UDPCoalesce, DefaultUDPCoalesce)
+	if s.UDPCoalesce < 0 || s.UDPCoalesce > MaxUDPCoalesce {
+		v.errorf("server.udp_coalesce", "%v: use 0s (off) to %v, e.g. %q", s.UDPCoalesce, MaxUDPCoalesce, "50us")
+		s.UDPCoalesce = DefaultUDPCoalesce
 	}
 	t.limits(v, &s)
 	s.Listen = t.listen(v)
