@@ -103,7 +103,11 @@ members = [` + strings.Join(g, ", ") + `]
 					a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(12)), byte(r.IntN(256)), byte(r.IntN(256)), 0})
 					prefix = netip.PrefixFrom(a, 24).String()
 				}
-				for p, qname := range []string{"wgt.lb.test.", "geo.lb.test."} {
+				qnames := []string{"wgt.lb.test.", "geo.lb.test."}
+				if bc.aa {
+					qnames[1] = qnames[0]
+				}
+				for p, qname := range qnames {
 					m := new(dns.Msg)
 					m.SetQuestion(qname, dns.TypeA)
 					m.SetEdns0(1232, false)
@@ -116,9 +120,6 @@ members = [` + strings.Join(g, ", ") + `]
 					}
 					reqs[p] = append(reqs[p], req)
 				}
-			}
-			if bc.aa {
-				reqs[1] = reqs[0]
 			}
 			benchAlternate(b, ts.Server, reqs)
 		})
