@@ -22,9 +22,6 @@ type query struct {
 	hasCookie bool
 	cookieOff int
 	cookieLen int
-	// plain: the name has only letters, digits, '-' and '_', so that its
-	// presentation form needs no escapes (synthesized answers).
-	plain bool
 }
 
 // ecsOption is an EDNS Client Subnet option (RFC 7871) as sent.
@@ -47,21 +44,55 @@ const (
 	optCodeCookie = 10
 )
 
-// lowerASCII maps a byte to its lowercase (RFC 4343: ASCII only);
 // notPlain is 1 for the bytes a presentation-form name would escape or
 // that no hostname holds.
-var lowerASCII, notPlain = func() (lower, odd [256]byte) {
+var notPlain = func() (odd [256]byte) {
 	for c := range 256 {
-		lower[c], odd[c] = byte(c), 1
-		if c >= 'A' && c <= 'Z' {
-			lower[c] = byte(c) + 'a' - 'A'
-		}
+		odd[c] = 1
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
 			odd[c] = 0
 		}
 	}
-	return lower, odd
+	return odd
 }()
+
+// plain reports whether label has only letters, digits, '-' and '_', so
+// that its presentation form needs no escapes (synthesized answers).
+func plain(label []byte) bool {
+	odd := byte(0)
+	for _, c := range label {
+		odd |= notPlain[c]
+	}
+	return odd == 0
+}
+
+// lower maps the ASCII capitals of a wire name to lowercase (RFC 4343),
+// eight bytes at a time; length octets (at most 63) and bytes over 127
+// stay as they are.
+func lower(b []byte) {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	swar := func(x uint64) uint64 {
+		t := x &^ high                // seven bits each: sums below never carry
+		ge := t + (0x80-'A')*ones     // high bit: t >= 'A'
+		gt := t + (0x80-'Z'-1)*ones   // high bit: t > 'Z'
+		upper := ge &^ gt &^ x & high // and the byte itself below 128
+		return x | upper>>2           // + 0x20
+	}
+	if len(b) < 8 {
+		for i, c := range b {
+			if c-'A' < 26 {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		return
+	}
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], swar(binary.LittleEndian.Uint64(b[i:])))
+	}
+	// The last bytes: one more word ending at the end (lowering twice
+	// changes nothing).
+	binary.LittleEndian.PutUint64(b[len(b)-8:], swar(binary.LittleEndian.Uint64(b[len(b)-8:])))
+}
 
 // parseQuery reads req when it has the plain shape the fast path serves: a
 // QUERY with one IN-class question, no answer or authority records, at most
@@ -83,37 +114,29 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 	if arcount > 1 {
 		return key, false
 	}
-	// The name: uncompressed labels, lowercased into key.
-	key = key[:0]
+	// The name: uncompressed labels, copied into key at once and
+	// lowercased there.
 	off := headerLen
-	odd := byte(0)
 	for {
 		if off >= len(req) {
 			return key, false
 		}
 		l := int(req[off])
 		if l == 0 {
-			key = append(key, 0)
 			off++
 			break
 		}
-		if l > 63 || off+1+l >= len(req) || len(key)+1+l > 254 {
+		if l > 63 || off+1+l >= len(req) || off+1+l-headerLen > 254 {
 			return key, false
-		}
-		key = append(key, byte(l))
-		key = append(key, req[off+1:off+1+l]...)
-		for i := len(key) - l; i < len(key); i++ {
-			c := key[i]
-			key[i] = lowerASCII[c]
-			odd |= notPlain[c]
 		}
 		off += 1 + l
 	}
+	key = append(key[:0], req[headerLen:off]...)
+	lower(key)
 	if off+4 > len(req) || binary.BigEndian.Uint16(req[off+2:]) != dns.ClassINET {
 		return key, false
 	}
 	q.qtype = binary.BigEndian.Uint16(req[off:])
-	q.plain = odd == 0
 	key = append(key, req[off], req[off+1])
 	off += 4
 	q.qlen = off - headerLen
