@@ -33,8 +33,10 @@ var (
 // members. Both get the same queries: from 1,024 clients (ECS /24 inside
 // the database's networks, echoed by both), from 65,536 (more than the
 // map's cache of answers holds: most answers come from the table), or
-// without ECS. ns/op counts both pools' answers; see benchAlternate for
-// the reported medians.
+// without ECS; and, as a control, the weighted pool against itself with
+// the ECS queries (aa-ecs: its geo/weighted shows the method's own spread).
+// ns/op counts both halves' answers; see benchAlternate for the reported
+// medians.
 func BenchmarkGeoServe(b *testing.B) {
 	dir := b.TempDir()
 	benchDBOnce.Do(func() {
@@ -88,7 +90,8 @@ members = [` + strings.Join(g, ", ") + `]
 		name    string
 		ecs     bool
 		clients int
-	}{{"noecs", false, 1024}, {"ecs", true, 1024}, {"ecs-65536", true, 65536}} {
+		aa      bool // both halves the weighted pool: the method's own spread
+	}{{"noecs", false, 1024, false}, {"ecs", true, 1024, false}, {"ecs-65536", true, 65536, false}, {"aa-ecs", true, 1024, true}} {
 		ecs := bc.ecs
 		b.Run(bc.name, func(b *testing.B) {
 			// The same requests to each pool, ECS option and all.
@@ -100,7 +103,11 @@ members = [` + strings.Join(g, ", ") + `]
 					a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(12)), byte(r.IntN(256)), byte(r.IntN(256)), 0})
 					prefix = netip.PrefixFrom(a, 24).String()
 				}
-				for p, qname := range []string{"wgt.lb.test.", "geo.lb.test."} {
+				qnames := []string{"wgt.lb.test.", "geo.lb.test."}
+				if bc.aa {
+					qnames[1] = qnames[0]
+				}
+				for p, qname := range qnames {
 					m := new(dns.Msg)
 					m.SetQuestion(qname, dns.TypeA)
 					m.SetEdns0(1232, false)

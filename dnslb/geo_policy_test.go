@@ -1,7 +1,9 @@
 package dnslb
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,4 +123,79 @@ func sameFields(a, b string) bool {
 		seen[s]--
 	}
 	return true
+}
+
+// TestGeoWithinDirect: a geo pool whose within is weighted or round_robin
+// orders each datacenter's members from its map-list entry, without the
+// inner policy's call; that order equals the inner policy's, answer by
+// answer, as health changes (every member, one datacenter, one member
+// down, all down).
+func TestGeoWithinDirect(t *testing.T) {
+	var pools strings.Builder
+	for _, within := range []string{"weighted", "round_robin"} {
+		fmt.Fprintf(&pools, `
+[[pool]]
+name = "%s.lb.test."
+policy = "geo"
+map = "two"
+within = %q
+members = [
+  { address = "192.0.2.10", datacenter = "ams", weight = 3 },
+  { address = "192.0.2.11", datacenter = "ams", weight = 1 },
+  { address = "192.0.2.12", datacenter = "ams", weight = 0 },
+  { address = "192.0.2.20", datacenter = "iad", weight = 2 },
+  { address = "192.0.2.21", datacenter = "iad", weight = 5 },
+]
+`, strings.ReplaceAll(within, "_", ""), within)
+	}
+	fx := newPoolFixture(t, `
+[map.two]
+default = ["iad", "ams"]
+nets = { "10.0.0.0/16" = ["ams", "iad"] }
+`+pools.String(), nil)
+	now := fixtureNow.UnixNano()
+	clients := []client{
+		{addr: netip.MustParseAddr("10.0.1.0"), prefix: 24},
+		{addr: netip.MustParseAddr("10.1.0.0"), prefix: 16},
+		{addr: netip.MustParseAddr("10.0.0.9"), prefix: -1},
+		{addr: netip.MustParseAddr("2001:db8::"), prefix: 48},
+	}
+	steps := []struct {
+		override uint32
+		addrs    []string
+	}{
+		{overrideNone, nil},
+		{overrideDown, []string{"192.0.2.10"}},
+		{overrideDown, []string{"192.0.2.20", "192.0.2.21"}},
+		{overrideDown, []string{"192.0.2.11", "192.0.2.12"}},
+		{overrideUp, []string{"192.0.2.10", "192.0.2.21"}},
+	}
+	for _, pool := range []string{"weighted.lb.test.", "roundrobin.lb.test."} {
+		f := fx.family(pool, dns.TypeA)
+		g := f.policy.(geoPolicy)
+		if g.within == withinOther {
+			t.Fatalf("%s: the inner policy is called", pool)
+		}
+		generic := g
+		generic.within = withinOther
+		for si, s := range steps {
+			fx.override(pool, s.override, s.addrs...)
+			v := f.currentView(now)
+			for k := range 40 {
+				c := clients[k%len(clients)]
+				turns := make([]uint64, len(f.geo.dcs))
+				for d, dc := range f.geo.dcs {
+					turns[d] = dc.turn.Load()
+				}
+				got, gs := g.order(nil, f, v, c)
+				for d, dc := range f.geo.dcs {
+					dc.turn.Store(turns[d])
+				}
+				want, ws := generic.order(nil, f, v, c)
+				if !slices.Equal(got, want) || gs != ws {
+					t.Fatalf("%s, step %d, answer %d, client %v/%d: %v scope %d, the inner policy gives %v scope %d", pool, si, k, c.addr, c.prefix, got, gs, want, ws)
+				}
+			}
+		}
+	}
 }

@@ -17,6 +17,24 @@ import (
 type geoPolicy struct {
 	inner  policy
 	isLive bool // inner.live(), asked once
+	within int  // withinWeighted, withinRoundRobin: order reads geoDC, not inner
+}
+
+const (
+	withinOther = iota
+	withinWeighted
+	withinRoundRobin
+)
+
+func newGeoPolicy(inner policy) geoPolicy {
+	g := geoPolicy{inner: inner, isLive: inner.live()}
+	switch inner.(type) {
+	case weighted:
+		g.within = withinWeighted
+	case roundRobin:
+		g.within = withinRoundRobin
+	}
+	return g
 }
 
 // geoSet is what a family of a geo pool adds: its map and one family per
@@ -91,7 +109,14 @@ func (g geoPolicy) prepare(f *family, v *view) {
 				}
 			}
 		}
-		serves[l] = geoDC{gs.dcs[pick], subs[pick]}
+		sv := subs[pick]
+		serves[l] = geoDC{fam: gs.dcs[pick], view: sv}
+		switch g.within {
+		case withinWeighted:
+			serves[l].seq, serves[l].part = sv.sequence, sv.takingPart
+		case withinRoundRobin:
+			serves[l].part = sv.eligible
+		}
 	}
 	v.dcEligible, v.dcServes = counts, serves
 	if !enough && !v.allDown {
@@ -117,7 +142,13 @@ func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8)
 	case c.prefix > 0: // (source prefix 0: the client asks not to be located)
 		list, scope = gs.m.Lookup(c.addr)
 	}
-	dc := v.dcServes[list]
+	dc := &v.dcServes[list]
+	switch g.within { // what weighted.order and roundRobin.order do
+	case withinWeighted:
+		return weightedOrder(dst, &dc.fam.turn, dc.seq, dc.part), uint8(scope)
+	case withinRoundRobin:
+		return rotate(dst, dc.part, dc.fam.turn.Add(1)-1), uint8(scope)
+	}
 	dst, s := g.inner.order(dst, dc.fam, dc.view, c)
 	return dst, uint8(max(scope, int(s)))
 }

@@ -24,6 +24,10 @@ type worker struct {
 	ck    cookieReply
 	name  []byte // the question name in presentation form, for synthesized answers
 	syn   answer // what RRL needs of a synthesized answer: its zone
+	memo  synthMemo
+	// memoHits counts the synthesized answers whose parent name was
+	// remembered (tests check that the memo is used).
+	memoHits int
 	// noSynth turns synthesized answers off (tests compare them with the
 	// general path).
 	noSynth bool
@@ -33,7 +37,7 @@ func newWorker(srv *Server, tcp bool, stats *workerStats) *worker {
 	return &worker{
 		srv: srv, tcp: tcp, stats: stats,
 		rd:  renderer{out: make([]byte, 0, 65535+512), members: make([]int, 0, 64)},
-		key: make([]byte, 0, 258), name: make([]byte, 0, 256),
+		key: make([]byte, 0, 258), name: make([]byte, 0, 256), memo: synthMemo{parent: make([]byte, 0, 256)},
 	}
 }
 
@@ -41,6 +45,7 @@ func newWorker(srv *Server, tcp bool, stats *workerStats) *worker {
 // result is valid until the next call.
 func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	snap := w.srv.snap.Load()
+	w.memo.forget(snap)
 	now := w.srv.clock.now()
 	w.n++
 	timed := w.n%durationSample == 0

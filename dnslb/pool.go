@@ -111,10 +111,15 @@ type view struct {
 }
 
 // geoDC is the datacenter that serves a map list: its family and view,
-// side by side so that a geo answer reads one entry.
+// side by side so that a geo answer reads one entry. For the usual inner
+// policies it also holds what their order reads from the view (weighted:
+// sequence and takingPart; round_robin: eligible as part), so that the
+// answer does not load the view first.
 type geoDC struct {
 	fam  *family
 	view *view
+	seq  []int
+	part []int
 }
 
 // refreshEvery bounds how stale the live figures of fastest and least_load

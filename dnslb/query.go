@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/miekg/dns"
 )
@@ -22,9 +23,6 @@ type query struct {
 	hasCookie bool
 	cookieOff int
 	cookieLen int
-	// plain: the name has only letters, digits, '-' and '_', so that its
-	// presentation form needs no escapes (synthesized answers).
-	plain bool
 }
 
 // ecsOption is an EDNS Client Subnet option (RFC 7871) as sent.
@@ -47,21 +45,85 @@ const (
 	optCodeCookie = 10
 )
 
-// lowerASCII maps a byte to its lowercase (RFC 4343: ASCII only);
-// notPlain is 1 for the bytes a presentation-form name would escape or
-// that no hostname holds.
-var lowerASCII, notPlain = func() (lower, odd [256]byte) {
+// notPlain is 0 for the bytes of a lowercase hostname label (those a
+// presentation-form name never escapes), 1 for every other.
+var notPlain = func() (odd [256]byte) {
 	for c := range 256 {
-		lower[c], odd[c] = byte(c), 1
-		if c >= 'A' && c <= 'Z' {
-			lower[c] = byte(c) + 'a' - 'A'
-		}
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+		odd[c] = 1
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
 			odd[c] = 0
 		}
 	}
-	return lower, odd
+	return odd
 }()
+
+const ones, high = 0x0101010101010101, 0x8080808080808080
+
+// lowerWord lowers the ASCII capitals of eight bytes: each byte's low
+// seven bits plus a constant sets its high bit when at least 'A' (ge) or
+// more than 'Z' (gt), without carrying into the next; bytes over 127 stay.
+func lowerWord(x uint64) uint64 {
+	t := x &^ high
+	ge := t + (0x80-'A')*ones
+	gt := t + (0x80-'Z'-1)*ones
+	return x | (ge&^gt&^x&high)>>2 // + 0x20
+}
+
+// plainWord reports whether eight lowercase bytes are all letters,
+// digits, '-' or '_' (the same trick: range tests, and equality as a
+// zero difference).
+func plainWord(x uint64) bool {
+	t := x &^ high
+	az := (t + (0x80-'a')*ones) &^ (t + (0x80-'z'-1)*ones)
+	digit := (t + (0x80-'0')*ones) &^ (t + (0x80-'9'-1)*ones)
+	dash := ^((t ^ '-'*ones) + 0x7f*ones)
+	under := ^((t ^ '_'*ones) + 0x7f*ones)
+	return (az|digit|dash|under)&^x&high == high
+}
+
+// lowerInto appends src to dst with its ASCII capitals lowercased (RFC
+// 4343), eight bytes at a time; length octets (at most 63) and bytes over
+// 127 stay as they are.
+func lowerInto(dst, src []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(src))[:n+len(src)]
+	out := dst[n:]
+	if len(src) < 8 {
+		for i, c := range src {
+			if c-'A' < 26 {
+				c += 'a' - 'A'
+			}
+			out[i] = c
+		}
+		return dst
+	}
+	for i := 0; i+8 <= len(src); i += 8 {
+		binary.LittleEndian.PutUint64(out[i:], lowerWord(binary.LittleEndian.Uint64(src[i:])))
+	}
+	// The last bytes: one more word ending at the end (lowering twice
+	// changes nothing).
+	binary.LittleEndian.PutUint64(out[len(src)-8:], lowerWord(binary.LittleEndian.Uint64(src[len(src)-8:])))
+	return dst
+}
+
+// plain reports whether label (lowercase) has only letters, digits, '-'
+// and '_', so that its presentation form needs no escapes (synthesized
+// answers).
+func plain(label []byte) bool {
+	if len(label) < 8 {
+		odd := byte(0)
+		for _, c := range label {
+			odd |= notPlain[c]
+		}
+		return odd == 0
+	}
+	for i := 0; i+8 <= len(label); i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(label[i:])) {
+			return false
+		}
+	}
+	return plainWord(binary.LittleEndian.Uint64(label[len(label)-8:]))
+}
 
 // parseQuery reads req when it has the plain shape the fast path serves: a
 // QUERY with one IN-class question, no answer or authority records, at most
@@ -83,37 +145,28 @@ func parseQuery(req []byte, q *query, key []byte) ([]byte, bool) {
 	if arcount > 1 {
 		return key, false
 	}
-	// The name: uncompressed labels, lowercased into key.
-	key = key[:0]
+	// The name: uncompressed labels, copied into key at once and
+	// lowercased there.
 	off := headerLen
-	odd := byte(0)
 	for {
 		if off >= len(req) {
 			return key, false
 		}
 		l := int(req[off])
 		if l == 0 {
-			key = append(key, 0)
 			off++
 			break
 		}
-		if l > 63 || off+1+l >= len(req) || len(key)+1+l > 254 {
+		if l > 63 || off+1+l >= len(req) || off+1+l-headerLen > 254 {
 			return key, false
-		}
-		key = append(key, byte(l))
-		key = append(key, req[off+1:off+1+l]...)
-		for i := len(key) - l; i < len(key); i++ {
-			c := key[i]
-			key[i] = lowerASCII[c]
-			odd |= notPlain[c]
 		}
 		off += 1 + l
 	}
+	key = lowerInto(key[:0], req[headerLen:off])
 	if off+4 > len(req) || binary.BigEndian.Uint16(req[off+2:]) != dns.ClassINET {
 		return key, false
 	}
 	q.qtype = binary.BigEndian.Uint16(req[off:])
-	q.plain = odd == 0
 	key = append(key, req[off], req[off+1])
 	off += 4
 	q.qlen = off - headerLen

@@ -234,7 +234,6 @@ func (s *snapshot) buildGeo(p *pool) {
 			}
 		}
 		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg)
-		inner := policyOf(p.cfg.Within, p.cfg)
-		f.policy = geoPolicy{inner: inner, isLive: inner.live()}
+		f.policy = newGeoPolicy(policyOf(p.cfg.Within, p.cfg))
 	}
 }

@@ -61,9 +61,20 @@ var rcodeIndex = func() map[int]int {
 	return m
 }()
 
+// rcodeSmall is rcodeIndex as a table, for the rcodes one octet holds.
+var rcodeSmall = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = uint8(len(rcodeLabels) - 1)
+	}
+	for r, i := range rcodeIndex {
+		t[r] = uint8(i)
+	}
+	return t
+}()
+
 func rcodeBucket(r int) int {
-	if i, ok := rcodeIndex[r]; ok {
-		return i
+	if uint(r) < uint(len(rcodeSmall)) {
+		return int(rcodeSmall[r])
 	}
 	return len(rcodeLabels) - 1
 }

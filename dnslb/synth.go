@@ -113,6 +113,27 @@ func synthQtype(qtype uint16) bool {
 	return true
 }
 
+// synthMemo remembers where the last synthesized name's lookup stood
+// above its first label: a flood of random labels under one name (a
+// zone's apex, a wildcard's owner) then costs neither the zone search nor
+// the walk down the zone, only a comparison of the parent name.
+type synthMemo struct {
+	snap   *snapshot // nil: nothing remembered
+	parent []byte    // the parent name in wire form (lowercase)
+	zone   *zones.Zone
+	zs     *zoneSynth
+	node   *zones.Node // the parent's node (zones.Zone.ClassifyParent)
+	wild   *zones.Node // its wildcard child, or nil
+}
+
+// forget drops what was remembered of another snapshot than snap, so
+// that a worker never keeps an old snapshot alive.
+func (m *synthMemo) forget(snap *snapshot) {
+	if m.snap != nil && m.snap != snap {
+		*m = synthMemo{parent: m.parent[:0]}
+	}
+}
+
 // synthesize answers the fast path's query from wire pieces, or returns
 // nil when the general path must (anything but NXDOMAIN, NODATA and
 // wildcard answers of A, AAAA or TXT — pools cannot be wildcards; names with characters that
@@ -121,54 +142,92 @@ func (w *worker) synthesize(snap *snapshot, req []byte, src netip.AddrPort, now 
 	if snap.synth == nil || w.noSynth || !synthQtype(w.q.qtype) {
 		return nil
 	}
-	// The name in presentation form, plain labels only: the wire name
-	// without its first length octet, each other length octet (and the
-	// root's) a dot. The key ends with the type, and a 'D' for DO=1
-	// (parseQuery).
+	// The key ends with the type, and a 'D' for DO=1 (parseQuery).
 	wire := w.key[:w.q.qlen-4]
-	if len(wire) < 2 || !w.q.plain {
+	if len(wire) < 2 || !plain(wire[1:1+wire[0]]) {
 		return nil // the root, or escapes
 	}
-	name := append(w.name[:0], wire[1:]...)
-	for off := 0; wire[off] != 0; off += 1 + int(wire[off]) {
-		name[off+int(wire[off])] = '.'
+	var (
+		z        *zones.Zone
+		zs       *zoneSynth
+		kind     zones.Kind
+		node     *zones.Node
+		wildcard bool
+	)
+	m := &w.memo
+	// Names are as long in presentation form as in wire form less one.
+	if parent := wire[1+int(wire[0]):]; m.snap == snap && string(parent) == string(m.parent) && !snap.zones.MayBeOrigin(len(wire)-1) {
+		// Below the remembered parent (plain: it was checked), in its zone
+		// (no deeper zone: the name itself would be its origin).
+		z, zs = m.zone, m.zs
+		w.memoHits++
+		if zs.signed && w.q.do {
+			return nil
+		}
+		var n *zones.Node
+		if z.MayHold(len(wire) - 1) {
+			n = z.NodeBytes(w.presentation(wire))
+		}
+		kind, node, wildcard = z.ClassifyChild(m.node, m.wild, n, w.q.qtype)
+	} else {
+		for off := 1 + int(wire[0]); wire[off] != 0; off += 1 + int(wire[off]) {
+			if !plain(wire[off+1 : off+1+int(wire[off])]) {
+				return nil
+			}
+		}
+		name := w.presentation(wire)
+		if z = snap.zones.FindBytes(name); z == nil {
+			return nil
+		}
+		zs = snap.synth[z]
+		if zs == nil || zs.signed && (w.q.do || len(name) == len(z.Origin)) {
+			return nil // a zone swapped in after the snapshot's pieces were made, or DNSSEC
+		}
+		var p *zones.Node
+		kind, node, wildcard, p = z.ClassifyParent(name, w.q.qtype)
+		if p != nil {
+			*m = synthMemo{snap: snap, parent: append(m.parent[:0], parent...), zone: z, zs: zs, node: p, wild: z.Wildcard(p)}
+		}
 	}
-	w.name = name
-	z := snap.zones.FindBytes(name)
-	if z == nil {
-		return nil
-	}
-	zs := snap.synth[z]
-	if zs == nil || zs.signed && (w.q.do || len(name) == len(z.Origin)) {
-		return nil // a zone swapped in after the snapshot's pieces were made, or DNSSEC
-	}
-	kind, node, wildcard := z.Classify(name, w.q.qtype)
 	w.syn.zone = z.Origin // RRL keys NXDOMAIN by zone
 	r := w.fastReply(snap, req, src, now)
 	switch {
 	case kind == zones.NXDomain || kind == zones.NoData:
-		return w.negative(zs, z, name, kind, &r)
+		return w.negative(zs, z, wire, kind, &r)
 	case kind == zones.Answer && wildcard && (w.q.qtype == dns.TypeA || w.q.qtype == dns.TypeAAAA || w.q.qtype == dns.TypeTXT):
 		return w.wildcardAnswer(zs, node, &r)
 	}
 	return nil
 }
 
-// negative is NXDOMAIN or NODATA with the zone's SOA.
-func (w *worker) negative(zs *zoneSynth, z *zones.Zone, name []byte, kind zones.Kind, r *reply) []byte {
+// presentation is the wire name (plain labels only) in presentation form:
+// without its first length octet, each other length octet (and the
+// root's) a dot. The result is valid until the next call.
+func (w *worker) presentation(wire []byte) []byte {
+	name := append(w.name[:0], wire[1:]...)
+	for off := 0; wire[off] != 0; off += 1 + int(wire[off]) {
+		name[off+int(wire[off])] = '.'
+	}
+	w.name = name
+	return name
+}
+
+// negative is NXDOMAIN or NODATA with the zone's SOA; wire is the question
+// name.
+func (w *worker) negative(zs *zoneSynth, z *zones.Zone, wire []byte, kind zones.Kind, r *reply) []byte {
 	// The label just under the origin must not be one of the SOA names':
 	// those would compress into the question further than the piece does.
-	end := len(name) - len(z.Origin)
+	originLen := len(z.Origin) + 1 // in wire form
 	if z.Origin == "." {
-		end = len(name)
+		originLen = 1
 	}
-	if end > 0 {
-		start := end - 1
-		for start > 0 && name[start-1] != '.' {
-			start--
+	if len(wire) > originLen && len(zs.below) > 0 {
+		off := 0
+		for len(wire)-(off+1+int(wire[off])) > originLen {
+			off += 1 + int(wire[off])
 		}
 		for _, b := range zs.below {
-			if string(name[start:end-1]) == b {
+			if string(wire[off+1:off+1+int(wire[off])]) == b {
 				return nil
 			}
 		}

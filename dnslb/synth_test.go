@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,10 +84,22 @@ func TestSynthMatchesGeneral(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.closeListeners()
+	synthesized, _ := compareSynth(t, srv, synthQueries(t, 3000))
+	if synthesized["NXDOMAIN"] < 500 || synthesized["NODATA"] < 500 || synthesized["wildcard"] < 100 {
+		t.Errorf("too few synthesized answers compared: %v", synthesized)
+	}
+}
+
+// compareSynth serves msgs with synthesized answers and with the general
+// path alone, over UDP and TCP limits, and fails on the first difference.
+// It returns how many answers of each kind were synthesized, and how many
+// queries found their parent remembered (synthMemo).
+func compareSynth(t *testing.T, srv *Server, msgs []*dns.Msg) (map[string]int, int) {
+	t.Helper()
 	src := netip.MustParseAddrPort("192.0.2.99:5353")
 	cache := srv.snap.Load().cache
-	msgs := synthQueries(t, 3000)
 	synthesized := map[string]int{}
+	memoHits := 0
 	for _, tcp := range []bool{false, true} {
 		gw := newWorker(srv, tcp, srv.newStats())
 		gw.noSynth = true
@@ -120,10 +134,88 @@ func TestSynthMatchesGeneral(t *testing.T) {
 				synthesized[kind]++
 			}
 		}
+		memoHits += sw.memoHits
 	}
-	t.Logf("%d responses compared; synthesized: %v", 2*len(msgs), synthesized)
-	if synthesized["NXDOMAIN"] < 500 || synthesized["NODATA"] < 500 || synthesized["wildcard"] < 100 {
-		t.Errorf("too few synthesized answers compared: %v", synthesized)
+	t.Logf("%d responses compared; synthesized: %v; parent remembered %d times", 2*len(msgs), synthesized, memoHits)
+	return synthesized, memoHits
+}
+
+// TestSynthMemoMatchesGeneral: runs of names under one parent — random
+// labels, labels of real names, of a zone nested in the parent's zone, of
+// the SOA's names — get the general path's response while the worker
+// remembers the parent (synthMemo), and after it moves to another parent.
+func TestSynthMemoMatchesGeneral(t *testing.T) {
+	cfg, err := os.ReadFile(confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone, err := os.ReadFile("../testdata/conformance/example.zone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := testutil.WriteFiles(t, map[string]string{"example.zone": string(zone), "dnslb.toml": string(cfg) + `
+[[zone]]
+origin = "kid.example."
+records = [
+  "@ 3600 IN SOA ns1.kid.example. hostmaster.example. 1 3600 600 604800 120",
+  "@ 3600 IN NS ns1.kid.example.",
+  "ns1 3600 IN A 192.0.2.3",
+  "*.w 3600 IN A 192.0.2.4",
+  "abc 3600 IN TXT \"abc\"",
+]
+`})
+	srv, err := New(dir+"/dnslb.toml", Options{Logger: discardLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeListeners()
+	rng := rand.New(rand.NewPCG(7, 8))
+	parents := map[string][]string{ // parent: labels of real names below it
+		"example.":            {"www", "ns1", "mail", "alias", "sub", "wild", "ent", "old", "kid", "mid", "nods", "wcname", "hostmaster", "tonx"},
+		"wild.example.":       {"host", "*"},
+		"b.ent.example.":      {"a"},
+		"ent.example.":        {"b"},
+		"old.example.":        {"x"},
+		"wcname.example.":     {"x"},
+		"sub.example.":        {"ns"},
+		"ns1.example.":        {"x"},
+		"hostmaster.example.": {"x"},
+		"kid.example.":        {"ns1", "w", "abc", "hostmaster"},
+		"w.kid.example.":      {"x"},
+		"other.test.":         {"ns1"},
+		"elsewhere.net.":      {"www"},
+	}
+	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX, dns.TypeCNAME, dns.TypeNS}
+	var msgs []*dns.Msg
+	for round := range 6 {
+		for parent, real := range parents { // map order: parents follow each other differently each round
+			for i := range 30 {
+				label := randomLabel(rng)
+				switch {
+				case i%3 == 1:
+					label = real[rng.IntN(len(real))]
+				case i%3 == 2:
+					label = strings.Repeat("q", len(real[rng.IntN(len(real))])) // a real name's length
+				}
+				if rng.IntN(2) == 0 {
+					label = strings.ToUpper(label)
+				}
+				m := new(dns.Msg)
+				m.SetQuestion(label+"."+parent, types[rng.IntN(len(types))])
+				m.RecursionDesired = round%2 == 0
+				switch rng.IntN(3) {
+				case 1:
+					m.SetEdns0(1232, false)
+				case 2:
+					m.SetEdns0(512, true)
+				}
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	synthesized, memoHits := compareSynth(t, srv, msgs)
+	if synthesized["NXDOMAIN"] < 300 || synthesized["wildcard"] < 50 || memoHits < len(msgs)/2 {
+		t.Errorf("too few synthesized answers compared (%v), or too few with the parent remembered (%d)", synthesized, memoHits)
 	}
 }
 

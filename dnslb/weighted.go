@@ -1,5 +1,7 @@
 package dnslb
 
+import "sync/atomic"
+
 // weighted is smooth weighted round robin (as nginx does it): over every
 // cycle of sum(weights) answers each member comes first as often as its
 // weight says, interleaved rather than in runs. Members of weight 0 serve
@@ -57,9 +59,15 @@ func (weighted) prepare(f *family, v *view) {
 }
 
 func (weighted) order(dst []int, f *family, v *view, _ client) ([]int, uint8) {
-	if len(v.sequence) == 0 {
-		return dst, 0
+	return weightedOrder(dst, &f.turn, v.sequence, v.takingPart), 0
+}
+
+// weightedOrder is weighted's order from a view's sequence and takingPart
+// (a geo pool keeps them beside each datacenter's entry).
+func weightedOrder(dst []int, turn *atomic.Uint64, sequence, takingPart []int) []int {
+	if len(sequence) == 0 {
+		return dst
 	}
-	first := v.sequence[(f.turn.Add(1)-1)%uint64(len(v.sequence))]
-	return rotate(dst, v.takingPart, uint64(first)), 0
+	first := sequence[(turn.Add(1)-1)%uint64(len(sequence))]
+	return rotate(dst, takingPart, uint64(first))
 }

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -30,6 +31,7 @@ func TestClassifyMatchesLookup(t *testing.T) {
 			if kind != want.Kind || node != want.Node || wild != want.Wildcard {
 				t.Errorf("%s %s: classify %v %v %v, lookup %v %v %v", name, dns.TypeToString[qt], kind, node.Name, wild, want.Kind, want.Node.Name, want.Wildcard)
 			}
+			classifyChildren(t, z, name, qt)
 			if kind == Answer {
 				var packed []byte
 				for _, rr := range want.Records {
@@ -65,12 +67,50 @@ func TestClassifyMatchesLookup(t *testing.T) {
 			if kind, node, wild := ez.Classify([]byte(name), qt); kind != want.Kind || node != want.Node || wild != want.Wildcard {
 				t.Errorf("after an edit, %s %s: classify %v %v %v, lookup %v %v %v", name, dns.TypeToString[qt], kind, node.Name, wild, want.Kind, want.Node.Name, want.Wildcard)
 			}
+			classifyChildren(t, ez, name, qt)
 		}
 	}
 	s, _ := NewSet(z, dz)
 	for name, want := range map[string]*Zone{"x.lb.example.": dz, "lb.example.": dz, "www.example.": z, "example.": z, "other.": nil} {
 		if got := s.FindBytes([]byte(name)); got != want {
 			t.Errorf("FindBytes(%s) = %v", name, got)
+		}
+	}
+}
+
+// classifyChildren checks ClassifyParent against Lookup for name, and
+// ClassifyChild under the parent it returns against Lookup for name and for
+// siblings of name: new labels, and a label of every node's length.
+func classifyChildren(t *testing.T, z *Zone, name string, qt uint16) {
+	t.Helper()
+	want := z.Lookup(name, qt)
+	kind, node, wild, p := z.ClassifyParent([]byte(name), qt)
+	if kind != want.Kind || node != want.Node || wild != want.Wildcard {
+		t.Errorf("%s %s: ClassifyParent %v %v %v, lookup %v %v %v", name, dns.TypeToString[qt], kind, node.Name, wild, want.Kind, want.Node.Name, want.Wildcard)
+	}
+	if p == nil {
+		return
+	}
+	parent := name[len(dns.SplitDomainName(name)[0])+1:]
+	if parent == "" {
+		parent = "."
+	}
+	if p.Name != parent {
+		t.Fatalf("%s: parent %s, want %s", name, p.Name, parent)
+	}
+	siblings := []string{name, "zz-new." + parent, "*." + parent}
+	for n := range z.nodes {
+		if l := len(n) - len(parent) - 1; l > 0 && l < 64 {
+			siblings = append(siblings, strings.Repeat("q", l)+"."+parent)
+			if strings.HasSuffix(n, "."+parent) && !strings.Contains(n[:l], ".") {
+				siblings = append(siblings, n) // a real child
+			}
+		}
+	}
+	for _, sib := range siblings {
+		want := z.Lookup(sib, qt)
+		if kind, node, wild := z.ClassifyChild(p, z.Wildcard(p), z.NodeBytes([]byte(sib)), qt); kind != want.Kind || node != want.Node || wild != want.Wildcard {
+			t.Errorf("%s %s below %s: ClassifyChild %v %v %v, lookup %v %v %v", sib, dns.TypeToString[qt], parent, kind, node.Name, wild, want.Kind, want.Node.Name, want.Wildcard)
 		}
 	}
 }

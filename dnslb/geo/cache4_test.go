@@ -44,17 +44,66 @@ func TestCache4(t *testing.T) {
 	wg.Wait()
 	kept := 0
 	for i := range m.c4 {
-		e := m.c4[i].Load()
-		if e&cacheValid == 0 {
-			continue
-		}
-		kept++
-		a := uint32(e >> 30)
-		if l, s := m.t4.lookup(a); uint64(l) != e>>6&(maxLists4-1) || uint64(s) != e&0x3f {
-			t.Fatalf("cached %08x: the table says list %d scope %d, the entry %d scope %d", a, l, s, e>>6&(maxLists4-1), e&0x3f)
+		for w := range m.c4[i] {
+			e := m.c4[i][w].Load()
+			if e&cacheValid == 0 {
+				continue
+			}
+			kept++
+			a := uint32(e >> 30)
+			if got := uint32(a*0x9e3779b1) >> (32 - cacheSetBits); got != uint32(i) {
+				t.Fatalf("cached %08x in set %d, its set is %d", a, i, got)
+			}
+			if l, s := m.t4.lookup(a); uint64(l) != e>>6&(maxLists4-1) || uint64(s) != e&0x3f {
+				t.Fatalf("cached %08x: the table says list %d scope %d, the entry %d scope %d", a, l, s, e>>6&(maxLists4-1), e&0x3f)
+			}
 		}
 	}
 	if kept < 3000 {
 		t.Errorf("%d entries kept", kept)
+	}
+}
+
+// TestCache4Set: four clients whose addresses share a set are all kept
+// (with sets of two they evicted each other on every turn), and a fifth
+// takes the place of one of them.
+func TestCache4Set(t *testing.T) {
+	items := []item{newItem(netip.MustParsePrefix("10.0.0.0/8"), true, 1), newItem(netip.MustParsePrefix("10.128.0.0/9"), true, 2)}
+	m := newMap(build(items, 0))
+	var same []uint32 // /24s of 10.0.0.0/8 in set 0
+	for a := uint32(10 << 24); len(same) < cacheWays+1; a += 1 << 8 {
+		if a*0x9e3779b1>>(32-cacheSetBits) == 0 {
+			same = append(same, a)
+		}
+	}
+	cached := func(a uint32) bool {
+		for w := range m.c4[0] {
+			if e := m.c4[0][w].Load(); e&cacheKey == cacheValid|uint64(a)<<30 {
+				return true
+			}
+		}
+		return false
+	}
+	for range 3 {
+		for _, a := range same[:cacheWays] {
+			if l, _ := m.lookup4(a); l != m.t4.list(m.t4.find(a)) {
+				t.Fatalf("%08x: list %d", a, l)
+			}
+		}
+	}
+	for _, a := range same[:cacheWays] {
+		if !cached(a) {
+			t.Errorf("%08x is not cached: %d clients of one set evict each other", a, cacheWays)
+		}
+	}
+	m.lookup4(same[cacheWays])
+	n := 0
+	for _, a := range same {
+		if cached(a) {
+			n++
+		}
+	}
+	if !cached(same[cacheWays]) || n != cacheWays {
+		t.Errorf("after a fifth client of the set: it is cached %v, %d of the five are", cached(same[cacheWays]), n)
 	}
 }
