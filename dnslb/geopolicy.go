@@ -147,7 +147,7 @@ func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8)
 	case withinWeighted:
 		return weightedOrder(dst, &dc.fam.turn, dc.seq, dc.part), uint8(scope)
 	case withinRoundRobin:
-		return rotate(dst, dc.part, dc.fam.turn.Add(1)-1), uint8(scope)
+		return roundRobinOrder(dst, &dc.fam.turn, dc.part), uint8(scope)
 	}
 	dst, s := g.inner.order(dst, dc.fam, dc.view, c)
 	return dst, uint8(max(scope, int(s)))

@@ -33,7 +33,7 @@ type metrics struct {
 	notifies      *prometheus.CounterVec
 	serials       *prometheus.CounterVec
 
-	queries, sizes, durations, truncated, panics, dropped, readErrors, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers, paths, cookies, signatures *prometheus.Desc
+	queries, sizes, durations, truncated, panics, dropped, readErrors, pauses, rrlDropped, rrlSlipped, poolAnswers, memberUp, dcAnswers, paths, cookies, signatures *prometheus.Desc
 }
 
 // newMetrics registers the server's metrics on its registry. A registry
@@ -91,6 +91,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		panics:      prometheus.NewDesc("dnslb_panics_total", "Queries whose handling panicked (answered SERVFAIL).", nil, nil),
 		dropped:     prometheus.NewDesc("dnslb_dropped_queries_total", "Datagrams given no response: unreadable, not a DNS query (a response, an unassigned opcode, text), or from the port of a service that answers anything (echo, chargen, ...).", nil, nil),
 		readErrors:  prometheus.NewDesc("dnslb_udp_read_errors_total", "UDP socket reads that failed (logged at most once a minute).", nil, nil),
+		pauses:      prometheus.NewDesc("dnslb_udp_coalesce_pauses_total", "Pauses a busy UDP worker took to let queries gather before its next read ([server] udp_coalesce).", nil, nil),
 		rrlDropped:  prometheus.NewDesc("dnslb_rrl_dropped_total", "Responses dropped by response rate limiting.", nil, nil),
 		rrlSlipped:  prometheus.NewDesc("dnslb_rrl_slipped_total", "Responses rate limiting sent truncated (TC=1) instead of dropping.", nil, nil),
 		paths:       prometheus.NewDesc("dnslb_answers_total", "Queries answered, by how: from the answer cache, synthesized (names that never repeat), or by the general path.", []string{"how"}, nil),
@@ -163,7 +164,7 @@ func (m *metrics) reloaded(err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers, m.paths, m.cookies, m.signatures} {
+	for _, d := range []*prometheus.Desc{m.queries, m.sizes, m.durations, m.truncated, m.panics, m.dropped, m.readErrors, m.pauses, m.rrlDropped, m.rrlSlipped, m.poolAnswers, m.memberUp, m.dcAnswers, m.paths, m.cookies, m.signatures} {
 		ch <- d
 	}
 }
@@ -180,7 +181,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	var sizes [len(transportLabels)][len(sizeBuckets) + 1]uint64
 	var sizeSum, trunc [len(transportLabels)]uint64
 	var durs [len(durationBuckets) + 1]uint64
-	var durSum, panics, dropped, readErrs, rrlD, rrlS uint64
+	var durSum, panics, dropped, readErrs, pauses, rrlD, rrlS uint64
 	var paths [len(pathLabels)]uint64
 	var cookies [len(cookieLabels)]uint64
 	for _, st := range all {
@@ -214,6 +215,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		panics += st.panics.Load()
 		dropped += st.dropped.Load()
 		readErrs += st.readErrors.Load()
+		pauses += st.pauses.Load()
 		rrlD += st.rrlDrops.Load()
 		rrlS += st.rrlSlips.Load()
 		for i := range paths {
@@ -245,6 +247,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.panics, prometheus.CounterValue, float64(panics))
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
 	ch <- prometheus.MustNewConstMetric(m.readErrors, prometheus.CounterValue, float64(readErrs))
+	ch <- prometheus.MustNewConstMetric(m.pauses, prometheus.CounterValue, float64(pauses))
 	ch <- prometheus.MustNewConstMetric(m.rrlDropped, prometheus.CounterValue, float64(rrlD))
 	ch <- prometheus.MustNewConstMetric(m.rrlSlipped, prometheus.CounterValue, float64(rrlS))
 	for i, v := range paths {

@@ -113,6 +113,7 @@ type workerStats struct {
 	rrlDrops   atomic.Uint64
 	rrlSlips   atomic.Uint64
 	readErrors atomic.Uint64 // UDP reads that failed (not the wake-up timeout)
+	pauses     atomic.Uint64 // UDP coalescing pauses ([server] udp_coalesce)
 	paths      [len(pathLabels)]atomic.Uint64
 	cookies    [len(cookieLabels)]atomic.Uint64 // by cookieState
 }

@@ -369,6 +369,7 @@ func (s *Server) serveUDP(ctx context.Context, sock *udpSocket) {
 			return
 		}
 		if d := coalesce(s.snap.Load().udpCoalesce, n); d > 0 {
+			w.stats.pauses.Add(1)
 			ts := unix.NsecToTimespec(int64(d))
 			_ = unix.Nanosleep(&ts, nil) // interrupted: read sooner
 		}
