@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -91,7 +92,8 @@ members = [` + strings.Join(g, ", ") + `]
 		ecs     bool
 		clients int
 		aa      bool // both halves the weighted pool: the method's own spread
-	}{{"noecs", false, 1024, false}, {"ecs", true, 1024, false}, {"ecs-65536", true, 65536, false}, {"aa-ecs", true, 1024, true}} {
+		v6      bool // IPv6 clients (ECS /56)
+	}{{"noecs", false, 1024, false, false}, {"ecs", true, 1024, false, false}, {"ecs-65536", true, 65536, false, false}, {"ecs6", true, 1024, false, true}, {"aa-ecs", true, 1024, true, false}} {
 		ecs := bc.ecs
 		b.Run(bc.name, func(b *testing.B) {
 			// The same requests to each pool, ECS option and all.
@@ -99,7 +101,12 @@ members = [` + strings.Join(g, ", ") + `]
 			var reqs [2][][]byte
 			for range bc.clients {
 				var prefix string
-				if ecs { // the generated networks begin at 1.0.0.0
+				switch {
+				case ecs && bc.v6: // the generated IPv6 networks lie in 2000::/21
+					var b [16]byte
+					binary.BigEndian.PutUint64(b[:], 0x2000<<48|r.Uint64N(1<<43)&^0xff)
+					prefix = netip.PrefixFrom(netip.AddrFrom16(b), 56).String()
+				case ecs: // the generated networks begin at 1.0.0.0
 					a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(12)), byte(r.IntN(256)), byte(r.IntN(256)), 0})
 					prefix = netip.PrefixFrom(a, 24).String()
 				}

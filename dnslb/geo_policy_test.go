@@ -172,7 +172,7 @@ nets = { "10.0.0.0/16" = ["ams", "iad"] }
 	}
 	for _, pool := range []string{"weighted.lb.test.", "roundrobin.lb.test."} {
 		f := fx.family(pool, dns.TypeA)
-		g := f.policy.(geoPolicy)
+		g := f.policy.(*geoPolicy)
 		if g.within == withinOther {
 			t.Fatalf("%s: the inner policy is called", pool)
 		}

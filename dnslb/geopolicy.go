@@ -26,8 +26,8 @@ const (
 	withinRoundRobin
 )
 
-func newGeoPolicy(inner policy) geoPolicy {
-	g := geoPolicy{inner: inner, isLive: inner.live()}
+func newGeoPolicy(inner policy) *geoPolicy {
+	g := &geoPolicy{inner: inner, isLive: inner.live()}
 	switch inner.(type) {
 	case weighted:
 		g.within = withinWeighted
@@ -51,7 +51,7 @@ type geoSet struct {
 	dflt    int       // map list of clients that send ECS source prefix 0
 }
 
-func (g geoPolicy) live() bool { return g.isLive }
+func (g *geoPolicy) live() bool { return g.isLive }
 
 // prepare builds each datacenter's view from the pool family's, sets
 // each datacenter's count of eligible members and the datacenter that
@@ -59,7 +59,7 @@ func (g geoPolicy) live() bool { return g.isLive }
 // min_healthy, the pool counts as all down (when_all_down decides); with
 // "all", a list is served by its first datacenter with an eligible member,
 // else by its first, every member as if healthy.
-func (g geoPolicy) prepare(f *family, v *view) {
+func (g *geoPolicy) prepare(f *family, v *view) {
 	gs := f.geo
 	counts := make([]int, len(gs.dcs))
 	subs := make([]*view, len(gs.dcs))
@@ -133,13 +133,15 @@ func (g geoPolicy) prepare(f *family, v *view) {
 // order serves the datacenter prepare picked for the client's list. The
 // scope is the map's: the prefix over which the list is the same (or the
 // inner policy's when longer, for hash).
-func (g geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8) {
+func (g *geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8) {
 	gs := f.geo
 	list, scope := gs.dflt, 0
 	switch {
 	case c.prefix < 0: // no ECS: no scope to tell
-		list = gs.m.List(c.addr)
-	case c.prefix > 0: // (source prefix 0: the client asks not to be located)
+		list, _ = gs.m.Lookup(c.addr)
+	case c.ecs != nil && c.prefix > 0: // (source prefix 0: the client asks not to be located)
+		list, scope = c.ecs.locate(gs.m)
+	case c.prefix > 0:
 		list, scope = gs.m.Lookup(c.addr)
 	}
 	dc := &v.dcServes[list]

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/geo"
 )
 
 // worker answers queries one at a time with its own scratch space. Each UDP
@@ -69,6 +71,21 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	}
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
+	if w.q.hasECS && len(snap.geoMaps) > 0 {
+		// Start loading what each map's lookup of the subnet will read, so
+		// that it arrives while the query is answered instead of stalling
+		// the lookup: with many clients, their entries are seldom in the
+		// CPU's caches. Queries for other names pay only a few
+		// instructions.
+		if w.q.ecs.addrFamily == 1 {
+			a := binary.BigEndian.Uint32(w.q.ecs.addr[:4])
+			for _, m := range snap.geoMaps {
+				m.Prefetch4(a)
+			}
+		} else {
+			w.q.ecs.prefetch6(snap.geoMaps)
+		}
+	}
 	if fast && w.q.hasCookie && !w.ck.eval(snap.cookies, req[w.q.cookieOff:w.q.cookieOff+w.q.cookieLen], src.Addr(), now, w.q.do) {
 		fast = false // malformed: the general path answers FORMERR
 	}
@@ -165,7 +182,25 @@ func (e *ecsOption) client() client {
 	} else {
 		a = netip.AddrFrom4([4]byte(e.addr[:4]))
 	}
-	return client{addr: a, prefix: int(e.sourcePrefix)}
+	return client{addr: a, prefix: int(e.sourcePrefix), ecs: e}
+}
+
+// prefetch6 is the prefetch of an IPv6 subnet (see serve).
+func (e *ecsOption) prefetch6(maps []*geo.Map) {
+	if e.addrFamily == 2 {
+		hi := binary.BigEndian.Uint64(e.addr[:8])
+		for _, m := range maps {
+			m.Prefetch6(hi)
+		}
+	}
+}
+
+// locate is m.Lookup of the subnet, read from the option's bytes.
+func (e *ecsOption) locate(m *geo.Map) (list, scope int) {
+	if e.addrFamily == 1 {
+		return m.Lookup4(binary.BigEndian.Uint32(e.addr[:4]))
+	}
+	return m.Lookup6(binary.BigEndian.Uint64(e.addr[:8]), binary.BigEndian.Uint64(e.addr[8:]))
 }
 
 // general answers what the fast path leaves (and fills the cache when the

@@ -172,7 +172,8 @@ type selection struct {
 // query carried one, else the resolver's address.
 type client struct {
 	addr   netip.Addr
-	prefix int // ECS source prefix length; -1 without ECS
+	prefix int        // ECS source prefix length; -1 without ECS
+	ecs    *ecsOption // the ECS option addr comes from, or nil
 }
 
 // selectMembers picks the members to answer with. dst is reused storage.

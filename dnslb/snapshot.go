@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -13,6 +14,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
+	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/tsig"
 	"github.com/dnslb/dnslb/health"
 	"github.com/dnslb/dnslb/zones"
@@ -47,6 +49,8 @@ type snapshot struct {
 	// with the zones: a zone not in it (swapped in later) is answered by
 	// the general path, never from stale pieces.
 	synth map[*zones.Zone]*zoneSynth
+	// geoMaps are the maps geo pools use, each once.
+	geoMaps []*geo.Map
 }
 
 // loadGCPercent is the GC target while zones load (GOGC is 100 otherwise).
@@ -234,6 +238,9 @@ func (s *snapshot) buildGeo(p *pool) {
 			}
 		}
 		f.geo = newGeoSet(f, p.cfg.Map.Geo, dcs, p.cfg)
+		if !slices.Contains(s.geoMaps, p.cfg.Map.Geo) {
+			s.geoMaps = append(s.geoMaps, p.cfg.Map.Geo)
+		}
 		f.policy = newGeoPolicy(policyOf(p.cfg.Within, p.cfg))
 	}
 }

@@ -8,6 +8,7 @@
 package geo
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -64,7 +65,7 @@ type Map struct {
 	lists    [][]int  // datacenter lists, as indexes into dcs
 	t        *table
 	t4       *table4 // the IPv4 part of t, for IPv4 lookups
-	c4       *cache4 // answers of IPv4 /24s met lately
+	c        *cache  // answers to clients met lately
 	spec     *Spec
 	db       os.FileInfo // the database as found before it was read; nil = none
 	dflt     int         // the default list
@@ -119,40 +120,44 @@ func (m *Map) Ranges() int { return len(m.t.list) }
 // gdnsd's geoip plugin; its scope is the IPv4 one in its place.
 func (m *Map) Lookup(a netip.Addr) (list int, scopeBits int) {
 	if a.Is4() {
-		l, s := m.lookup4(v4Key(a))
-		return int(l), s
+		return m.Lookup4(v4Key(a))
 	}
-	return m.lookup6(a)
-}
-
-// lookup6 is Lookup of an IPv6 address.
-func (m *Map) lookup6(a netip.Addr) (int, int) {
 	k := addrKey(a)
-	if sp := embeds(k); sp != nil {
-		l, s := m.lookup4(sp.v4(k))
-		if s == 0 {
-			return int(l), sp.bits // the whole space
-		}
-		return int(l), sp.at + s
-	}
-	i := m.t.find(k)
-	first, last := m.t.bounds(i)
-	return int(m.t.list[i]), scope(k, first, last)
+	return m.Lookup6(k.hi, k.lo)
 }
 
-// List is Lookup without the scope, for clients that send no ECS.
-func (m *Map) List(a netip.Addr) int {
-	if a.Is4() {
-		l, _ := m.lookup4(v4Key(a))
-		return int(l)
+// Lookup4 is Lookup of the IPv4 address a.
+func (m *Map) Lookup4(a uint32) (list int, scopeBits int) {
+	l, s := m.lookup4(a)
+	return int(l), s
+}
+
+// Lookup6 is Lookup of the IPv6 address hi<<64 | lo.
+func (m *Map) Lookup6(hi, lo uint64) (list int, scopeBits int) {
+	k := u128{hi, lo}
+	if sp := embeds(k); sp != nil {
+		return m.lookupEmbedded(sp, k)
 	}
-	l, _ := m.lookup6(a)
-	return l
+	set, want := m.c.slot6(hi)
+	if e := set.get(want); e != 0 {
+		return int(e >> 6 & (cacheLists - 1)), int(e & (cacheScopes - 1))
+	}
+	return m.miss6(k, set, want)
+}
+
+// lookupEmbedded is Lookup6 of an address k of space sp: its IPv4
+// address's list, and the IPv4 scope in its place.
+func (m *Map) lookupEmbedded(sp *space, k u128) (int, int) {
+	l, s := m.lookup4(sp.v4(k))
+	if s == 0 {
+		return int(l), sp.bits // the whole space
+	}
+	return int(l), sp.at + s
 }
 
 func v4Key(a netip.Addr) uint32 {
 	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // Range returns the first and last address of the range holding a: the
@@ -242,7 +247,7 @@ func Compile(s *Spec) (*Map, error) {
 	if len(c.lists) >= maxLists4 {
 		return nil, &Error{Key: "locations", Msg: fmt.Sprintf("the rules make %d distinct datacenter lists; at most %d are possible", len(c.lists), maxLists4-1)}
 	}
-	m := &Map{spec: s, db: db, dflt: int(dflt), Networks: c.networks, c4: new(cache4)}
+	m := &Map{spec: s, db: db, dflt: int(dflt), Networks: c.networks, c: new(cache)}
 	m.t, m.t4 = splitTables(build(items, dflt), leafEscape)
 	// Datacenter indexes follow the order names were met; sort them.
 	m.dcs = make([]string, len(c.dcIndex))

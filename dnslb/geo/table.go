@@ -2,6 +2,7 @@ package geo
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -12,13 +13,7 @@ type u128 struct{ hi, lo uint64 }
 
 func addrKey(a netip.Addr) u128 {
 	b := a.As16() // an IPv4 address comes v4-mapped
-	return u128{be64(b[:8]), be64(b[8:])}
-}
-
-func be64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }

@@ -95,7 +95,7 @@ func TestTableMatchesRules(t *testing.T) {
 				}
 				a := randomAddr(r, v4)
 				list, s := m.Lookup(a)
-				if l := m.List(a); l != list {
+				if l, _ := m.Lookup(a); l != list {
 					t.Fatalf("%s: List %d, Lookup %d", a, l, list)
 				}
 				if want := naive(orig, 9, a); int32(list) != want {
@@ -218,7 +218,7 @@ func newMap(t *table) *Map { return newMapLeaf(t, leafEscape) }
 
 // newMapLeaf is newMap with leaves naming only lists below leafLists.
 func newMapLeaf(t *table, leafLists int32) *Map {
-	m := &Map{c4: new(cache4)}
+	m := &Map{c: new(cache)}
 	m.t, m.t4 = splitTables(t, leafLists)
 	return m
 }
@@ -248,7 +248,7 @@ func TestTable4Dense(t *testing.T) {
 			for range 2000 {
 				a := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(256)), byte(r.IntN(256))})
 				list, s := m.Lookup(a)
-				if l := m.List(a); l != list {
+				if l, _ := m.Lookup(a); l != list {
 					t.Fatalf("%d nets: %s: List %d, Lookup %d", tt.n, a, l, list)
 				}
 				if want := naive(orig, 9, a); int32(list) != want {
@@ -286,7 +286,7 @@ func TestTableEmbeddedIPv4(t *testing.T) {
 		for range 200 {
 			a := randomEmbedding(r)
 			list, s := m.Lookup(a)
-			if l := m.List(a); l != list {
+			if l, _ := m.Lookup(a); l != list {
 				t.Fatalf("%s: List %d, Lookup %d", a, l, list)
 			}
 			if want := naiveEmbedded(orig, 9, a); int32(list) != want {
