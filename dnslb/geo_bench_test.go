@@ -32,8 +32,9 @@ var (
 // three datacenters of four members with within = "weighted", its map a
 // generated database of 100,000 networks; the weighted pool has four
 // members. Both get the same queries: from 1,024 clients (ECS /24 inside
-// the database's networks, echoed by both), from 65,536 (more than the
-// map's cache of answers holds: most answers come from the table), or
+// the database's networks, echoed by both), from 65,536 (as many as the
+// map's cache of answers holds: their entries, and the requests, are
+// seldom in the CPU's caches), from 1,024 IPv6 clients (ECS /56), or
 // without ECS; and, as a control, the weighted pool against itself with
 // the ECS queries (aa-ecs: its geo/weighted shows the method's own spread).
 // ns/op counts both halves' answers; see benchAlternate for the reported
