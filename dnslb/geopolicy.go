@@ -140,8 +140,8 @@ func (g *geoPolicy) order(dst []int, f *family, v *view, c client) ([]int, uint8
 	case c.prefix < 0: // no ECS: no scope to tell
 		list, _ = gs.m.Lookup(c.addr)
 	case c.ecs != nil && c.prefix > 0: // (source prefix 0: the client asks not to be located)
-		list, scope = c.ecs.locate(gs.m)
-	case c.prefix > 0:
+		list, scope = c.ecs.locate(gs.m) // from the option's bytes, without netip's copies
+	case c.prefix > 0: // a subnet given without its option (-locate)
 		list, scope = gs.m.Lookup(c.addr)
 	}
 	dc := &v.dcServes[list]
