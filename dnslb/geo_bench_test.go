@@ -35,7 +35,7 @@ var (
 // the database's networks, echoed by both), from 65,536 (as many as the
 // map's cache of answers holds: their entries, and the requests, are
 // seldom in the CPU's caches), from 1,024 IPv6 clients (ECS /56), or
-// without ECS; and, as a control, the weighted pool against itself with
+// without ECS from one resolver or from 1,024; and, as a control, the weighted pool against itself with
 // the ECS queries (aa-ecs: its geo/weighted shows the method's own spread).
 // ns/op counts both halves' answers; see benchAlternate for the reported
 // medians.
@@ -94,13 +94,21 @@ members = [` + strings.Join(g, ", ") + `]
 		clients int
 		aa      bool // both halves the weighted pool: the method's own spread
 		v6      bool // IPv6 clients (ECS /56)
-	}{{"noecs", false, 1024, false, false}, {"ecs", true, 1024, false, false}, {"ecs-65536", true, 65536, false, false}, {"ecs6", true, 1024, false, true}, {"aa-ecs", true, 1024, true, false}} {
+	}{{"noecs", false, 1, false, false}, {"noecs-1024", false, 1024, false, false}, {"ecs", true, 1024, false, false}, {"ecs-65536", true, 65536, false, false}, {"ecs6", true, 1024, false, true}, {"aa-ecs", true, 1024, true, false}} {
 		ecs := bc.ecs
 		b.Run(bc.name, func(b *testing.B) {
 			// The same requests to each pool, ECS option and all.
 			r := rand.New(rand.NewPCG(1, 1))
 			var reqs [2][][]byte
-			for range bc.clients {
+			var srcs []netip.AddrPort // without ECS, the resolvers: 127.0.0.1 for one
+			for i := range bc.clients {
+				if !ecs {
+					a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(12)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+					if bc.clients == 1 {
+						a = netip.MustParseAddr("127.0.0.1")
+					}
+					srcs = append(srcs, netip.AddrPortFrom(a, uint16(1024+i)))
+				}
 				var prefix string
 				switch {
 				case ecs && bc.v6: // the generated IPv6 networks lie in 2000::/21
@@ -129,7 +137,7 @@ members = [` + strings.Join(g, ", ") + `]
 					reqs[p] = append(reqs[p], req)
 				}
 			}
-			benchAlternate(b, ts.Server, reqs)
+			benchAlternate(b, ts.Server, reqs, srcs)
 		})
 	}
 }
@@ -140,12 +148,17 @@ members = [` + strings.Join(g, ", ") + `]
 // cpu-ns/op and of the ratio geo/weighted of neighbouring blocks: on a
 // shared machine, load changes between two runs far more than between two
 // blocks a few milliseconds apart.
-func benchAlternate(b *testing.B, s *Server, reqs [2][][]byte) {
-	src := netip.MustParseAddrPort("127.0.0.1:5555")
+func benchAlternate(b *testing.B, s *Server, reqs [2][][]byte, srcs []netip.AddrPort) {
+	src := func(i int) netip.AddrPort {
+		if len(srcs) == 0 {
+			return netip.MustParseAddrPort("127.0.0.1:5555")
+		}
+		return srcs[i%len(srcs)]
+	}
 	w := newWorker(s, false, s.newStats())
 	for p := range reqs {
-		for _, req := range reqs[p] { // fill the answer cache, warm the tables
-			if w.serve(req, src) == nil {
+		for i, req := range reqs[p] { // fill the answer cache, warm the tables
+			if w.serve(req, src(i)) == nil {
 				b.Fatal("no response")
 			}
 		}
@@ -165,7 +178,7 @@ func benchAlternate(b *testing.B, s *Server, reqs [2][][]byte) {
 			// Labelled for -cpuprofile: pprof -tagfocus pool=geo.
 			pprof.Do(context.Background(), pprof.Labels("pool", poolLabels[p]), func(context.Context) {
 				for i := range n {
-					w.serve(reqs[p][i%len(reqs[p])], src)
+					w.serve(reqs[p][i%len(reqs[p])], src(i))
 				}
 			})
 			ns[p] = float64(threadCPU()-cpu) / float64(n)

@@ -71,18 +71,21 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 	}
 	key, fast := parseQuery(req, &w.q, w.key)
 	w.key = key
-	if w.q.hasECS && len(snap.geoMaps) > 0 {
-		// Start loading what each map's lookup of the subnet will read, so
-		// that it arrives while the query is answered instead of stalling
-		// the lookup: with many clients, their entries are seldom in the
-		// CPU's caches. Queries for other names pay only a few
+	if len(snap.geoMaps) > 0 {
+		// Start loading what each map's lookup of the client will read,
+		// so that it arrives while the query is answered instead of
+		// stalling the lookup: with many clients, their entries are seldom
+		// in the CPU's caches. Queries for other names pay only a few
 		// instructions.
-		if w.q.ecs.addrFamily == 1 {
+		switch {
+		case !w.q.hasECS:
+			prefetchAddr(snap.geoMaps, src.Addr())
+		case w.q.ecs.addrFamily == 1:
 			a := binary.BigEndian.Uint32(w.q.ecs.addr[:4])
 			for _, m := range snap.geoMaps {
 				m.Prefetch4(a)
 			}
-		} else {
+		default:
 			w.q.ecs.prefetch6(snap.geoMaps)
 		}
 	}
@@ -183,6 +186,23 @@ func (e *ecsOption) client() client {
 		a = netip.AddrFrom4([4]byte(e.addr[:4]))
 	}
 	return client{addr: a, prefix: int(e.sourcePrefix), ecs: e}
+}
+
+// prefetchAddr is the prefetch of a resolver's address (see serve).
+func prefetchAddr(maps []*geo.Map, a netip.Addr) {
+	if a.Is4() {
+		b := a.As4()
+		k := binary.BigEndian.Uint32(b[:])
+		for _, m := range maps {
+			m.Prefetch4(k)
+		}
+		return
+	}
+	b := a.As16()
+	hi := binary.BigEndian.Uint64(b[:8])
+	for _, m := range maps {
+		m.Prefetch6(hi)
+	}
 }
 
 // prefetch6 is the prefetch of an IPv6 subnet (see serve).
