@@ -35,10 +35,10 @@ var (
 // the database's networks, echoed by both), from 65,536 (as many as the
 // map's cache of answers holds: their entries, and the requests, are
 // seldom in the CPU's caches), from 1,024 IPv6 clients (ECS /56), or
-// without ECS from one resolver or from 1,024; and, as a control, the weighted pool against itself with
-// the ECS queries (aa-ecs: its geo/weighted shows the method's own spread).
-// ns/op counts both halves' answers; see benchAlternate for the reported
-// medians.
+// without ECS from one resolver or from 1,024; and, as a control, the
+// weighted pool against itself with the ECS queries (aa-ecs: its
+// geo/weighted shows the method's own spread). ns/op counts both halves'
+// answers; see benchAlternate for the reported medians.
 func BenchmarkGeoServe(b *testing.B) {
 	dir := b.TempDir()
 	benchDBOnce.Do(func() {
