@@ -3,27 +3,17 @@ package dnslb
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
 )
 
-// geoDB is the database of the geo tests: one network per place a rule
-// can name, IPv4 and IPv6.
-var geoDB = []geotest.Entry{
-	{Net: "81.2.69.0/24", Continent: "EU", Country: "GB", Subdivision: "ENG", City: "London", Lat: 51.5, Lon: -0.1, Coord: true},
-	{Net: "81.2.70.0/24", Continent: "EU", Country: "GB", Subdivision: "SCT", City: "Edinburgh", Lat: 55.9, Lon: -3.2, Coord: true},
-	{Net: "2.16.0.0/16", Continent: "EU", Country: "FR", Lat: 48.9, Lon: 2.3, Coord: true},
-	{Net: "12.0.0.0/16", Continent: "NA", Country: "US", Subdivision: "CA", City: "San Jose", Lat: 37.3, Lon: -121.9, Coord: true},
-	{Net: "12.1.0.0/16", Continent: "NA", Country: "US", Subdivision: "CA", City: "Los Angeles", Lat: 34.1, Lon: -118.2, Coord: true},
-	{Net: "12.2.0.0/16", Continent: "NA", Country: "US", Subdivision: "NY", City: "New York", Lat: 40.7, Lon: -74.0, Coord: true},
-	{Net: "1.0.0.0/16", Continent: "AS", Country: "JP", Lat: 35.7, Lon: 139.7, Coord: true},
-	{Net: "1.1.0.0/16", Continent: "OC", Country: "AU", Lat: -33.9, Lon: 151.2, Coord: true},
-	{Net: "2001:db8:100::/40", Continent: "EU", Country: "GB", Subdivision: "ENG", City: "London", Lat: 51.5, Lon: -0.1, Coord: true},
-	{Net: "2001:db8:200::/40", Continent: "NA", Country: "US", Subdivision: "CA", City: "San Jose", Lat: 37.3, Lon: -121.9, Coord: true},
-	{Net: "2001:db8:300::/40", Continent: "AS", Country: "JP", Lat: 35.7, Lon: 139.7, Coord: true},
-}
+// geoDB is the database of the geo tests: geotest's networks and one
+// more in Asia over IPv6.
+var geoDB = append(slices.Clip(geotest.Networks),
+	geotest.Entry{Net: "2001:db8:300::/40", Continent: "AS", Country: "JP", Lat: 35.7, Lon: 139.7, Coord: true})
 
 // writeGeoDB writes geoDB into dir as city.mmdb.
 func writeGeoDB(t testing.TB, dir string) string {
