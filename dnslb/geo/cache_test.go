@@ -192,3 +192,24 @@ func TestCache6Scope(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheListsBeyond: a list whose index does not fit an entry is
+// answered from the table every time, never from a truncated entry.
+func TestCacheListsBeyond(t *testing.T) {
+	items := []item{
+		newItem(netip.MustParsePrefix("10.0.0.0/8"), true, cacheLists+5),
+		newItem(netip.MustParsePrefix("2001:db8::/32"), true, cacheLists+6),
+	}
+	m := newMap(build(items, 0))
+	for _, c := range []struct {
+		addr string
+		list int
+	}{{"10.1.2.0", cacheLists + 5}, {"2001:db8:1::", cacheLists + 6}} {
+		a := netip.MustParseAddr(c.addr)
+		for range 2 {
+			if l, _ := m.Lookup(a); l != c.list {
+				t.Errorf("%s: list %d, want %d", a, l, c.list)
+			}
+		}
+	}
+}
