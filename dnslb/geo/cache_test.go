@@ -212,4 +212,13 @@ func TestCacheListsBeyond(t *testing.T) {
 			}
 		}
 	}
+	// A list's bits past the entry's would run into the tag: another
+	// address could then find the entry.
+	for i := range m.c {
+		for w := range m.c[i] {
+			if e := m.c[i][w].Load(); e != 0 {
+				t.Fatalf("set %d keeps %x", i, e)
+			}
+		}
+	}
 }
