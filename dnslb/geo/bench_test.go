@@ -54,6 +54,25 @@ func BenchmarkLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkPrefetch4: what the server spends on every query from an IPv4
+// client when geo maps are loaded, whether or not the query is for a geo
+// pool: the set's address and the prefetch instruction.
+func BenchmarkPrefetch4(b *testing.B) {
+	m, err := Compile(&Spec{Default: []string{"iad"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	addrs := make([]uint32, 4096)
+	for i := range addrs {
+		addrs[i] = r.Uint32()
+	}
+	b.ReportAllocs()
+	for i := range b.N {
+		m.Prefetch4(addrs[i&4095])
+	}
+}
+
 // BenchmarkCompile: reading and compiling a database of 100,000 networks
 // (`make geoscale` measures one of 1,000,000 with dnslb -check).
 func BenchmarkCompile(b *testing.B) {
