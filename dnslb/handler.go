@@ -77,16 +77,17 @@ func (w *worker) serve(req []byte, src netip.AddrPort) (resp []byte) {
 		// stalling the lookup: with many clients, their entries are seldom
 		// in the CPU's caches. Queries for other names pay only a few
 		// instructions.
-		switch {
-		case !w.q.hasECS:
-			prefetchAddr(snap.geoMaps, src.Addr())
-		case w.q.ecs.addrFamily == 1:
-			a := binary.BigEndian.Uint32(w.q.ecs.addr[:4])
-			for _, m := range snap.geoMaps {
-				m.Prefetch4(a)
-			}
+		switch a := src.Addr(); {
+		case w.q.hasECS && w.q.ecs.addrFamily == 1:
+			prefetch4(snap.geoMaps, binary.BigEndian.Uint32(w.q.ecs.addr[:4]))
+		case w.q.hasECS:
+			prefetch6(snap.geoMaps, binary.BigEndian.Uint64(w.q.ecs.addr[:8]))
+		case a.Is4():
+			b := a.As4()
+			prefetch4(snap.geoMaps, binary.BigEndian.Uint32(b[:]))
 		default:
-			w.q.ecs.prefetch6(snap.geoMaps)
+			b := a.As16()
+			prefetch6(snap.geoMaps, binary.BigEndian.Uint64(b[:8]))
 		}
 	}
 	if fast && w.q.hasCookie && !w.ck.eval(snap.cookies, req[w.q.cookieOff:w.q.cookieOff+w.q.cookieLen], src.Addr(), now, w.q.do) {
@@ -188,30 +189,17 @@ func (e *ecsOption) client() client {
 	return client{addr: a, prefix: int(e.sourcePrefix), ecs: e}
 }
 
-// prefetchAddr is the prefetch of a resolver's address (see serve).
-func prefetchAddr(maps []*geo.Map, a netip.Addr) {
-	if a.Is4() {
-		b := a.As4()
-		k := binary.BigEndian.Uint32(b[:])
-		for _, m := range maps {
-			m.Prefetch4(k)
-		}
-		return
-	}
-	b := a.As16()
-	hi := binary.BigEndian.Uint64(b[:8])
+// prefetch4 and prefetch6 prefetch a client's entry in each map (see
+// serve); prefetch6 takes the first 64 bits of the address.
+func prefetch4(maps []*geo.Map, a uint32) {
 	for _, m := range maps {
-		m.Prefetch6(hi)
+		m.Prefetch4(a)
 	}
 }
 
-// prefetch6 is the prefetch of an IPv6 subnet (see serve).
-func (e *ecsOption) prefetch6(maps []*geo.Map) {
-	if e.addrFamily == 2 {
-		hi := binary.BigEndian.Uint64(e.addr[:8])
-		for _, m := range maps {
-			m.Prefetch6(hi)
-		}
+func prefetch6(maps []*geo.Map, hi uint64) {
+	for _, m := range maps {
+		m.Prefetch6(hi)
 	}
 }
 
